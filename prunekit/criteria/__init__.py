@@ -1,0 +1,16 @@
+"""Pruning criteria behind one registry; importing this package registers every built-in criterion."""
+
+from prunekit.criteria import random as _random  # noqa: F401  (registers "random")
+from prunekit.criteria import sensitivity as _sensitivity  # noqa: F401  (registers "snip", "snip-it")
+from prunekit.criteria.base import Criterion, ScoringContext, available_criteria, get_criterion, register
+from prunekit.criteria.sensitivity import scoring_mode, weight_elasticity
+
+__all__ = [
+    "Criterion",
+    "ScoringContext",
+    "available_criteria",
+    "get_criterion",
+    "register",
+    "scoring_mode",
+    "weight_elasticity",
+]

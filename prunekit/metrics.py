@@ -1,0 +1,130 @@
+"""Metrics of Appendix H: accuracy trade-offs, confidence bounds, FLOPs, CSR disk size, memory, time."""
+
+from __future__ import annotations
+
+import math
+import resource
+import sys
+import time
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+
+from prunekit.masks import PRUNABLE_TYPES, current_mask
+
+CSR_FLOAT_TO_INDEX_RATIO = 16  # Appendix H: nonzero floats stored at 16× the precision of indices
+FLOAT_BITS = 32
+
+
+def harmonic_mean(accuracy: float, sparsity: float) -> float:
+    """Harmonic mean of accuracy and sparsity (both fractions), the paper's HM; 0 if either is 0."""
+    for name, value in (("accuracy", accuracy), ("sparsity", sparsity)):
+        if not 0.0 <= value <= 1.0:
+            raise ValueError(f"{name} must be a fraction in [0, 1], got {value!r}")
+    if accuracy == 0 or sparsity == 0:
+        return 0.0
+    return 2 * accuracy * sparsity / (accuracy + sparsity)
+
+
+def confidence_bound(values: Sequence[float]) -> float:
+    """The paper's bound ``1.96·σ/√n`` with the sample standard deviation (0 for one value)."""
+    n = len(values)
+    if n == 0:
+        raise ValueError("confidence_bound needs at least one value")
+    if n == 1:
+        return 0.0
+    mean = sum(values) / n
+    std = math.sqrt(sum((v - mean) ** 2 for v in values) / (n - 1))
+    return 1.96 * std / math.sqrt(n)
+
+
+def layer_macs(model: nn.Module, input_shape: Sequence[int], sparse: bool = True) -> dict[str, int]:
+    """Multiply-accumulates per sample of every Linear/Conv layer, counting only kept weights if ``sparse``."""
+    counts: dict[str, int] = {}
+    hooks = []
+
+    def hook_for(name: str):
+        def hook(module: nn.Module, _inputs, output: torch.Tensor) -> None:
+            weights = int(current_mask(module).count_nonzero()) if sparse else module.weight.numel()
+            if isinstance(module, nn.Linear):
+                positions = output.numel() // output.shape[-1]
+            else:  # convolution: each kept weight fires once per output position
+                positions = math.prod(output.shape[2:]) * output.shape[0]
+            counts[name] = weights * positions
+        return hook
+
+    for name, module in model.named_modules():
+        if isinstance(module, PRUNABLE_TYPES):
+            hooks.append(module.register_forward_hook(hook_for(name)))
+    device = next(model.parameters()).device
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            model(torch.zeros(1, *input_shape, device=device))
+    finally:
+        model.train(was_training)
+        for h in hooks:
+            h.remove()
+    return counts
+
+
+def inference_flops(model: nn.Module, input_shape: Sequence[int], sparse: bool = True) -> int:
+    """FLOPs of one forward pass of one sample (2 per multiply-accumulate of Linear/Conv layers)."""
+    return 2 * sum(layer_macs(model, input_shape, sparse).values())
+
+
+def training_flops(model: nn.Module, input_shape: Sequence[int], samples: int, sparse: bool = True) -> int:
+    """FLOPs of one training pass over ``samples`` samples: forward plus two backward GEMMs (3×)."""
+    return 3 * inference_flops(model, input_shape, sparse) * samples
+
+
+def dense_size_bits(model: nn.Module) -> int:
+    """Bits to store every Linear/Conv weight densely as float32."""
+    return sum(m.weight.numel() * FLOAT_BITS for m in model.modules() if isinstance(m, PRUNABLE_TYPES))
+
+
+def csr_size_bits(model: nn.Module, ratio: int = CSR_FLOAT_TO_INDEX_RATIO) -> float:
+    """CSR estimate of Appendix H: nonzero values at 32 bits, column and row indices at 32/ratio bits."""
+    bits = 0.0
+    for module in model.modules():
+        if isinstance(module, PRUNABLE_TYPES):
+            mask = current_mask(module)
+            nonzero = int(mask.count_nonzero())
+            rows = mask.shape[0]
+            bits += nonzero * FLOAT_BITS + (nonzero + rows + 1) * FLOAT_BITS / ratio
+    return bits
+
+
+def peak_memory_bytes(device: torch.device | str = "cpu") -> int:
+    """Peak CUDA memory allocated on a GPU, else the process's peak resident set size."""
+    device = torch.device(device)
+    if device.type == "cuda":
+        return int(torch.cuda.max_memory_allocated(device))
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return int(peak if sys.platform == "darwin" else peak * 1024)
+
+
+@torch.no_grad()
+def inference_seconds(model: nn.Module, input_shape: Sequence[int], batch_size: int = 512,
+                      repeats: int = 10, warmup: int = 2) -> float:
+    """Median wall time of one eval-mode forward pass of a batch (CUDA-synchronised on GPU)."""
+    device = next(model.parameters()).device
+    inputs = torch.randn(batch_size, *input_shape, device=device)
+    was_training = model.training
+    model.eval()
+    times = []
+    try:
+        for i in range(warmup + repeats):
+            if device.type == "cuda":
+                torch.cuda.synchronize(device)
+            start = time.perf_counter()
+            model(inputs)
+            if device.type == "cuda":
+                torch.cuda.synchronize(device)
+            if i >= warmup:
+                times.append(time.perf_counter() - start)
+    finally:
+        model.train(was_training)
+    return sorted(times)[len(times) // 2]

@@ -1,0 +1,161 @@
+"""The one-call pruning API: score with a criterion, rank globally, mask, repeat along a schedule."""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from dataclasses import asdict, dataclass
+from typing import NamedTuple
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from prunekit.criteria.base import Criterion, LossFn, ScoringContext, get_criterion
+from prunekit.masks import apply_mask, current_mask, prunable_layers, weight_sparsity
+from prunekit.nodes import node_sparsity
+from prunekit.sampling import SampleStream
+from prunekit.schedule import DEFAULT_STEPS, check_sparsity
+
+log = logging.getLogger(__name__)
+
+DEFAULT_SAMPLES = 2560  # the paper's accumulated batch: 5 × 512
+DEFAULT_BATCH_SIZE = 512
+
+
+@dataclass(frozen=True)
+class PruneStep:
+    """What one pruning round did."""
+
+    round: int
+    target: float
+    sparsity: float
+    kept: int
+    total: int
+    loss: float
+    seconds: float
+
+    def as_dict(self) -> dict:
+        """Plain-dict form for JSON records."""
+        return asdict(self)
+
+
+class PruneResult(NamedTuple):
+    """The pruned model (masks attached) and the record of its pruning rounds."""
+
+    model: nn.Module
+    steps: list[PruneStep]
+
+
+def kept_count(sparsity: float, total: int) -> int:
+    """Number of weights a global ranking keeps at ``sparsity``: ``round((1 − κ)·N)``."""
+    return int(round((1.0 - sparsity) * total))
+
+
+def global_keep_masks(
+    layers: dict[str, nn.Module], scores: dict[str, torch.Tensor], sparsity: float
+) -> dict[str, torch.Tensor]:
+    """Keep the ``round((1 − κ)·N)`` highest-scoring surviving weights across all layers.
+
+    Already-pruned weights rank last, so masks only ever shrink; ties go to the earlier weight
+    (layer order, then flat index), which makes the result deterministic.
+    """
+    flat_scores, flat_alive, shapes = [], [], []
+    for name, module in layers.items():
+        score = scores[name]
+        if score.shape != current_mask(module).shape:
+            raise ValueError(f"score for {name} has shape {tuple(score.shape)}, expected "
+                             f"{tuple(current_mask(module).shape)}")
+        flat_scores.append(score.detach().reshape(-1).float())
+        flat_alive.append(current_mask(module).reshape(-1).to(score.device) != 0)
+        shapes.append(score.shape)
+    flat = torch.cat(flat_scores)
+    if torch.isnan(flat).any():
+        raise ValueError("the criterion produced NaN scores; check the loss and the data")
+    flat = torch.where(torch.cat(flat_alive), flat, torch.full_like(flat, -math.inf))
+    keep = torch.zeros(flat.numel(), dtype=torch.bool, device=flat.device)
+    order = torch.sort(flat, descending=True, stable=True).indices
+    keep[order[: kept_count(sparsity, flat.numel())]] = True
+    masks, offset = {}, 0
+    for name, shape in zip(layers, shapes):
+        size = math.prod(shape)
+        masks[name] = keep[offset : offset + size].reshape(shape)
+        offset += size
+    return masks
+
+
+def _model_device(model: nn.Module) -> torch.device:
+    """Device of the model's first parameter (CPU for a parameter-less module)."""
+    first = next(model.parameters(), None)
+    return first.device if first is not None else torch.device("cpu")
+
+
+def prune(
+    model: nn.Module,
+    criterion: str | Criterion = "snip-it",
+    sparsity: float = 0.98,
+    data: object = None,
+    *,
+    samples: int = DEFAULT_SAMPLES,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    steps: int = DEFAULT_STEPS,
+    loss_fn: LossFn | None = None,
+    include_first: bool = True,
+    include_last: bool = True,
+    score_mode: str = "eval",
+    seed: int = 0,
+) -> PruneResult:
+    """Prune ``model``'s Linear/Conv weights to ``sparsity`` with a named criterion, in place.
+
+    ``data`` is any iterable of ``(inputs, targets)`` batches (a DataLoader, ``TensorBatches``,
+    a list) or an ``(inputs, targets)`` tuple; each scoring round draws ``samples`` fresh samples
+    from it (the paper's 2560 = 5 × 512). The model comes back in the train/eval mode it was given.
+    """
+    crit = get_criterion(criterion, steps=steps) if isinstance(criterion, str) else get_criterion(criterion)
+    kappa = check_sparsity(sparsity)
+    layers = prunable_layers(model, include_first=include_first, include_last=include_last)
+    if crit.needs_data and data is None:
+        raise ValueError(f"criterion {crit.name!r} scores on data: pass data=(a DataLoader or (x, y) tensors)")
+    stream = SampleStream(data, samples, batch_size) if data is not None else None
+    ctx = ScoringContext(
+        model=model,
+        layers=layers,
+        loss_fn=loss_fn or F.cross_entropy,
+        stream=stream,
+        generator=torch.Generator().manual_seed(seed),
+        device=_model_device(model),
+        score_mode=score_mode,
+    )
+    was_training = model.training
+    record: list[PruneStep] = []
+    try:
+        for index, target in enumerate(crit.schedule(kappa)):
+            record.append(_prune_round(ctx, crit, index, target))
+    finally:
+        model.train(was_training)
+    log.info("%s pruned %s to %.4f weight sparsity (%.4f node sparsity) in %d rounds",
+             crit.name, type(model).__name__, record[-1].sparsity, node_sparsity(model), len(record))
+    return PruneResult(model, record)
+
+
+def _prune_round(ctx: ScoringContext, crit: Criterion, index: int, target: float) -> PruneStep:
+    """Score, rank globally and AND the new masks in; return what happened."""
+    start = time.perf_counter()
+    scores = crit.score(ctx)
+    masks = global_keep_masks(ctx.layers, scores, target)
+    for name, module in ctx.layers.items():
+        apply_mask(module, masks[name])
+    achieved = weight_sparsity(ctx.model, ctx.layers)
+    total = sum(current_mask(m).numel() for m in ctx.layers.values())
+    step = PruneStep(
+        round=index,
+        target=target,
+        sparsity=achieved,
+        kept=total - int(round(achieved * total)),
+        total=total,
+        loss=ctx.last_loss,
+        seconds=time.perf_counter() - start,
+    )
+    log.debug("round %d: target %.4f reached %.4f (loss %.4f)", index, target, achieved, step.loss)
+    return step

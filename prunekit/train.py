@@ -1,0 +1,221 @@
+"""The training loop: Adam, grad-norm clipping, NLL on log-softmax; CUDA with AMP or CPU, one code path."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import random
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+from tqdm.auto import tqdm
+
+log = logging.getLogger(__name__)
+
+Batches = Iterable[tuple[torch.Tensor, torch.Tensor]]
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python, NumPy and torch (CPU and CUDA) so a run repeats bit for bit on CPU."""
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def resolve_device(device: str | torch.device | None = None) -> torch.device:
+    """``None``/``"auto"`` picks CUDA when available, else CPU; anything else is checked and returned."""
+    if device is None or device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    resolved = torch.device(device)
+    if resolved.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device {device!r} requested but CUDA is not available; use 'cpu' or 'auto'")
+    return resolved
+
+
+def autocast_for(device: torch.device, amp: bool) -> contextlib.AbstractContextManager:
+    """bf16 autocast on CUDA (fp16 where bf16 is unsupported) when ``amp``; a no-op on CPU."""
+    if not amp or device.type != "cuda":
+        return contextlib.nullcontext()
+    dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    return torch.autocast("cuda", dtype=dtype)
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Optimisation settings; the defaults are the paper's (Section 4, Optimisation)."""
+
+    epochs: int = 80
+    lr: float = 2e-3
+    weight_decay: float = 5e-5
+    grad_clip: float = 10.0
+    amp: bool = True
+    device: str | None = None
+    progress: bool = True
+
+    def __post_init__(self) -> None:
+        if isinstance(self.epochs, bool) or not isinstance(self.epochs, int) or self.epochs < 0:
+            raise ValueError(f"epochs must be a non-negative integer, got {self.epochs!r}")
+        for name in ("lr", "weight_decay", "grad_clip"):
+            value = getattr(self, name)
+            if not isinstance(value, (int, float)) or value < 0 or (name == "lr" and value == 0):
+                raise ValueError(f"{name} must be a positive number, got {value!r}")
+
+
+@dataclass
+class EpochStats:
+    """Losses, accuracies and wall time of one epoch."""
+
+    epoch: int
+    train_loss: float
+    train_acc: float
+    test_loss: float | None
+    test_acc: float | None
+    seconds: float
+
+
+@dataclass
+class History:
+    """Per-epoch statistics of a training run."""
+
+    epochs: list[EpochStats] = field(default_factory=list)
+
+    @property
+    def final_test_acc(self) -> float | None:
+        """Test accuracy after the last epoch."""
+        return self.epochs[-1].test_acc if self.epochs else None
+
+    def as_records(self) -> list[dict]:
+        """Plain dicts, one per epoch, for JSON and DataFrames."""
+        return [asdict(e) for e in self.epochs]
+
+
+@dataclass
+class TrainState:
+    """What callbacks see: the live model and optimiser, the epoch just finished and the history."""
+
+    model: nn.Module
+    optimizer: torch.optim.Optimizer
+    config: TrainConfig
+    device: torch.device
+    history: History
+    epoch: int = 0
+
+
+class Callback:
+    """Hooks into the loop; pruning during training and IMP rewinding are callbacks."""
+
+    def on_train_start(self, state: TrainState) -> None:
+        """Called once after the optimiser is built, before the first epoch."""
+
+    def on_epoch_end(self, state: TrainState) -> None:
+        """Called after each epoch's evaluation; may change the model's masks."""
+
+
+def make_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
+    """Adam with the paper's learning rate and weight decay."""
+    return torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+
+
+def _to_device(batch: tuple[torch.Tensor, torch.Tensor], device: torch.device):
+    inputs, targets = batch
+    return inputs.to(device, non_blocking=True), targets.to(device, non_blocking=True)
+
+
+@torch.no_grad()
+def evaluate(model: nn.Module, batches: Batches, device: torch.device | None = None,
+             amp: bool = True) -> tuple[float, float]:
+    """Mean loss and accuracy of ``model`` in eval mode over ``batches``; restores the model's mode."""
+    device = device or next(model.parameters()).device
+    was_training = model.training
+    model.eval()
+    loss_sum = torch.zeros((), device=device)
+    correct = torch.zeros((), device=device, dtype=torch.long)
+    seen = 0
+    try:
+        for batch in batches:
+            inputs, targets = _to_device(batch, device)
+            with autocast_for(device, amp):
+                logits = model(inputs)
+            loss_sum += F.cross_entropy(logits.float(), targets, reduction="sum")
+            correct += (logits.argmax(1) == targets).sum()
+            seen += len(targets)
+    finally:
+        model.train(was_training)
+    if seen == 0:
+        raise ValueError("evaluate() got no batches")
+    return float(loss_sum) / seen, float(correct) / seen
+
+
+def train_epoch(model: nn.Module, batches: Batches, optimizer: torch.optim.Optimizer,
+                config: TrainConfig, device: torch.device,
+                scaler: torch.amp.GradScaler | None = None) -> tuple[float, float]:
+    """One pass over ``batches``; returns mean training loss and accuracy (one host sync at the end)."""
+    model.train()
+    params = [p for p in model.parameters() if p.requires_grad]
+    loss_sum = torch.zeros((), device=device)
+    correct = torch.zeros((), device=device, dtype=torch.long)
+    seen = 0
+    for batch in batches:
+        inputs, targets = _to_device(batch, device)
+        with autocast_for(device, config.amp):
+            logits = model(inputs)
+            loss = F.nll_loss(F.log_softmax(logits.float(), dim=1), targets)
+        optimizer.zero_grad(set_to_none=True)
+        if scaler is not None:
+            scaler.scale(loss).backward()
+            scaler.unscale_(optimizer)
+        else:
+            loss.backward()
+        if config.grad_clip:
+            torch.nn.utils.clip_grad_norm_(params, config.grad_clip)
+        if scaler is not None:
+            scaler.step(optimizer)
+            scaler.update()
+        else:
+            optimizer.step()
+        loss_sum += loss.detach() * len(targets)
+        correct += (logits.detach().argmax(1) == targets).sum()
+        seen += len(targets)
+    if seen == 0:
+        raise ValueError("train_epoch() got no batches")
+    return float(loss_sum) / seen, float(correct) / seen
+
+
+def _grad_scaler(device: torch.device, amp: bool) -> torch.amp.GradScaler | None:
+    """A GradScaler only for fp16 autocast (bf16 needs none)."""
+    if amp and device.type == "cuda" and not torch.cuda.is_bf16_supported():
+        return torch.amp.GradScaler("cuda")
+    return None
+
+
+def train(model: nn.Module, train_batches: Batches, test_batches: Batches | None = None,
+          config: TrainConfig = TrainConfig(), callbacks: Sequence[Callback] = ()) -> History:
+    """Train ``model`` for ``config.epochs`` epochs, evaluating after each; returns the history."""
+    device = resolve_device(config.device)
+    model.to(device)
+    optimizer = make_optimizer(model, config)
+    state = TrainState(model, optimizer, config, device, History())
+    scaler = _grad_scaler(device, config.amp)
+    for cb in callbacks:
+        cb.on_train_start(state)
+    bar = tqdm(range(1, config.epochs + 1), desc="train", unit="epoch", disable=not config.progress,
+               leave=False)
+    for epoch in bar:
+        start = time.perf_counter()
+        train_loss, train_acc = train_epoch(model, train_batches, state.optimizer, config, device, scaler)
+        seconds = time.perf_counter() - start
+        test_loss, test_acc = (evaluate(model, test_batches, device, config.amp)
+                               if test_batches is not None else (None, None))
+        state.history.epochs.append(EpochStats(epoch, train_loss, train_acc, test_loss, test_acc, seconds))
+        state.epoch = epoch
+        bar.set_postfix(loss=f"{train_loss:.3f}", test_acc=f"{test_acc:.4f}" if test_acc is not None else "-")
+        log.info("epoch %d: loss %.4f train acc %.4f test acc %s (%.1fs)", epoch, train_loss, train_acc,
+                 f"{test_acc:.4f}" if test_acc is not None else "-", seconds)
+        for cb in callbacks:
+            cb.on_epoch_end(state)
+    return state.history
