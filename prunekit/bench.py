@@ -1,0 +1,203 @@
+"""``prunekit bench``: one training epoch measured against a plain-GEMM bound on the same machine.
+
+The bound is ``6 × weights × samples`` FLOPs (forward, input-gradient and weight-gradient GEMMs of
+every Linear/Conv layer) at the matmul rate measured here for the model's own batch shapes. The
+ratio ``epoch time / bound`` says how much the loop spends beyond the unavoidable matrix work.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+
+import torch
+from torch import nn
+
+from prunekit.data import dataset_info, make_batches
+from prunekit.masks import prunable_layers
+from prunekit.models import build_model
+from prunekit.pruning import prune
+from prunekit.train import TrainConfig, make_optimizer, resolve_device, seed_everything, train_epoch
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class BenchResult:
+    """Measured seconds and the ratios the benchmark reports."""
+
+    model: str
+    dataset: str
+    device: str
+    threads: int
+    samples: int
+    weights: int
+    gemm_gflops_per_s: float
+    gemm_bound_s: float
+    dense_epoch_s: float
+    masked_epoch_s: float
+    scoring_s: float
+    scoring_rounds: int
+
+    @property
+    def masked_vs_bound(self) -> float:
+        """Masked epoch time over the plain-GEMM bound (target ≤ 1.5)."""
+        return self.masked_epoch_s / self.gemm_bound_s
+
+    @property
+    def dense_vs_bound(self) -> float:
+        """Unpruned epoch time over the plain-GEMM bound."""
+        return self.dense_epoch_s / self.gemm_bound_s
+
+    @property
+    def mask_overhead(self) -> float:
+        """Masked epoch time over the unpruned epoch time."""
+        return self.masked_epoch_s / self.dense_epoch_s
+
+    @property
+    def scoring_vs_epoch(self) -> float:
+        """SNIP-it's whole scoring schedule as a multiple of one masked epoch."""
+        return self.scoring_s / self.masked_epoch_s
+
+    def as_dict(self) -> dict:
+        """Measurements plus derived ratios."""
+        ratios = {k: getattr(self, k) for k in ("masked_vs_bound", "dense_vs_bound", "mask_overhead",
+                                                "scoring_vs_epoch")}
+        return {**asdict(self), **ratios}
+
+
+def _synchronize(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def _best_time(fn: Callable[[], object], device: torch.device, repeats: int) -> float:
+    """Fastest of ``repeats`` timed calls after one warm-up (least disturbed by other processes)."""
+    fn()
+    best = float("inf")
+    for _ in range(repeats):
+        _synchronize(device)
+        start = time.perf_counter()
+        fn()
+        _synchronize(device)
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def gemm_shapes(model: nn.Module, input_shape: tuple[int, ...], batch: int) -> list[tuple[int, int, int]]:
+    """(rows, inner, cols) of each layer's forward GEMM for a batch: im2col shapes for convolutions."""
+    shapes: list[tuple[int, int, int]] = []
+    hooks = []
+    for module in prunable_layers(model).values():
+        def hook(mod: nn.Module, _inp, out: torch.Tensor) -> None:
+            fan_in = mod.weight[0].numel()
+            positions = out.numel() // out.shape[1] if out.dim() > 2 else out.shape[0]
+            shapes.append((positions, fan_in, mod.weight.shape[0]))
+        hooks.append(module.register_forward_hook(hook))
+    device = next(model.parameters()).device
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            model(torch.zeros(batch, *input_shape, device=device))
+    finally:
+        model.train(was_training)
+        for h in hooks:
+            h.remove()
+    return shapes
+
+
+def gemm_rate(shapes: list[tuple[int, int, int]], device: torch.device, repeats: int = 5) -> float:
+    """FLOP/s of the forward and both backward GEMMs of these shapes, timed together as plain matmuls."""
+    mats = []
+    for rows, inner, cols in shapes:
+        x = torch.randn(rows, inner, device=device)
+        w = torch.randn(inner, cols, device=device)
+        g = torch.randn(rows, cols, device=device)
+        mats.append((x, w, g))
+
+    def all_gemms() -> None:
+        for x, w, g in mats:
+            x @ w  # forward
+            g @ w.T  # gradient w.r.t. the input
+            x.T @ g  # gradient w.r.t. the weight
+
+    seconds = _best_time(all_gemms, device, repeats)
+    flops = sum(6 * rows * inner * cols for rows, inner, cols in shapes)
+    return flops / seconds
+
+
+def _epoch_seconds(model: nn.Module, batches, device: torch.device, repeats: int) -> float:
+    config = TrainConfig(epochs=1, progress=False)
+    optimizer = make_optimizer(model, config)
+    return _best_time(lambda: train_epoch(model, batches, optimizer, config, device), device, repeats)
+
+
+def run_benchmark(model_name: str = "mlp5", dataset: str = "mnist", sparsity: float = 0.98,
+                  device: str | None = None, repeats: int = 2, limit: int | None = None,
+                  seed: int = 0) -> BenchResult:
+    """Time a dense and a SNIP-it-masked epoch and SNIP-it's scoring against the GEMM bound."""
+    dev = resolve_device(device)
+    info = dataset_info(dataset)
+    batches = make_batches(dataset, train=True, device=dev, limit=limit, seed=seed)
+    seed_everything(seed)
+    dense = build_model(model_name, info.input_shape, info.num_classes).to(dev)
+    weights = sum(m.weight.numel() for m in prunable_layers(dense).values())
+    rate = gemm_rate(gemm_shapes(dense, info.input_shape, batches.batch_size), dev)
+    bound = 6 * weights * batches.num_samples / rate
+    dense_s = _epoch_seconds(dense, batches, dev, repeats)
+
+    seed_everything(seed)
+    masked = build_model(model_name, info.input_shape, info.num_classes).to(dev)
+    scoring = make_batches(dataset, train=True, device=dev, limit=limit, seed=seed + 1)
+    _synchronize(dev)
+    start = time.perf_counter()
+    result = prune(masked, "snip-it", sparsity, data=scoring, seed=seed)
+    _synchronize(dev)
+    scoring_s = time.perf_counter() - start
+    masked_s = _epoch_seconds(masked, batches, dev, repeats)
+    return BenchResult(model_name, dataset, str(dev), torch.get_num_threads(), batches.num_samples, weights,
+                       rate / 1e9, bound, dense_s, masked_s, scoring_s, len(result.steps))
+
+
+def format_result(result: BenchResult) -> str:
+    """Human-readable report of a benchmark result."""
+    return "\n".join([
+        f"{result.model} on {result.dataset}, {result.samples} samples/epoch, {result.weights:,} prunable "
+        f"weights, device {result.device}, {result.threads} threads",
+        f"  GEMM rate (batch shapes, fwd + 2 bwd): {result.gemm_gflops_per_s:8.1f} GFLOP/s",
+        f"  plain-GEMM bound for one epoch       : {result.gemm_bound_s:8.3f} s",
+        f"  unpruned epoch                       : {result.dense_epoch_s:8.3f} s  "
+        f"(ratio to bound {result.dense_vs_bound:.2f}x)",
+        f"  SNIP-it masked epoch                 : {result.masked_epoch_s:8.3f} s  "
+        f"(ratio to bound {result.masked_vs_bound:.2f}x, target <= 1.5x)",
+        f"  mask overhead (masked / unpruned)    : {result.mask_overhead:8.2f}x",
+        f"  SNIP-it scoring, {result.scoring_rounds} rounds           : {result.scoring_s:8.3f} s  "
+        f"({result.scoring_vs_epoch:.2f} epochs)",
+    ])
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of ``prunekit bench``."""
+    parser.add_argument("--model", default="mlp5", help="network to time (default: mlp5)")
+    parser.add_argument("--dataset", default="mnist", help="dataset whose training split is timed")
+    parser.add_argument("--sparsity", type=float, default=0.98, help="SNIP-it sparsity of the masked run")
+    parser.add_argument("--device", default=None, help="cpu, cuda or auto (default: auto)")
+    parser.add_argument("--repeats", type=int, default=2, help="timed epochs per variant; the fastest counts")
+    parser.add_argument("--limit", type=int, default=None, help="use only the first N training samples")
+    parser.add_argument("--json", dest="json_path", default=None, help="also write the numbers to this file")
+
+
+def main(args: argparse.Namespace) -> int:
+    """Run the benchmark and print its ratios (the CLI's ``bench`` command)."""
+    result = run_benchmark(args.model, args.dataset, args.sparsity, args.device, args.repeats, args.limit)
+    sys.stdout.write(format_result(result) + "\n")
+    if args.json_path:
+        with open(args.json_path, "w", encoding="utf-8") as fh:
+            json.dump(result.as_dict(), fh, indent=2)
+    return 0
