@@ -1,0 +1,554 @@
+"""One experiment: a validated ``RunConfig``, ``run()`` that prunes, trains and evaluates it, and its ``RunRecord``."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import math
+import os
+import platform
+import socket
+import subprocess
+import time
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, fields, replace
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+import prunekit
+from prunekit.criteria import available_criteria, get_criterion
+from prunekit.criteria.sensitivity import SCORE_MODES
+from prunekit.data import DATASET_NAMES, TensorBatches, dataset_info, load_split, make_batches
+from prunekit.masks import current_mask, layer_sparsity, prunable_layers, weight_sparsity
+from prunekit.metrics import csr_size_bits, dense_size_bits, inference_flops, peak_memory_bytes, training_flops
+from prunekit.models import available_models, build_model
+from prunekit.nodes import node_sparsity
+from prunekit.profiles import Profile, get_profile
+from prunekit.pruning import DEFAULT_BATCH_SIZE, DEFAULT_SAMPLES, PruneStep, prune
+from prunekit.schedule import DEFAULT_STEPS
+from prunekit.train import Callback, TrainConfig, TrainState, evaluate, resolve_device, seed_everything, train
+
+log = logging.getLogger(__name__)
+
+SCHEMA_VERSION = 1
+NO_CRITERION = "none"  # the dense baseline: nothing is pruned
+PRUNE_AT = ("none", "before")  # when a run prunes; later issues add "during" and "after"
+# Where a run executes and which budget name it was launched under do not change what it
+# computes, so these fields are recorded but left out of the key.
+KEYLESS_FIELDS = ("profile", "device")
+# Sections of a record that differ between two executions of the same config.
+VOLATILE_SECTIONS = ("resources", "provenance")
+VOLATILE_ENTRY_FIELDS = ("seconds",)  # wall time inside history epochs and prune steps
+SCORING_SEED_OFFSET = 1_000_003  # the scoring stream shuffles independently of the training stream
+_OPTION_TYPES = (str, int, float, bool, type(None))
+
+
+# ------------------------------------------------------------------------------------------------- validation
+
+
+def _is_int(value: object) -> bool:
+    """True for ints (NumPy ints included) that are not bools."""
+    return not isinstance(value, bool) and hasattr(value, "__index__") and not isinstance(value, float)
+
+
+def _int_field(name: str, value: object, minimum: int, optional: bool = False) -> int | None:
+    """Return ``value`` as an int ``>= minimum`` (or None when ``optional``), else raise ValueError naming it."""
+    if value is None and optional:
+        return None
+    if not _is_int(value) or int(value) < minimum:
+        accepted = f"an integer >= {minimum}" + (" or None" if optional else "")
+        raise ValueError(f"{name} must be {accepted}, got {value!r}")
+    return int(value)
+
+
+def _float_field(name: str, value: object, minimum: float, *, open_min: bool = False) -> float:
+    """Return ``value`` as a finite float above ``minimum``, else raise ValueError naming it."""
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    if not ok or value < minimum or (open_min and value == minimum):
+        bound = f"> {minimum}" if open_min else f">= {minimum}"
+        raise ValueError(f"{name} must be a finite number {bound}, got {value!r}")
+    return float(value)
+
+
+def _sparsity_field(value: object) -> float:
+    """Return ``value`` as a float in [0, 1), else raise ValueError naming the field."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value < 1.0:
+        raise ValueError(f"sparsity must be a fraction in [0, 1), got {value!r}")
+    return float(value)
+
+
+def _bool_field(name: str, value: object) -> bool:
+    """Return ``value`` if it is a bool, else raise ValueError naming it."""
+    if not isinstance(value, bool):
+        raise ValueError(f"{name} must be True or False, got {value!r}")
+    return value
+
+
+def _choice_field(name: str, value: object, accepted: list[str] | tuple[str, ...]) -> str:
+    """Return the lower-cased ``value`` if it is one of ``accepted``, else raise ValueError naming it."""
+    key = value.strip().lower() if isinstance(value, str) else None
+    if key not in accepted:
+        raise ValueError(f"{name} must be one of {', '.join(accepted)}; got {value!r}")
+    return key
+
+
+def _dataset_field(value: object) -> str:
+    """Return the canonical dataset name (aliases accepted), else raise ValueError naming the field."""
+    try:
+        return dataset_info(value).name
+    except (ValueError, TypeError):
+        raise ValueError(f"dataset must be one of {', '.join(DATASET_NAMES)}; got {value!r}") from None
+
+
+def _device_field(value: object) -> str:
+    """Return ``value`` if it is ``auto`` or a device string torch understands (availability is checked at run time)."""
+    if value == "auto":
+        return value
+    try:
+        torch.device(value)
+    except (RuntimeError, TypeError):
+        raise ValueError(f"device must be 'auto', 'cpu', 'cuda' or 'cuda:<index>'; got {value!r}") from None
+    return str(value)
+
+
+def _options_field(value: object) -> tuple[tuple[str, Any], ...]:
+    """Return criterion options as a sorted tuple of (name, scalar) pairs, else raise ValueError naming the field."""
+    pairs = value.items() if isinstance(value, Mapping) else value
+    try:
+        items = [(k, v) for k, v in pairs]  # type: ignore[union-attr]
+    except (TypeError, ValueError):
+        raise ValueError(f"criterion_options must be a mapping or (name, value) pairs, got {value!r}") from None
+    for k, v in items:
+        if not isinstance(k, str) or not isinstance(v, _OPTION_TYPES):
+            raise ValueError(f"criterion_options must map names to str/int/float/bool/None, got {value!r}")
+    if len({k for k, _ in items}) != len(items):
+        raise ValueError(f"criterion_options names a key twice: {value!r}")
+    return tuple(sorted(items))
+
+
+# ---------------------------------------------------------------------------------------------------- config
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """A validated, hashable description of one run; ``key`` identifies what it computes."""
+
+    model: str
+    dataset: str
+    criterion: str = NO_CRITERION
+    sparsity: float = 0.0
+    prune_at: str | None = None  # None: "none" for the dense baseline, else "before"
+    epochs: int = 80
+    seed: int = 0
+    batch_size: int | None = None  # None: the dataset's paper batch size
+    train_limit: int | None = None  # None: the full training set
+    test_limit: int | None = None  # None: the full test set
+    samples: int = DEFAULT_SAMPLES
+    scoring_batch_size: int = DEFAULT_BATCH_SIZE
+    steps: int = DEFAULT_STEPS
+    include_first: bool = True
+    include_last: bool = True
+    score_mode: str = "eval"
+    lr: float = 2e-3
+    weight_decay: float = 5e-5
+    grad_clip: float = 10.0
+    amp: bool = True
+    criterion_options: tuple[tuple[str, Any], ...] = ()
+    profile: str | None = None
+    device: str = "auto"
+
+    def __post_init__(self) -> None:
+        for name, value in self._validated().items():
+            object.__setattr__(self, name, value)
+        self._check_consistency()
+
+    def _validated(self) -> dict[str, Any]:
+        """Every field checked on its own and normalised (lower-case names, ints, floats)."""
+        criterion = _choice_field("criterion", self.criterion, [NO_CRITERION, *available_criteria()])
+        default_prune_at = PRUNE_AT[0] if criterion == NO_CRITERION else "before"
+        dataset = _dataset_field(self.dataset)
+        batch_size = _int_field("batch_size", self.batch_size, 1, optional=True)
+        if self.profile is not None and not isinstance(self.profile, str):
+            raise ValueError(f"profile must be a profile name or None, got {self.profile!r}")
+        return {
+            "model": _choice_field("model", self.model, available_models()),
+            "dataset": dataset,
+            "criterion": criterion,
+            "sparsity": _sparsity_field(self.sparsity),
+            "prune_at": _choice_field("prune_at", self.prune_at or default_prune_at, PRUNE_AT),
+            "epochs": _int_field("epochs", self.epochs, 0),
+            "seed": _int_field("seed", self.seed, 0),
+            "batch_size": batch_size or dataset_info(dataset).batch_size,
+            "train_limit": _int_field("train_limit", self.train_limit, 1, optional=True),
+            "test_limit": _int_field("test_limit", self.test_limit, 1, optional=True),
+            "samples": _int_field("samples", self.samples, 1),
+            "scoring_batch_size": _int_field("scoring_batch_size", self.scoring_batch_size, 1),
+            "steps": _int_field("steps", self.steps, 0),
+            "include_first": _bool_field("include_first", self.include_first),
+            "include_last": _bool_field("include_last", self.include_last),
+            "score_mode": _choice_field("score_mode", self.score_mode, SCORE_MODES),
+            "lr": _float_field("lr", self.lr, 0.0, open_min=True),
+            "weight_decay": _float_field("weight_decay", self.weight_decay, 0.0),
+            "grad_clip": _float_field("grad_clip", self.grad_clip, 0.0),
+            "amp": _bool_field("amp", self.amp),
+            "criterion_options": _options_field(self.criterion_options),
+            "device": _device_field(self.device),
+        }
+
+    def _check_consistency(self) -> None:
+        """Cross-field rules: the dense baseline prunes nothing, a pruning run prunes something."""
+        if self.criterion == NO_CRITERION:
+            if self.prune_at != "none":
+                raise ValueError(f"prune_at must be 'none' when criterion is 'none', got {self.prune_at!r}")
+            if self.sparsity != 0.0:
+                raise ValueError(f"sparsity must be 0 when criterion is 'none' (dense baseline), got {self.sparsity!r}")
+            if self.criterion_options:
+                raise ValueError(f"criterion_options must be empty when criterion is 'none', "
+                                 f"got {dict(self.criterion_options)!r}")
+            return
+        if self.prune_at == "none":
+            raise ValueError(f"prune_at must be one of {', '.join(PRUNE_AT[1:])} when criterion is "
+                             f"{self.criterion!r}; got 'none'")
+        if self.sparsity == 0.0:
+            raise ValueError(f"sparsity must be in (0, 1) when criterion is {self.criterion!r}, got 0.0 "
+                             f"(use criterion 'none' for the dense baseline)")
+        try:
+            self.make_criterion()
+        except TypeError as err:
+            raise ValueError(f"criterion_options {dict(self.criterion_options)!r} are not accepted by "
+                             f"criterion {self.criterion!r}: {err}") from None
+
+    def make_criterion(self):
+        """The configured criterion instance (its step count and options applied)."""
+        return get_criterion(self.criterion, steps=self.steps, **dict(self.criterion_options))
+
+    @property
+    def key(self) -> str:
+        """First 16 hex digits of the SHA-256 of the canonical JSON of the fields that define the run."""
+        # A field added later changes every key unless it is left out while it holds its default.
+        identity = {k: v for k, v in self.to_dict().items() if k not in KEYLESS_FIELDS}
+        canonical = json.dumps(identity, sort_keys=True, separators=(",", ":"), allow_nan=False)
+        return hashlib.sha256(canonical.encode()).hexdigest()[:16]
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dict of every field (criterion options as a name → value mapping)."""
+        data = asdict(self)
+        data["criterion_options"] = dict(self.criterion_options)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> RunConfig:
+        """Rebuild a config from ``to_dict()`` output; unknown fields raise ValueError."""
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ValueError(f"unknown RunConfig field(s) {unknown}; accepted: {', '.join(sorted(known))}")
+        return cls(**data)
+
+    @classmethod
+    def from_profile(cls, profile: str | Profile, **overrides: Any) -> RunConfig:
+        """A config with the profile's budgets (epochs, data limits, scoring samples); ``overrides`` win."""
+        chosen = get_profile(profile)
+        values: dict[str, Any] = {
+            "epochs": chosen.epochs,
+            "train_limit": chosen.train_limit,
+            "test_limit": chosen.test_limit,
+            "samples": chosen.samples,
+            "scoring_batch_size": chosen.scoring_batch_size,
+            "profile": chosen.name,
+        }
+        values.update(overrides)
+        return cls(**values)
+
+    def replace(self, **changes: Any) -> RunConfig:
+        """A copy with ``changes``; switching to or from the dense baseline re-derives ``prune_at``."""
+        if "criterion" in changes and "prune_at" not in changes:
+            to_dense = str(changes["criterion"]).strip().lower() == NO_CRITERION
+            if to_dense or self.prune_at == "none":
+                changes["prune_at"] = None
+        return replace(self, **changes)
+
+
+# ---------------------------------------------------------------------------------------------------- record
+
+
+@dataclass
+class RunRecord:
+    """Everything one run measured, JSON-serialisable; ``key`` is its config's key."""
+
+    config: RunConfig
+    metrics: dict[str, Any]
+    layer_sparsity: dict[str, float]
+    history: list[dict[str, Any]]
+    prune_steps: list[dict[str, Any]]
+    resources: dict[str, Any]
+    provenance: dict[str, Any]
+    schema: int = SCHEMA_VERSION
+
+    @property
+    def key(self) -> str:
+        """The key of the config this record answers."""
+        return self.config.key
+
+    @property
+    def accuracy(self) -> float:
+        """Final test accuracy (a fraction)."""
+        return self.metrics["accuracy"]
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dict, with the schema version and the config key stored for checking on load."""
+        return {
+            "schema": self.schema,
+            "key": self.key,
+            "config": self.config.to_dict(),
+            "metrics": dict(self.metrics),
+            "layer_sparsity": dict(self.layer_sparsity),
+            "history": [dict(e) for e in self.history],
+            "prune_steps": [dict(s) for s in self.prune_steps],
+            "resources": dict(self.resources),
+            "provenance": dict(self.provenance),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> RunRecord:
+        """Rebuild a record; a wrong schema, a missing section or a key that does not match raises ValueError."""
+        if not isinstance(data, Mapping):
+            raise ValueError(f"a record must be a JSON object, got {type(data).__name__}")
+        if data.get("schema") != SCHEMA_VERSION:
+            raise ValueError(f"record schema {data.get('schema')!r} is not the supported {SCHEMA_VERSION}")
+        sections = ("config", "metrics", "layer_sparsity", "history", "prune_steps", "resources", "provenance")
+        missing = [s for s in ("key", *sections) if s not in data]
+        if missing:
+            raise ValueError(f"record lacks {', '.join(missing)}")
+        config = RunConfig.from_dict(data["config"])
+        if data["key"] != config.key:
+            raise ValueError(f"record key {data['key']!r} does not match its config's key {config.key!r}")
+        return cls(config, *(data[s] for s in sections[1:]), schema=data["schema"])
+
+    def comparable(self) -> dict[str, Any]:
+        """``to_dict()`` without what differs between two executions: timing, memory, provenance, device."""
+        data = self.to_dict()
+        for section in VOLATILE_SECTIONS:
+            data.pop(section)
+        for name in KEYLESS_FIELDS:
+            data["config"].pop(name)
+        for section in ("history", "prune_steps"):
+            data[section] = [{k: v for k, v in e.items() if k not in VOLATILE_ENTRY_FIELDS} for e in data[section]]
+        return data
+
+
+# -------------------------------------------------------------------------------------------------------- run
+
+
+@dataclass
+class RunData:
+    """The three batch streams of a run: training, criterion scoring (training set) and test."""
+
+    train: TensorBatches
+    scoring: TensorBatches
+    test: TensorBatches
+
+
+def load_run_data(config: RunConfig, device: torch.device, root: str | os.PathLike | None = None) -> RunData:
+    """Training, scoring and test batches on ``device``; scoring draws from the training set, never the test set."""
+    info = dataset_info(config.dataset)
+    images, labels = load_split(config.dataset, True, root=root, limit=config.train_limit)
+    images, labels = images.to(device), labels.to(device)  # one copy on the device, shared by two streams
+
+    def stream(batch_size: int, seed: int) -> TensorBatches:
+        return TensorBatches(images, labels, info, batch_size, shuffle=True, augment=True, device=device, seed=seed)
+
+    return RunData(
+        train=stream(config.batch_size, config.seed),
+        # like the authors' code, the criterion sees fresh (augmented) training batches
+        scoring=stream(config.scoring_batch_size, config.seed + SCORING_SEED_OFFSET),
+        test=make_batches(config.dataset, train=False, batch_size=config.batch_size, device=device, root=root,
+                          limit=config.test_limit),
+    )
+
+
+class FlopsMeter(Callback):
+    """Training FLOPs of each epoch, with the masks the epoch starts with (register it last)."""
+
+    def __init__(self, input_shape: tuple[int, ...], samples_per_epoch: int) -> None:
+        self.input_shape = input_shape
+        self.samples_per_epoch = samples_per_epoch
+        self.per_epoch: list[int] = []
+        self._upcoming = 0
+
+    def _measure(self, model: nn.Module) -> int:
+        return training_flops(model, self.input_shape, self.samples_per_epoch, sparse=True)
+
+    def on_train_start(self, state: TrainState) -> None:
+        """Measure the masks of the first epoch."""
+        self._upcoming = self._measure(state.model)
+
+    def on_epoch_end(self, state: TrainState) -> None:
+        """Book the epoch just run and measure the masks of the next one."""
+        self.per_epoch.append(self._upcoming)
+        self._upcoming = self._measure(state.model)
+
+
+def git_commit() -> str | None:
+    """The commit of the repository holding prunekit (``git rev-parse HEAD``), None outside a git checkout."""
+    try:
+        done = subprocess.run(["git", "rev-parse", "HEAD"], cwd=Path(__file__).resolve().parent,
+                              capture_output=True, text=True, timeout=10, check=False)
+    except (OSError, subprocess.SubprocessError) as err:
+        log.debug("git rev-parse failed: %s", err)
+        return None
+    return (done.stdout.strip() or None) if done.returncode == 0 else None
+
+
+def device_name(device: torch.device) -> str:
+    """Human-readable name of the device a run used."""
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    return platform.processor() or platform.machine() or device.type
+
+
+def provenance(device: torch.device) -> dict[str, Any]:
+    """What produced a record: package, commit, torch, Python, device, host and UTC date."""
+    return {
+        "prunekit_version": prunekit.__version__,
+        "git_commit": git_commit(),
+        "torch_version": torch.__version__,
+        "python_version": platform.python_version(),
+        "torch_threads": torch.get_num_threads(),
+        "device_type": device.type,
+        "device_name": device_name(device),
+        "hostname": socket.gethostname(),
+        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
+
+
+def json_safe(value: Any) -> Any:
+    """``value`` with NaN/infinite floats (e.g. the loss of a data-free criterion) replaced by None, for strict JSON."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, Mapping):
+        return {k: json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_safe(v) for v in value]
+    return value
+
+
+def _prune_before(model: nn.Module, config: RunConfig, scoring: TensorBatches) -> list[PruneStep]:
+    """Prune at initialisation when the config asks for it; the rounds it ran."""
+    if config.prune_at != "before":
+        return []
+    result = prune(model, config.make_criterion(), config.sparsity, scoring, samples=config.samples,
+                   batch_size=config.scoring_batch_size, include_first=config.include_first,
+                   include_last=config.include_last, score_mode=config.score_mode, seed=config.seed)
+    return result.steps
+
+
+def _train_config(config: RunConfig, device: torch.device, progress: bool) -> TrainConfig:
+    """The training-loop settings of a run."""
+    return TrainConfig(epochs=config.epochs, lr=config.lr, weight_decay=config.weight_decay,
+                       grad_clip=config.grad_clip, amp=config.amp, device=str(device), progress=progress)
+
+
+def mask_digest(model: nn.Module) -> str:
+    """SHA-256 of every prunable layer's name and 0/1 mask: equal digests mean identical masks."""
+    digest = hashlib.sha256()
+    for name, module in prunable_layers(model).items():
+        digest.update(name.encode())
+        digest.update((current_mask(module) != 0).to(torch.uint8).cpu().numpy().tobytes())
+    return digest.hexdigest()
+
+
+def _model_metrics(model: nn.Module, input_shape: tuple[int, ...]) -> dict[str, Any]:
+    """Sparsity, FLOPs and size of the trained model."""
+    return {
+        "mask_digest": mask_digest(model),
+        "weight_sparsity": weight_sparsity(model),
+        "node_sparsity": node_sparsity(model),
+        "inference_flops": inference_flops(model, input_shape, sparse=True),
+        "dense_inference_flops": inference_flops(model, input_shape, sparse=False),
+        "csr_bits": csr_size_bits(model),
+        "dense_bits": dense_size_bits(model),
+    }
+
+
+def _reset_peak_memory(device: torch.device) -> None:
+    """Start CUDA peak-memory accounting afresh (process RSS on CPU cannot be reset)."""
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
+
+
+def run(config: RunConfig, *, progress: bool = True, data_root: str | os.PathLike | None = None) -> RunRecord:
+    """Build, prune (if asked), train and evaluate one configuration; return everything it measured."""
+    started = time.perf_counter()
+    device = resolve_device(config.device)
+    _reset_peak_memory(device)
+    info = dataset_info(config.dataset)
+    data = load_run_data(config, device, data_root)
+    seed_everything(config.seed)
+    model = build_model(config.model, info.input_shape, info.num_classes).to(device)
+    log.info("run %s: %s on %s, %s at %.4f (%s), %d epochs, seed %d", config.key, config.model, config.dataset,
+             config.criterion, config.sparsity, config.prune_at, config.epochs, config.seed)
+
+    prune_start = time.perf_counter()
+    steps = _prune_before(model, config, data.scoring)
+    prune_seconds = time.perf_counter() - prune_start
+
+    meter = FlopsMeter(info.input_shape, data.train.num_samples)
+    train_start = time.perf_counter()
+    history = train(model, data.train, data.test, _train_config(config, device, progress), [meter])
+    train_seconds = time.perf_counter() - train_start
+
+    eval_start = time.perf_counter()
+    final = history.epochs[-1] if history.epochs else None
+    test_loss, accuracy = (final.test_loss, final.test_acc) if final else evaluate(model, data.test, device, config.amp)
+    eval_seconds = time.perf_counter() - eval_start
+
+    metrics = {
+        "accuracy": accuracy,
+        "test_loss": test_loss,
+        "train_accuracy": final.train_acc if final else None,
+        "train_loss": final.train_loss if final else None,
+        **_model_metrics(model, info.input_shape),
+        "training_flops": sum(meter.per_epoch),
+        "dense_training_flops": training_flops(model, info.input_shape, data.train.num_samples * config.epochs,
+                                               sparse=False),
+        "train_samples": data.train.num_samples,
+        "test_samples": data.test.num_samples,
+    }
+    resources = {
+        "prune_seconds": prune_seconds,
+        "train_seconds": train_seconds,
+        "eval_seconds": eval_seconds,
+        "total_seconds": time.perf_counter() - started,
+        "peak_memory_bytes": peak_memory_bytes(device),
+        "peak_memory_kind": "cuda_allocated" if device.type == "cuda" else "process_rss",
+    }
+    record = RunRecord(config, json_safe(metrics), layer_sparsity(model), json_safe(history.as_records()),
+                       json_safe([s.as_dict() for s in steps]), resources, provenance(device))
+    log.info("run %s done: accuracy %.4f, weight sparsity %.4f, %.1fs", config.key, accuracy,
+             metrics["weight_sparsity"], resources["total_seconds"])
+    return record
+
+
+__all__ = [
+    "KEYLESS_FIELDS",
+    "NO_CRITERION",
+    "PRUNE_AT",
+    "SCHEMA_VERSION",
+    "FlopsMeter",
+    "RunConfig",
+    "RunData",
+    "RunRecord",
+    "git_commit",
+    "json_safe",
+    "load_run_data",
+    "mask_digest",
+    "provenance",
+    "run",
+]
+
