@@ -1,0 +1,43 @@
+"""LeNet5 with BatchNorm, LeakyReLU(0.05), Dropout(0.3) and a (3, 3) adaptive pool."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from ._layers import conv_bn_act, dropout, linear_bn_act
+
+__all__ = ["LeNet5"]
+
+
+class LeNet5(nn.Module):
+    """Appendix-L LeNet5; activations are non-inplace so forward hooks see intact tensors."""
+
+    #: smallest H and W that survive conv(5,p2)-pool2-conv5-pool2-conv5.
+    min_spatial: int = 28
+
+    def __init__(self, input_shape: tuple[int, int, int], num_classes: int) -> None:
+        super().__init__()
+        in_channels = input_shape[0]
+        self.features = nn.Sequential(
+            *conv_bn_act(in_channels, 6, 5, padding=2),
+            nn.MaxPool2d(kernel_size=2, stride=2),
+            *conv_bn_act(6, 16, 5),
+            nn.MaxPool2d(kernel_size=2, stride=2),
+            *conv_bn_act(16, 120, 5),
+        )
+        self.avgpool = nn.AdaptiveAvgPool2d((3, 3))
+        self.classifier = nn.Sequential(
+            dropout(),
+            *linear_bn_act(120 * 3 * 3, 84),
+            dropout(),
+            nn.Linear(84, num_classes),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Map ``(N, C, H, W)`` images to ``(N, K)`` logits."""
+        x = self.features(x)
+        x = self.avgpool(x)
+        x = torch.flatten(x, 1)
+        return self.classifier(x)
+
