@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import torch
+import torch.fx
 import torch.nn.functional as F
 from torch import nn
 
@@ -23,14 +24,25 @@ def dropout_keep_mask(shape: torch.Size, p: float, device: torch.device) -> torc
     return (lanes >= round(p * (1 << _RANDOM_BITS))).view(shape)
 
 
+def fast_dropout(x: torch.Tensor, p: float, training: bool) -> torch.Tensor:
+    """Inverted dropout with the cheap CPU mask; ``F.dropout`` off the CPU and in eval mode."""
+    if not training or p == 0.0 or x.device.type != "cpu":
+        return F.dropout(x, p, training)
+    if p == 1.0:
+        return x * 0.0
+    keep = dropout_keep_mask(x.shape, p, x.device)
+    return x * keep.to(x.dtype).mul_(1.0 / (1.0 - p))
+
+
+# Traced graphs (torch.fx, dependency analysis) see one opaque call instead of its device branch.
+torch.fx.wrap("fast_dropout")
+
+
 class FastDropout(nn.Dropout):
-    """``nn.Dropout`` with a cheaper CPU mask; on other devices (and in eval mode) it is ``F.dropout``."""
+    """``nn.Dropout`` with a cheaper CPU mask; elsewhere (and in eval mode) it is ``F.dropout``."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Inverted dropout: zero each element with probability p, scale survivors by 1/(1 − p)."""
-        if not self.training or self.p == 0.0 or x.device.type != "cpu" or self.inplace:
+        """Zero each element with probability p and scale survivors by 1/(1 − p) while training."""
+        if self.inplace:
             return F.dropout(x, self.p, self.training, self.inplace)
-        if self.p == 1.0:
-            return x * 0.0
-        keep = dropout_keep_mask(x.shape, self.p, x.device)
-        return x * keep.to(x.dtype).mul_(1.0 / (1.0 - self.p))
+        return fast_dropout(x, self.p, self.training)
