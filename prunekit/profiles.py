@@ -64,8 +64,8 @@ PROFILES: dict[str, Profile] = {
         ),
         Profile(
             name="cpu",
-            description="real data on a 2-core laptop: full training set, 8 epochs, 3 seeds",
-            epochs=8,
+            description="real data on a 2-core laptop: full training set, 6 epochs, 3 seeds",
+            epochs=6,
             seeds=3,
             train_limit=None,
             test_limit=None,

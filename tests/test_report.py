@@ -1,0 +1,59 @@
+"""Facts of the book's tables: per-layer means over seeds, best-HM points beside the paper's rows."""
+
+from __future__ import annotations
+
+import pytest
+
+from prunekit.experiments import RunConfig, RunRecord
+from prunekit.reference import paper_table
+from prunekit.report import layer_frame, paper_comparison, sweep_table
+from prunekit.store import add_harmonic_mean, aggregate, records_frame
+
+
+def _record(criterion: str, sparsity: float, seed: int, accuracy: float, layers: dict[str, float]) -> RunRecord:
+    config = RunConfig(model="mlp5", dataset="mnist", criterion=criterion, sparsity=sparsity, seed=seed, epochs=1)
+    metrics = {"accuracy": accuracy, "weight_sparsity": sparsity, "node_sparsity": 0.0}
+    return RunRecord(config, metrics, layers, [], [], {}, {})
+
+
+@pytest.fixture
+def records() -> list[RunRecord]:
+    out = [_record("none", 0.0, s, 0.98 + 0.001 * s, {"a": 0.0, "b": 0.0}) for s in (0, 1)]
+    for seed in (0, 1):
+        out.append(_record("snip", 0.9, seed, 0.97, {"a": 0.95, "b": 0.5}))
+        out.append(_record("snip", 0.99, seed, 0.60 + 0.1 * seed, {"a": 0.999, "b": 0.7}))
+        out.append(_record("snip-it", 0.9, seed, 0.975, {"a": 0.9, "b": 0.8}))
+        out.append(_record("snip-it", 0.99, seed, 0.95, {"a": 0.99, "b": 0.9}))
+    return out
+
+
+def test_layer_frame_keeps_remaining_fractions_in_layer_order(records):
+    frame = layer_frame([r for r in records if r.config.criterion != "none"])
+    row = frame[(frame.criterion == "snip") & (frame.sparsity == 0.99)]
+    assert list(row.layer) == ["a", "b"] and list(row.position) == [0, 1]
+    assert list(row.remaining) == pytest.approx([0.001, 0.3])
+    assert set(row.n) == {2}
+
+
+def test_sweep_table_shows_mean_and_bound_in_percent(records):
+    runs = add_harmonic_mean(records_frame(records))
+    agg = aggregate(runs[runs.criterion != "none"], by=["criterion", "sparsity"],
+                    values=["accuracy", "weight_sparsity", "hm"])
+    table = sweep_table(agg)
+    assert list(table.method) == ["SNIP", "SNIP", "SNIP-it", "SNIP-it"]
+    assert list(table["target κ"]) == ["90%", "99%", "90%", "99%"]
+    # SNIP at 99 %: accuracies 0.60 and 0.70 → mean 65.00, bound 1.96·0.0707/√2 = 0.098 → 9.80 points
+    assert table.loc[1, "accuracy (%)"] == "65.00 ± 9.80"
+
+
+def test_paper_comparison_puts_best_hm_points_beside_the_papers_rows(records):
+    runs = add_harmonic_mean(records_frame(records))
+    table = paper_comparison(runs, paper_table(3), prune_at="before")
+    ours = table[table.source == "ours"].set_index("method")
+    # best HM: SNIP at 90 % (HM 93.3 beats 65 % @ 99 %), SNIP-it at 99 % (97.0)
+    assert ours.loc["SNIP (before)", "sparsity (%)"] == "90.0"
+    assert ours.loc["SNIP-it (before)", "sparsity (%)"] == "99.0"
+    paper = table[table.source == "paper"].set_index("method")
+    assert paper.loc["SNIP-it (before)", "accuracy (%)"] == "95 ± 0.2"
+    assert paper.loc["Baseline (dense)", "accuracy (%)"] == "98"
+    assert ours.loc["Baseline (dense)", "accuracy (%)"].startswith("98.0")
