@@ -9,7 +9,7 @@ PROFILE ?= cpu
 PRUNEKIT_DATA ?= $(CURDIR)/data
 export PRUNEKIT_DATA
 
-.PHONY: venv test test-unit test-notebooks book book-build bench run clean
+.PHONY: venv test test-unit book book-build browser-check bench run clean
 
 $(STAMP): pyproject.toml
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
@@ -32,6 +32,9 @@ book: $(STAMP)
 
 book-build: $(STAMP)
 	$(BIN)/jupyter-book build book/
+
+browser-check: $(STAMP)
+	$(BIN)/python tests/browser_check.py _build/html
 
 bench: $(STAMP)
 	$(BIN)/prunekit bench
