@@ -115,6 +115,16 @@ def _free_name(path: Path) -> Path:
     return candidate
 
 
+def _default_file_mode() -> int:
+    """0666 less the process umask, the mode ``open()`` would give a new file."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
+_FILE_MODE = _default_file_mode()
+
+
 def _atomic_write(path: Path, text: str) -> None:
     """Write ``text`` to ``path`` so readers see the old file or the whole new one, never a part."""
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".tmp")
@@ -123,6 +133,7 @@ def _atomic_write(path: Path, text: str) -> None:
             handle.write(text)
             handle.flush()
             os.fsync(handle.fileno())
+        os.chmod(tmp, _FILE_MODE)  # mkstemp makes 0600; records are shared (and committed)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

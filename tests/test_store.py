@@ -49,6 +49,13 @@ def test_atomic_write_leaves_only_the_record_file(store):
     assert files(store) == sorted(f"{config(seed=s).key}.json" for s in range(3))
 
 
+def test_record_files_get_the_mode_a_plain_open_would_give(store):
+    umask = os.umask(0o022)
+    os.umask(umask)
+    path = store.put(fake_record(config()))
+    assert path.stat().st_mode & 0o777 == 0o666 & ~umask
+
+
 def test_a_failed_write_keeps_the_old_record_and_no_temp_file(store, monkeypatch):
     old = fake_record(config(), accuracy=0.5)
     store.put(old)
