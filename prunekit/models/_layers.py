@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+import torch
 from torch import nn
 
 from prunekit.ops import FastDropout
@@ -36,3 +39,26 @@ def conv_bn_act(
 def linear_bn_act(in_features: int, out_features: int) -> list[nn.Module]:
     """Return ``[Linear, BatchNorm1d, LeakyReLU]`` as a list of modules."""
     return [nn.Linear(in_features, out_features), nn.BatchNorm1d(out_features), act()]
+
+
+def classifier_head(in_features: int, hidden: Sequence[int], num_classes: int) -> nn.Sequential:
+    """``Dropout → (Linear-BN-LeakyReLU → Dropout)* → Linear``: the heads of the paper's CNNs."""
+    layers: list[nn.Module] = []
+    for width in hidden:
+        layers += [dropout(), *linear_bn_act(in_features, width)]
+        in_features = width
+    layers += [dropout(), nn.Linear(in_features, num_classes)]
+    return nn.Sequential(*layers)
+
+
+class PooledConvNet(nn.Module):
+    """``features → avgpool → flatten → classifier``; subclasses build the three parts."""
+
+    features: nn.Module
+    avgpool: nn.Module
+    classifier: nn.Module
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Map ``(N, C, H, W)`` images to ``(N, K)`` logits."""
+        x = self.avgpool(self.features(x))
+        return self.classifier(torch.flatten(x, 1))

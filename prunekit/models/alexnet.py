@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import torch
 from torch import nn
 
-from ._layers import conv_bn_act, dropout, linear_bn_act
+from ._layers import PooledConvNet, classifier_head, conv_bn_act
 
 __all__ = ["AlexNet"]
 
 
-class AlexNet(nn.Module):
+class AlexNet(PooledConvNet):
     """Appendix-L AlexNet; activations are non-inplace so forward hooks see intact tensors."""
 
     #: two MaxPool2d(3, 2) layers need at least 7 pixels per side.
@@ -29,18 +28,5 @@ class AlexNet(nn.Module):
             *conv_bn_act(256, 512, 3, padding=1),
         )
         self.avgpool = nn.AdaptiveAvgPool2d((2, 2))
-        self.classifier = nn.Sequential(
-            dropout(),
-            *linear_bn_act(512 * 2 * 2, 4096),
-            dropout(),
-            *linear_bn_act(4096, 4096),
-            dropout(),
-            nn.Linear(4096, num_classes),
-        )
+        self.classifier = classifier_head(512 * 2 * 2, (4096, 4096), num_classes)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Map ``(N, C, H, W)`` images to ``(N, K)`` logits."""
-        x = self.features(x)
-        x = self.avgpool(x)
-        x = torch.flatten(x, 1)
-        return self.classifier(x)

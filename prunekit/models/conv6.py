@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import torch
 from torch import nn
 
-from ._layers import conv_bn_act, dropout, linear_bn_act
+from ._layers import PooledConvNet, classifier_head, conv_bn_act
 
 __all__ = ["Conv6"]
 
 
-class Conv6(nn.Module):
+class Conv6(PooledConvNet):
     """Appendix-L Conv6; activations are non-inplace so forward hooks see intact tensors."""
 
     #: two 2x2 max-pools need at least 4 pixels per side.
@@ -30,18 +29,5 @@ class Conv6(nn.Module):
             *conv_bn_act(256, 256, 3, padding=1),
         )
         self.avgpool = nn.AdaptiveAvgPool2d((3, 3))
-        self.classifier = nn.Sequential(
-            dropout(),
-            *linear_bn_act(256 * 3 * 3, 256),
-            dropout(),
-            *linear_bn_act(256, 256),
-            dropout(),
-            nn.Linear(256, num_classes),
-        )
+        self.classifier = classifier_head(256 * 3 * 3, (256, 256), num_classes)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Map ``(N, C, H, W)`` images to ``(N, K)`` logits."""
-        x = self.features(x)
-        x = self.avgpool(x)
-        x = torch.flatten(x, 1)
-        return self.classifier(x)

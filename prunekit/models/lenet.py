@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import torch
 from torch import nn
 
-from ._layers import conv_bn_act, dropout, linear_bn_act
+from ._layers import PooledConvNet, classifier_head, conv_bn_act
 
 __all__ = ["LeNet5"]
 
 
-class LeNet5(nn.Module):
+class LeNet5(PooledConvNet):
     """Appendix-L LeNet5; activations are non-inplace so forward hooks see intact tensors."""
 
     #: smallest H and W that survive conv(5,p2)-pool2-conv5-pool2-conv5.
@@ -27,17 +26,6 @@ class LeNet5(nn.Module):
             *conv_bn_act(16, 120, 5),
         )
         self.avgpool = nn.AdaptiveAvgPool2d((3, 3))
-        self.classifier = nn.Sequential(
-            dropout(),
-            *linear_bn_act(120 * 3 * 3, 84),
-            dropout(),
-            nn.Linear(84, num_classes),
-        )
+        self.classifier = classifier_head(120 * 3 * 3, (84,), num_classes)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Map ``(N, C, H, W)`` images to ``(N, K)`` logits."""
-        x = self.features(x)
-        x = self.avgpool(x)
-        x = torch.flatten(x, 1)
-        return self.classifier(x)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ._layers import act, dropout, linear_bn_act
+from ._layers import act, classifier_head
 
 __all__ = ["BasicBlock", "ResNet18"]
 
@@ -71,12 +71,7 @@ class ResNet18(nn.Module):
         )
         self.layers = nn.Sequential(*(BasicBlock(i, o, d) for i, o, d in RESNET18_BLOCKS))
         self.avgpool = nn.AdaptiveAvgPool2d((2, 2))
-        self.classifier = nn.Sequential(
-            dropout(),
-            *linear_bn_act(512 * 2 * 2, 256),
-            dropout(),
-            nn.Linear(256, num_classes),
-        )
+        self.classifier = classifier_head(512 * 2 * 2, (256,), num_classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Map ``(N, C, H, W)`` images to ``(N, K)`` logits."""

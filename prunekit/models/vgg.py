@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import torch
 from torch import nn
 
-from ._layers import conv_bn_act, dropout, linear_bn_act
+from ._layers import PooledConvNet, classifier_head, conv_bn_act
 
 __all__ = ["VGG16", "VGG16_CFG"]
 
@@ -19,7 +18,7 @@ VGG16_CFG: tuple[int | str, ...] = (
 )  # fmt: skip
 
 
-class VGG16(nn.Module):
+class VGG16(PooledConvNet):
     """Appendix-L VGG16; activations are non-inplace so forward hooks see intact tensors."""
 
     #: four 2x2 max-pools need at least 16 pixels per side.
@@ -37,18 +36,5 @@ class VGG16(nn.Module):
                 channels = int(item)
         self.features = nn.Sequential(*layers)
         self.avgpool = nn.AdaptiveAvgPool2d((2, 2))
-        self.classifier = nn.Sequential(
-            dropout(),
-            *linear_bn_act(channels * 2 * 2, 4096),
-            dropout(),
-            *linear_bn_act(4096, 4096),
-            dropout(),
-            nn.Linear(4096, num_classes),
-        )
+        self.classifier = classifier_head(channels * 2 * 2, (4096, 4096), num_classes)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Map ``(N, C, H, W)`` images to ``(N, K)`` logits."""
-        x = self.features(x)
-        x = self.avgpool(x)
-        x = torch.flatten(x, 1)
-        return self.classifier(x)
