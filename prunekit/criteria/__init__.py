@@ -1,7 +1,10 @@
 """Pruning criteria behind one registry; importing this package registers every built-in criterion."""
 
+from prunekit.criteria import grasp as _grasp  # noqa: F401  (registers "grasp")
+from prunekit.criteria import magnitude as _magnitude  # noqa: F401  (registers "magnitude")
 from prunekit.criteria import random as _random  # noqa: F401  (registers "random")
 from prunekit.criteria import sensitivity as _sensitivity  # noqa: F401  (registers "snip", "snip-it")
+from prunekit.criteria import synflow as _synflow  # noqa: F401  (registers "synflow")
 from prunekit.criteria.base import Criterion, ScoringContext, available_criteria, get_criterion, register
 from prunekit.criteria.sensitivity import scoring_mode, weight_elasticity
 
