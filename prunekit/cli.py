@@ -71,6 +71,8 @@ def _add_budget_options(parser: argparse.ArgumentParser) -> None:
                         help="training samples each criterion scoring round draws (default: the profile's; paper 2560)")
     parser.add_argument("--batch-size", type=int, default=None,
                         help="training batch size (default: the dataset's paper batch size, 512 for MNIST)")
+    parser.add_argument("--prune-interval", type=int, default=None,
+                        help="τ: epochs of training before each pruning step with --prune-at during (default: 4)")
     parser.add_argument("--steps", type=int, default=None,
                         help="SNIP-it schedule steps s (rounds = s + 2; default 5)")
     parser.add_argument("--device", default="auto",
@@ -124,6 +126,8 @@ def _add_sweep_parser(commands: argparse._SubParsersAction) -> None:
                         help="Ray cluster address (e.g. 'auto' or 'ray://host:10001'); default: start a local instance")
     parser.add_argument("--cpus-per-task", type=int, default=None,
                         help="Ray: CPUs (and torch threads) per CPU run (default: this process's torch threads)")
+    parser.add_argument("--prune-at", default=None,
+                        help=f"when the pruned runs prune: {', '.join(PRUNE_AT[1:])} (default: before)")
     parser.add_argument("--dry-run", action="store_true", help="list how many runs are stored and missing, run nothing")
     parser.set_defaults(handler=_cmd_sweep)
 
@@ -170,7 +174,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _overrides(args: argparse.Namespace) -> dict[str, Any]:
     """RunConfig fields given on the command line (None means: keep the profile's / the default)."""
-    names = ("epochs", "train_limit", "test_limit", "samples", "batch_size", "steps")
+    names = ("epochs", "train_limit", "test_limit", "samples", "batch_size", "steps", "prune_interval")
     values = {name: getattr(args, name) for name in names if getattr(args, name) is not None}
     values["device"] = args.device
     return values
@@ -230,13 +234,17 @@ def _cmd_run(args: argparse.Namespace, extra: Sequence[str]) -> int:
 
 def _sweep_configs(args: argparse.Namespace):
     """The configs of ``prunekit sweep``."""
-    from prunekit.experiments import RunConfig
+    from prunekit.experiments import NO_CRITERION, RunConfig
     from prunekit.sweep import method_grid
 
     profile = _profile(args)
     base = RunConfig.from_profile(profile, model=args.model[0], dataset=args.dataset[0], **_overrides(args))
-    return method_grid(base, criteria=args.criteria, sparsities=args.sparsities or profile.sparsities,
-                       seeds=args.seeds or profile.seed_list, model=args.model, dataset=args.dataset)
+    configs = method_grid(base, criteria=args.criteria, sparsities=args.sparsities or profile.sparsities,
+                          seeds=args.seeds or profile.seed_list, model=args.model, dataset=args.dataset)
+    if args.prune_at is None:
+        return configs
+    # the dense baselines never prune; every pruned run prunes when --prune-at says
+    return [c if c.criterion == NO_CRITERION else c.replace(prune_at=args.prune_at) for c in configs]
 
 
 def _cmd_sweep(args: argparse.Namespace, extra: Sequence[str]) -> int:

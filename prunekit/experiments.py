@@ -29,6 +29,7 @@ from prunekit.metrics import csr_size_bits, dense_size_bits, inference_flops, pe
 from prunekit.models import available_models, build_model
 from prunekit.nodes import node_sparsity
 from prunekit.profiles import Profile, get_profile
+from prunekit.during import DEFAULT_INTERVAL, PruneDuringTraining, required_epochs
 from prunekit.pruning import DEFAULT_BATCH_SIZE, DEFAULT_SAMPLES, PruneStep, prune
 from prunekit.schedule import DEFAULT_STEPS
 from prunekit.train import Callback, TrainConfig, TrainState, evaluate, resolve_device, seed_everything, train
@@ -37,7 +38,10 @@ log = logging.getLogger(__name__)
 
 SCHEMA_VERSION = 1
 NO_CRITERION = "none"  # the dense baseline: nothing is pruned
-PRUNE_AT = ("none", "before")  # when a run prunes; later issues add "during" and "after"
+PRUNE_AT = ("none", "before", "during")  # when a run prunes; a later issue adds "after"
+# Fields that only matter for some runs: left out of the key unless prune_at is the value given here, so
+# the keys of runs stored before the field existed (e.g. results/cpu) do not change.
+CONDITIONAL_KEY_FIELDS = {"prune_interval": "during"}
 # Where a run executes and which budget name it was launched under do not change what it
 # computes, so these fields are recorded but left out of the key.
 KEYLESS_FIELDS = ("profile", "device")
@@ -143,6 +147,7 @@ class RunConfig:
     criterion: str = NO_CRITERION
     sparsity: float = 0.0
     prune_at: str | None = None  # None: "none" for the dense baseline, else "before"
+    prune_interval: int = DEFAULT_INTERVAL  # τ, epochs between pruning steps (only with prune_at "during")
     epochs: int = 80
     seed: int = 0
     batch_size: int | None = None  # None: the dataset's paper batch size
@@ -181,6 +186,7 @@ class RunConfig:
             "criterion": criterion,
             "sparsity": _sparsity_field(self.sparsity),
             "prune_at": _choice_field("prune_at", self.prune_at or default_prune_at, PRUNE_AT),
+            "prune_interval": _int_field("prune_interval", self.prune_interval, 1),
             "epochs": _int_field("epochs", self.epochs, 0),
             "seed": _int_field("seed", self.seed, 0),
             "batch_size": batch_size or dataset_info(dataset).batch_size,
@@ -218,10 +224,16 @@ class RunConfig:
             raise ValueError(f"sparsity must be in (0, 1) when criterion is {self.criterion!r}, got 0.0 "
                              f"(use criterion 'none' for the dense baseline)")
         try:
-            self.make_criterion()
+            crit = self.make_criterion()
         except TypeError as err:
             raise ValueError(f"criterion_options {dict(self.criterion_options)!r} are not accepted by "
                              f"criterion {self.criterion!r}: {err}") from None
+        if self.prune_at == "during":
+            needed = required_epochs(self.sparsity, self.steps, self.prune_interval, crit)
+            if self.epochs < needed:
+                raise ValueError(f"epochs={self.epochs} is too few for prune_at 'during': {self.criterion} at sparsity "
+                                 f"{self.sparsity} with steps={self.steps} and prune_interval={self.prune_interval} "
+                                 f"needs at least {needed} epochs")
 
     def make_criterion(self):
         """The configured criterion instance (its step count and options applied)."""
@@ -232,6 +244,11 @@ class RunConfig:
         """First 16 hex digits of the SHA-256 of the canonical JSON of the fields that define the run."""
         # A field added later changes every key unless it is left out while it holds its default.
         identity = {k: v for k, v in self.to_dict().items() if k not in KEYLESS_FIELDS}
+        # prune_interval came with pruning during training; it changes nothing elsewhere, and leaving it
+        # out there keeps the keys of every record stored before it existed.
+        for name, when in CONDITIONAL_KEY_FIELDS.items():
+            if self.prune_at != when:
+                identity.pop(name, None)
         canonical = json.dumps(identity, sort_keys=True, separators=(",", ":"), allow_nan=False)
         return hashlib.sha256(canonical.encode()).hexdigest()[:16]
 
@@ -448,6 +465,17 @@ def _prune_before(model: nn.Module, config: RunConfig, scoring: TensorBatches) -
     return result.steps
 
 
+def _prune_during(config: RunConfig, scoring: TensorBatches) -> PruneDuringTraining | None:
+    """The callback that prunes during training when the config asks for it (scoring on the same stream
+    as pruning before training)."""
+    if config.prune_at != "during":
+        return None
+    return PruneDuringTraining(config.make_criterion(), config.sparsity, scoring, interval=config.prune_interval,
+                               samples=config.samples, batch_size=config.scoring_batch_size,
+                               include_first=config.include_first, include_last=config.include_last,
+                               score_mode=config.score_mode, seed=config.seed)
+
+
 def _train_config(config: RunConfig, device: torch.device, progress: bool) -> TrainConfig:
     """The training-loop settings of a run."""
     return TrainConfig(epochs=config.epochs, lr=config.lr, weight_decay=config.weight_decay,
@@ -498,10 +526,20 @@ def run(config: RunConfig, *, progress: bool = True, data_root: str | os.PathLik
     steps = _prune_before(model, config, data.scoring)
     prune_seconds = time.perf_counter() - prune_start
 
+    callbacks: list[Callback] = []
+    during = _prune_during(config, data.scoring)
+    if during is not None:
+        callbacks.append(during)
+    # The meter comes last: it measures the masks each epoch starts with, after any pruning at its end,
+    # so the training FLOPs of a "during" run fall step by step.
     meter = FlopsMeter(info.input_shape, data.train.num_samples)
+    callbacks.append(meter)
     train_start = time.perf_counter()
-    history = train(model, data.train, data.test, _train_config(config, device, progress), [meter])
+    history = train(model, data.train, data.test, _train_config(config, device, progress), callbacks)
     train_seconds = time.perf_counter() - train_start
+    if during is not None:
+        steps = list(during.steps_done)
+        prune_seconds = sum(s.seconds for s in steps)  # also inside train_seconds
 
     eval_start = time.perf_counter()
     final = history.epochs[-1] if history.epochs else None

@@ -91,6 +91,40 @@ def _model_device(model: nn.Module) -> torch.device:
     return first.device if first is not None else torch.device("cpu")
 
 
+def resolve_criterion(criterion: str | Criterion, steps: int = DEFAULT_STEPS) -> Criterion:
+    """A criterion instance: a name is looked up with ``steps``; an instance passes through."""
+    return get_criterion(criterion, steps=steps) if isinstance(criterion, str) else get_criterion(criterion)
+
+
+def scoring_context(
+    model: nn.Module,
+    crit: Criterion,
+    data: object,
+    *,
+    samples: int = DEFAULT_SAMPLES,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    loss_fn: LossFn | None = None,
+    include_first: bool = True,
+    include_last: bool = True,
+    score_mode: str = "eval",
+    seed: int = 0,
+) -> ScoringContext:
+    """The scoring context shared by every round of ``prune()`` (and by pruning during training)."""
+    layers = prunable_layers(model, include_first=include_first, include_last=include_last)
+    if crit.needs_data and data is None:
+        raise ValueError(f"criterion {crit.name!r} scores on data: pass data=(a DataLoader or (x, y) tensors)")
+    stream = SampleStream(data, samples, batch_size) if data is not None else None
+    return ScoringContext(
+        model=model,
+        layers=layers,
+        loss_fn=loss_fn or F.cross_entropy,
+        stream=stream,
+        generator=torch.Generator().manual_seed(seed),
+        device=_model_device(model),
+        score_mode=score_mode,
+    )
+
+
 def prune(
     model: nn.Module,
     criterion: str | Criterion = "snip-it",
@@ -112,26 +146,15 @@ def prune(
     a list) or an ``(inputs, targets)`` tuple; each scoring round draws ``samples`` fresh samples
     from it (the paper's 2560 = 5 × 512). The model comes back in the train/eval mode it was given.
     """
-    crit = get_criterion(criterion, steps=steps) if isinstance(criterion, str) else get_criterion(criterion)
+    crit = resolve_criterion(criterion, steps)
     kappa = check_sparsity(sparsity)
-    layers = prunable_layers(model, include_first=include_first, include_last=include_last)
-    if crit.needs_data and data is None:
-        raise ValueError(f"criterion {crit.name!r} scores on data: pass data=(a DataLoader or (x, y) tensors)")
-    stream = SampleStream(data, samples, batch_size) if data is not None else None
-    ctx = ScoringContext(
-        model=model,
-        layers=layers,
-        loss_fn=loss_fn or F.cross_entropy,
-        stream=stream,
-        generator=torch.Generator().manual_seed(seed),
-        device=_model_device(model),
-        score_mode=score_mode,
-    )
+    ctx = scoring_context(model, crit, data, samples=samples, batch_size=batch_size, loss_fn=loss_fn,
+                          include_first=include_first, include_last=include_last, score_mode=score_mode, seed=seed)
     was_training = model.training
     record: list[PruneStep] = []
     try:
         for index, target in enumerate(crit.schedule(kappa)):
-            record.append(_prune_round(ctx, crit, index, target))
+            record.append(prune_round(ctx, crit, index, target))
     finally:
         model.train(was_training)
     log.info("%s pruned %s to %.4f weight sparsity (%.4f node sparsity) in %d rounds",
@@ -139,7 +162,7 @@ def prune(
     return PruneResult(model, record)
 
 
-def _prune_round(ctx: ScoringContext, crit: Criterion, index: int, target: float) -> PruneStep:
+def prune_round(ctx: ScoringContext, crit: Criterion, index: int, target: float) -> PruneStep:
     """Score, rank globally and AND the new masks in; return what happened."""
     start = time.perf_counter()
     scores = crit.score(ctx)
@@ -159,3 +182,4 @@ def _prune_round(ctx: ScoringContext, crit: Criterion, index: int, target: float
     )
     log.debug("round %d: target %.4f reached %.4f (loss %.4f)", index, target, achieved, step.loss)
     return step
+
