@@ -20,6 +20,7 @@ from prunekit.pruning import (
     DEFAULT_BATCH_SIZE,
     DEFAULT_SAMPLES,
     PruneStep,
+    check_data,
     prune_round,
     resolve_criterion,
     scoring_context,
@@ -51,8 +52,12 @@ def pruning_epochs(sparsity: float, steps: int = DEFAULT_STEPS, interval: int = 
     """Epochs after which the rounds run: τ, 2τ, …, one per target of the criterion's schedule."""
     kappa = check_sparsity(sparsity)
     tau = check_interval(interval)
-    targets = resolve_criterion(criterion, steps).schedule(kappa)
-    return [tau * (i + 1) for i in range(len(targets))]
+    return _step_epochs(len(resolve_criterion(criterion, steps).schedule(kappa)), tau)
+
+
+def _step_epochs(n_steps: int, interval: int) -> list[int]:
+    """τ, 2τ, …, n·τ: the epochs after which the n pruning rounds run."""
+    return [interval * (i + 1) for i in range(n_steps)]
 
 
 def required_epochs(sparsity: float, steps: int = DEFAULT_STEPS, interval: int = DEFAULT_INTERVAL,
@@ -103,10 +108,9 @@ class PruneDuringTraining(Callback):
         self.criterion = resolve_criterion(criterion, steps)
         self.sparsity = check_sparsity(sparsity)
         self.interval = check_interval(interval)
-        if self.criterion.needs_data and data is None:
-            raise ValueError(f"criterion {self.criterion.name!r} scores on data: pass data=(a batch source)")
+        check_data(self.criterion, data)
         self.targets = self.criterion.schedule(self.sparsity)
-        self.epochs = [self.interval * (i + 1) for i in range(len(self.targets))]
+        self.epochs = _step_epochs(len(self.targets), self.interval)
         self.data = data
         self._options = dict(samples=samples, batch_size=batch_size, loss_fn=loss_fn, include_first=include_first,
                              include_last=include_last, score_mode=score_mode, seed=seed)

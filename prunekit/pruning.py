@@ -96,6 +96,12 @@ def resolve_criterion(criterion: str | Criterion, steps: int = DEFAULT_STEPS) ->
     return get_criterion(criterion, steps=steps) if isinstance(criterion, str) else get_criterion(criterion)
 
 
+def check_data(crit: Criterion, data: object) -> None:
+    """Raise ValueError if ``crit`` scores on data and none was given."""
+    if crit.needs_data and data is None:
+        raise ValueError(f"criterion {crit.name!r} scores on data: pass data=(a DataLoader or (x, y) tensors)")
+
+
 def scoring_context(
     model: nn.Module,
     crit: Criterion,
@@ -111,8 +117,7 @@ def scoring_context(
 ) -> ScoringContext:
     """The scoring context shared by every round of ``prune()`` (and by pruning during training)."""
     layers = prunable_layers(model, include_first=include_first, include_last=include_last)
-    if crit.needs_data and data is None:
-        raise ValueError(f"criterion {crit.name!r} scores on data: pass data=(a DataLoader or (x, y) tensors)")
+    check_data(crit, data)
     stream = SampleStream(data, samples, batch_size) if data is not None else None
     return ScoringContext(
         model=model,
