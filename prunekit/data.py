@@ -26,6 +26,7 @@ __all__ = [
     "data_root",
     "cache_dir",
     "load_split",
+    "require_dataset",
     "TensorBatches",
     "make_batches",
 ]
@@ -471,6 +472,13 @@ def load_split(
         images, labels = _load_imagenette(bool(train), base, limit)
     logger.debug("loaded %s %s: %s images", key, "train" if train else "test", tuple(images.shape))
     return images, labels
+
+
+def require_dataset(name: str, root: str | os.PathLike | None = None) -> None:
+    """Check that both splits of a dataset are on disk (one sample of each is read); raise FileNotFoundError
+    naming the missing files otherwise, before any experiment starts."""
+    for train in (True, False):
+        load_split(name, train, root=root, limit=1)
 
 
 def _epoch_seed(seed: int, epoch: int) -> int:

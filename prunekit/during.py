@@ -1,15 +1,22 @@
-"""Pruning during training (Algorithm 1 with τ > 0): train τ epochs, prune to κ_i, repeat, train on.
+"""Pruning during training (Algorithm 1 with τ > 0) and IMP's rewinding: train τ epochs, prune to κ_i, repeat.
 
-``PruneDuringTraining`` is a training-loop callback. At the end of epochs τ, 2τ, …, L·τ (L the length of
-the criterion's schedule, e.g. the κ_i of ``snip_it_schedule`` for SNIP-it) it re-scores the live model on
-fresh batches from its scoring source and prunes to the next target with the shared driver of
-``prunekit.pruning`` (global ranking, masks only shrink). After each step the optimiser's state for the
-pruned weights is cleared, so Adam's running moments cannot resurrect them.
+``PruneDuringTraining`` is a training-loop callback. After (fractional) epochs τ, 2τ, …, L·τ (L the length
+of the criterion's schedule, e.g. the κ_i of ``snip_it_schedule`` for SNIP-it) it re-scores the live model
+on fresh batches from its scoring source and prunes to the next target with the shared driver of
+``prunekit.pruning`` (global ranking, masks only shrink). τ may be a fraction of an epoch, so a reduced
+budget (6 epochs instead of the paper's 80) keeps the paper's proportions: a step fires after the optimiser
+step ``round(t · steps_per_epoch)``. After each step the optimiser's state for the pruned weights is cleared,
+so Adam's running moments cannot resurrect them.
+
+With ``rewind_epoch`` (IMP, Frankle et al.) the callback also snapshots every parameter and buffer once
+training reaches that epoch, and after each later pruning step resets the surviving weights to the snapshot
+and the optimiser's state to empty, as the lottery-ticket procedure with rewinding prescribes.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 from dataclasses import dataclass
 
 import torch
@@ -30,40 +37,59 @@ from prunekit.train import Callback, TrainState
 
 log = logging.getLogger(__name__)
 
-DEFAULT_INTERVAL = 4  # τ: epochs of training before each pruning step
+DEFAULT_INTERVAL = 4  # τ: epochs of training before each pruning step (the paper's, Appendix F)
+DEFAULT_REWIND_EPOCH = 6  # IMP's rewind point e_k (the paper's, Appendix F)
+_EPS = 1e-9
 
 
 @dataclass(frozen=True)
 class DuringStep(PruneStep):
-    """A pruning round taken during training: ``PruneStep`` plus the epoch after which it ran."""
+    """A pruning round taken during training: ``PruneStep`` plus the (fractional) epoch after which it ran."""
 
-    epoch: int = 0
-
-
-def check_interval(interval: object) -> int:
-    """Return τ as an int >= 1, else raise ValueError naming it."""
-    if isinstance(interval, bool) or not hasattr(interval, "__index__") or int(interval) < 1:
-        raise ValueError(f"prune interval τ must be an integer >= 1 (epochs between pruning steps), got {interval!r}")
-    return int(interval)
+    epoch: float = 0.0
+    rewound: bool = False
 
 
-def pruning_epochs(sparsity: float, steps: int = DEFAULT_STEPS, interval: int = DEFAULT_INTERVAL,
-                   criterion: str | Criterion = "snip-it") -> list[int]:
+def check_interval(interval: object) -> float:
+    """Return τ as a positive finite float (epochs, fractions allowed), else raise ValueError naming it."""
+    ok = isinstance(interval, (int, float)) and not isinstance(interval, bool) and math.isfinite(interval)
+    if not ok or interval <= 0:
+        raise ValueError(f"prune interval τ must be a positive number of epochs (fractions allowed), got {interval!r}")
+    return float(interval)
+
+
+def check_rewind_epoch(epoch: object) -> float | None:
+    """Return the rewind epoch as a float >= 0 (or None: no rewinding), else raise ValueError naming it."""
+    if epoch is None:
+        return None
+    ok = isinstance(epoch, (int, float)) and not isinstance(epoch, bool) and math.isfinite(epoch)
+    if not ok or epoch < 0:
+        raise ValueError(f"rewind_epoch must be None or a number of epochs >= 0, got {epoch!r}")
+    return float(epoch)
+
+
+def pruning_epochs(sparsity: float, steps: int = DEFAULT_STEPS, interval: float = DEFAULT_INTERVAL,
+                   criterion: str | Criterion = "snip-it") -> list[float]:
     """Epochs after which the rounds run: τ, 2τ, …, one per target of the criterion's schedule."""
     kappa = check_sparsity(sparsity)
     tau = check_interval(interval)
     return _step_epochs(len(resolve_criterion(criterion, steps).schedule(kappa)), tau)
 
 
-def _step_epochs(n_steps: int, interval: int) -> list[int]:
+def _step_epochs(n_steps: int, interval: float) -> list[float]:
     """τ, 2τ, …, n·τ: the epochs after which the n pruning rounds run."""
     return [interval * (i + 1) for i in range(n_steps)]
 
 
-def required_epochs(sparsity: float, steps: int = DEFAULT_STEPS, interval: int = DEFAULT_INTERVAL,
+def required_epochs(sparsity: float, steps: int = DEFAULT_STEPS, interval: float = DEFAULT_INTERVAL,
                     criterion: str | Criterion = "snip-it") -> int:
-    """Fewest training epochs that reach the final pruning step (to κ): ``len(schedule) · τ``."""
-    return pruning_epochs(sparsity, steps, interval, criterion)[-1]
+    """Fewest whole training epochs that reach the final pruning step (to κ): ``⌈len(schedule) · τ⌉``."""
+    return math.ceil(pruning_epochs(sparsity, steps, interval, criterion)[-1] - _EPS)
+
+
+def event_step(epoch: float, steps_per_epoch: int) -> int:
+    """The optimiser step after which something planned for (fractional) ``epoch`` happens (at least step 1)."""
+    return max(1, int(math.floor(epoch * steps_per_epoch + 0.5)))
 
 
 @torch.no_grad()
@@ -86,8 +112,31 @@ def clear_pruned_optimizer_state(optimizer: torch.optim.Optimizer, model: nn.Mod
     return cleared
 
 
+def snapshot_weights(model: nn.Module) -> dict[str, torch.Tensor]:
+    """A copy of every parameter and buffer except the masks, keyed as in ``state_dict``."""
+    return {k: v.detach().clone() for k, v in model.state_dict().items() if not k.endswith("_mask")}
+
+
+@torch.no_grad()
+def rewind_weights(model: nn.Module, snapshot: dict[str, torch.Tensor]) -> int:
+    """Copy ``snapshot`` back into the model (a weight pruned since the snapshot goes into ``weight_orig``);
+    returns how many tensors were restored."""
+    live = model.state_dict(keep_vars=True)
+    restored = 0
+    for key, value in snapshot.items():
+        target = live.get(key)
+        if target is None and key.endswith(".weight"):
+            target = live.get(key + "_orig")  # the layer was pruned after the snapshot
+        if target is None:
+            raise ValueError(f"cannot rewind {key!r}: the model has no such parameter or buffer any more")
+        target.copy_(value)
+        restored += 1
+    return restored
+
+
 class PruneDuringTraining(Callback):
-    """Prune to the criterion's schedule during training, one step every ``interval`` epochs."""
+    """Prune to the criterion's schedule during training, one step every ``interval`` epochs (optionally
+    rewinding the weights to their values at ``rewind_epoch`` after each step, as IMP does)."""
 
     def __init__(
         self,
@@ -95,7 +144,8 @@ class PruneDuringTraining(Callback):
         sparsity: float = 0.98,
         data: object = None,
         *,
-        interval: int = DEFAULT_INTERVAL,
+        interval: float = DEFAULT_INTERVAL,
+        rewind_epoch: float | None = None,
         samples: int = DEFAULT_SAMPLES,
         batch_size: int = DEFAULT_BATCH_SIZE,
         steps: int = DEFAULT_STEPS,
@@ -108,6 +158,7 @@ class PruneDuringTraining(Callback):
         self.criterion = resolve_criterion(criterion, steps)
         self.sparsity = check_sparsity(sparsity)
         self.interval = check_interval(interval)
+        self.rewind_epoch = check_rewind_epoch(rewind_epoch)
         check_data(self.criterion, data)
         self.targets = self.criterion.schedule(self.sparsity)
         self.epochs = _step_epochs(len(self.targets), self.interval)
@@ -116,50 +167,92 @@ class PruneDuringTraining(Callback):
                              include_last=include_last, score_mode=score_mode, seed=seed)
         self.ctx: ScoringContext | None = None
         self.steps_done: list[DuringStep] = []
+        self.snapshot: dict[str, torch.Tensor] | None = None
+        self._prune_at: list[int] = []
+        self._rewind_at: int | None = None
 
     @property
     def required_epochs(self) -> int:
-        """Fewest epochs that reach the final step."""
-        return self.epochs[-1]
+        """Fewest whole epochs that reach the final step."""
+        return math.ceil(self.epochs[-1] - _EPS)
 
     def records(self) -> list[dict]:
         """Plain dicts of the rounds taken, each with its ``epoch``."""
         return [s.as_dict() for s in self.steps_done]
 
     def on_train_start(self, state: TrainState) -> None:
-        """Check the epoch budget and build the scoring context on the model's device."""
+        """Check the epoch budget, place the events on optimiser steps and build the scoring context."""
         if state.config.epochs < self.required_epochs:
             raise ValueError(
                 f"epochs={state.config.epochs} is too few to prune during training: {len(self.targets)} steps every "
-                f"interval={self.interval} epochs need at least {self.required_epochs} epochs (sparsity "
+                f"interval={self.interval:g} epochs need at least {self.required_epochs} epochs (sparsity "
                 f"{self.sparsity}, steps {self.criterion.steps})")
-        self.steps_done = []
+        self._place_events(state.steps_per_epoch)
+        self.steps_done, self.snapshot = [], None
         self.ctx = scoring_context(state.model, self.criterion, self.data, **self._options)
 
-    def on_epoch_end(self, state: TrainState) -> None:
-        """At epochs τ, 2τ, …: score, prune to the next target and clear the pruned weights' optimiser state."""
-        if self.ctx is None or state.epoch not in self.epochs:
+    def _place_events(self, steps_per_epoch: int | None) -> None:
+        """Optimiser steps of the pruning rounds and of the rewind snapshot."""
+        if steps_per_epoch is None:
+            wanted = self.epochs + ([self.rewind_epoch] if self.rewind_epoch is not None else [])
+            if any(abs(e - round(e)) > _EPS for e in wanted):
+                raise ValueError(f"fractional epochs {wanted} need training batches with a length (len()) to place "
+                                 f"them on optimiser steps; pass a sized iterable or whole-epoch settings")
+            self._prune_at = [-int(round(e)) for e in self.epochs]  # negative: fire at the end of that epoch
+            self._rewind_at = -int(round(self.rewind_epoch)) if self.rewind_epoch is not None else None
             return
-        index = self.epochs.index(state.epoch)
+        self._prune_at = [event_step(e, steps_per_epoch) for e in self.epochs]
+        self._rewind_at = (event_step(self.rewind_epoch, steps_per_epoch) if self.rewind_epoch is not None else None)
+
+    def on_step_end(self, state: TrainState) -> None:
+        """Run the rounds placed on this optimiser step, then take the rewind snapshot if it is due."""
+        self._fire(state, state.step)
+
+    def on_epoch_end(self, state: TrainState) -> None:
+        """Only for unsized batches: events placed on whole epochs fire here."""
+        if state.steps_per_epoch is None:
+            self._fire(state, -state.epoch)
+
+    def _fire(self, state: TrainState, when: int) -> None:
+        if self.ctx is None:
+            return
+        for index, at in enumerate(self._prune_at):
+            if at == when and index == len(self.steps_done):
+                self._prune(state, index)
+        if self._rewind_at == when and self.snapshot is None:
+            self.snapshot = snapshot_weights(state.model)
+            log.info("epoch %.2f: weights saved as the rewind point", state.epochs_done)
+
+    def _prune(self, state: TrainState, index: int) -> None:
+        """One scheduled round: score, prune, clear the dead weights' optimiser state, rewind if set up."""
         model = state.model
         was_training = model.training
         try:
             step = prune_round(self.ctx, self.criterion, index, self.targets[index])
         finally:
             model.train(was_training)
+        rewound = self.snapshot is not None
+        if rewound:
+            rewind_weights(model, self.snapshot)
+            state.optimizer.state.clear()  # moments of the discarded trajectory would steer the rewound weights
         clear_pruned_optimizer_state(state.optimizer, model)
         fields = {k: getattr(step, k) for k in PruneStep.__dataclass_fields__}
-        self.steps_done.append(DuringStep(**fields, epoch=state.epoch))
-        log.info("epoch %d: %s pruned to %.4f (target %.4f)", state.epoch, self.criterion.name, step.sparsity,
-                 step.target)
+        self.steps_done.append(DuringStep(**fields, epoch=state.epochs_done, rewound=rewound))
+        log.info("epoch %.2f: %s pruned to %.4f (target %.4f)%s", state.epochs_done, self.criterion.name,
+                 step.sparsity, step.target, ", weights rewound" if rewound else "")
 
 
 __all__ = [
     "DEFAULT_INTERVAL",
+    "DEFAULT_REWIND_EPOCH",
     "DuringStep",
     "PruneDuringTraining",
     "check_interval",
+    "check_rewind_epoch",
     "clear_pruned_optimizer_state",
+    "event_step",
     "pruning_epochs",
     "required_epochs",
+    "rewind_weights",
+    "snapshot_weights",
 ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import logging
@@ -25,12 +26,28 @@ from prunekit.criteria import available_criteria, get_criterion
 from prunekit.criteria.sensitivity import SCORE_MODES
 from prunekit.data import DATASET_NAMES, TensorBatches, dataset_info, load_split, make_batches
 from prunekit.masks import current_mask, layer_sparsity, prunable_layers, weight_sparsity
-from prunekit.metrics import csr_size_bits, dense_size_bits, inference_flops, peak_memory_bytes, training_flops
+from prunekit.metrics import (
+    csr_size_bits,
+    dense_size_bits,
+    inference_flops,
+    inference_seconds,
+    peak_memory_bytes,
+    training_flops,
+)
 from prunekit.models import available_models, build_model
 from prunekit.nodes import node_sparsity
 from prunekit.profiles import Profile, get_profile
-from prunekit.during import DEFAULT_INTERVAL, PruneDuringTraining, required_epochs
-from prunekit.pruning import DEFAULT_BATCH_SIZE, DEFAULT_SAMPLES, PruneStep, prune
+from prunekit.ablations import ABLATIONS, apply_ablation
+from prunekit.after import RegularisedThresholdPruning
+from prunekit.during import (
+    DEFAULT_INTERVAL,
+    DEFAULT_REWIND_EPOCH,
+    PruneDuringTraining,
+    check_interval,
+    check_rewind_epoch,
+    required_epochs,
+)
+from prunekit.pruning import DEFAULT_BATCH_SIZE, DEFAULT_SAMPLES, PruneStep, prune, scoring_context
 from prunekit.schedule import DEFAULT_STEPS
 from prunekit.train import Callback, TrainConfig, TrainState, evaluate, resolve_device, seed_everything, train
 
@@ -38,10 +55,14 @@ log = logging.getLogger(__name__)
 
 SCHEMA_VERSION = 1
 NO_CRITERION = "none"  # the dense baseline: nothing is pruned
-PRUNE_AT = ("none", "before", "during")  # when a run prunes; a later issue adds "after"
+PRUNE_AT = ("none", "before", "during", "after")  # when a run prunes (a criterion accepts some of them)
 # Fields that only matter for some runs: left out of the key unless prune_at is the value given here, so
 # the keys of runs stored before the field existed (e.g. results/cpu) do not change.
 CONDITIONAL_KEY_FIELDS = {"prune_interval": "during"}
+# Fields added later: left out of the key while they hold this default, for the same reason.
+DEFAULTED_KEY_FIELDS = {"rewind_epoch": None, "ablation": "none"}
+IMP_CRITERION = "imp-global"  # the criterion whose runs rewind (rewind_epoch set by from_profile)
+PAPER_EPOCHS = 80  # the paper's budget; τ and IMP's rewind epoch scale with a profile's epochs
 # Where a run executes and which budget name it was launched under do not change what it
 # computes, so these fields are recorded but left out of the key.
 KEYLESS_FIELDS = ("profile", "device")
@@ -120,6 +141,20 @@ def _device_field(value: object) -> str:
     return str(value)
 
 
+def _interval_field(value: object) -> float:
+    """Return τ as a positive float (epochs; fractions allowed), else raise ValueError naming prune_interval."""
+    try:
+        return check_interval(value)
+    except ValueError:
+        raise ValueError(f"prune_interval must be a positive number of epochs (fractions allowed), "
+                         f"got {value!r}") from None
+
+
+def _rewind_field(value: object) -> float | None:
+    """Return the rewind epoch as a float >= 0 or None, else raise ValueError naming rewind_epoch."""
+    return check_rewind_epoch(value)
+
+
 def _options_field(value: object) -> tuple[tuple[str, Any], ...]:
     """Return criterion options as a sorted tuple of (name, scalar) pairs, else raise ValueError naming the field."""
     pairs = value.items() if isinstance(value, Mapping) else value
@@ -147,7 +182,9 @@ class RunConfig:
     criterion: str = NO_CRITERION
     sparsity: float = 0.0
     prune_at: str | None = None  # None: "none" for the dense baseline, else "before"
-    prune_interval: int = DEFAULT_INTERVAL  # τ, epochs between pruning steps (only with prune_at "during")
+    prune_interval: float = DEFAULT_INTERVAL  # τ, epochs between pruning steps (only with prune_at "during")
+    rewind_epoch: float | None = None  # IMP: rewind surviving weights to their values at this epoch
+    ablation: str = "none"  # sanity checks of a mask found before training: shuffle, reinit, invert
     epochs: int = 80
     seed: int = 0
     batch_size: int | None = None  # None: the dataset's paper batch size
@@ -175,7 +212,7 @@ class RunConfig:
     def _validated(self) -> dict[str, Any]:
         """Every field checked on its own and normalised (lower-case names, ints, floats)."""
         criterion = _choice_field("criterion", self.criterion, [NO_CRITERION, *available_criteria()])
-        default_prune_at = PRUNE_AT[0] if criterion == NO_CRITERION else "before"
+        default_prune_at = PRUNE_AT[0] if criterion == NO_CRITERION else get_criterion(criterion).timings[0]
         dataset = _dataset_field(self.dataset)
         batch_size = _int_field("batch_size", self.batch_size, 1, optional=True)
         if self.profile is not None and not isinstance(self.profile, str):
@@ -186,7 +223,9 @@ class RunConfig:
             "criterion": criterion,
             "sparsity": _sparsity_field(self.sparsity),
             "prune_at": _choice_field("prune_at", self.prune_at or default_prune_at, PRUNE_AT),
-            "prune_interval": _int_field("prune_interval", self.prune_interval, 1),
+            "prune_interval": _interval_field(self.prune_interval),
+            "rewind_epoch": _rewind_field(self.rewind_epoch),
+            "ablation": _choice_field("ablation", self.ablation, ABLATIONS),
             "epochs": _int_field("epochs", self.epochs, 0),
             "seed": _int_field("seed", self.seed, 0),
             "batch_size": batch_size or dataset_info(dataset).batch_size,
@@ -209,6 +248,8 @@ class RunConfig:
     def _check_consistency(self) -> None:
         """Cross-field rules: the dense baseline prunes nothing, a pruning run prunes something."""
         if self.criterion == NO_CRITERION:
+            if self.rewind_epoch is not None or self.ablation != "none":
+                raise ValueError("rewind_epoch and ablation need a pruning criterion; the dense baseline prunes nothing")
             if self.prune_at != "none":
                 raise ValueError(f"prune_at must be 'none' when criterion is 'none', got {self.prune_at!r}")
             if self.sparsity != 0.0:
@@ -217,17 +258,26 @@ class RunConfig:
                 raise ValueError(f"criterion_options must be empty when criterion is 'none', "
                                  f"got {dict(self.criterion_options)!r}")
             return
-        if self.prune_at == "none":
-            raise ValueError(f"prune_at must be one of {', '.join(PRUNE_AT[1:])} when criterion is "
-                             f"{self.criterion!r}; got 'none'")
-        if self.sparsity == 0.0:
-            raise ValueError(f"sparsity must be in (0, 1) when criterion is {self.criterion!r}, got 0.0 "
-                             f"(use criterion 'none' for the dense baseline)")
         try:
             crit = self.make_criterion()
         except TypeError as err:
             raise ValueError(f"criterion_options {dict(self.criterion_options)!r} are not accepted by "
                              f"criterion {self.criterion!r}: {err}") from None
+        if self.prune_at not in crit.timings:
+            raise ValueError(f"prune_at must be one of {', '.join(crit.timings)} for criterion {self.criterion!r}; "
+                             f"got {self.prune_at!r}")
+        if crit.targets_sparsity and self.sparsity == 0.0:
+            raise ValueError(f"sparsity must be in (0, 1) when criterion is {self.criterion!r}, got 0.0 "
+                             f"(use criterion 'none' for the dense baseline)")
+        if not crit.targets_sparsity and self.sparsity != 0.0:
+            raise ValueError(f"sparsity must be 0 for criterion {self.criterion!r}: its sparsity follows from its "
+                             f"regulariser strength (criterion_options), got {self.sparsity!r}")
+        if self.rewind_epoch is not None and self.prune_at != "during":
+            raise ValueError(f"rewind_epoch applies to pruning during training (IMP); got {self.rewind_epoch!r} "
+                             f"with prune_at {self.prune_at!r}")
+        if self.ablation != "none" and self.prune_at != "before":
+            raise ValueError(f"ablation {self.ablation!r} applies to masks found before training; got prune_at "
+                             f"{self.prune_at!r}")
         if self.prune_at == "during":
             needed = required_epochs(self.sparsity, self.steps, self.prune_interval, crit)
             if self.epochs < needed:
@@ -249,6 +299,9 @@ class RunConfig:
         for name, when in CONDITIONAL_KEY_FIELDS.items():
             if self.prune_at != when:
                 identity.pop(name, None)
+        for name, default in DEFAULTED_KEY_FIELDS.items():
+            if identity.get(name) == default:
+                identity.pop(name)
         canonical = json.dumps(identity, sort_keys=True, separators=(",", ":"), allow_nan=False)
         return hashlib.sha256(canonical.encode()).hexdigest()[:16]
 
@@ -271,7 +324,9 @@ class RunConfig:
     def from_profile(cls, profile: str | Profile, **overrides: Any) -> RunConfig:
         """A config with the profile's budgets (epochs, data limits, scoring samples); ``overrides`` win."""
         chosen = get_profile(profile)
+        scale = chosen.epochs / PAPER_EPOCHS
         values: dict[str, Any] = {
+            "prune_interval": round(DEFAULT_INTERVAL * scale, 6),
             "epochs": chosen.epochs,
             "train_limit": chosen.train_limit,
             "test_limit": chosen.test_limit,
@@ -279,15 +334,20 @@ class RunConfig:
             "scoring_batch_size": chosen.scoring_batch_size,
             "profile": chosen.name,
         }
+        if str(overrides.get("criterion", "")).strip().lower() == IMP_CRITERION:
+            values["rewind_epoch"] = round(DEFAULT_REWIND_EPOCH * scale, 6)
         values.update(overrides)
         return cls(**values)
 
     def replace(self, **changes: Any) -> RunConfig:
         """A copy with ``changes``; switching to or from the dense baseline re-derives ``prune_at``."""
         if "criterion" in changes and "prune_at" not in changes:
-            to_dense = str(changes["criterion"]).strip().lower() == NO_CRITERION
-            if to_dense or self.prune_at == "none":
-                changes["prune_at"] = None
+            new = str(changes["criterion"]).strip().lower()
+            timings = ("none",) if new == NO_CRITERION else get_criterion(new).timings
+            if self.prune_at not in timings:
+                changes["prune_at"] = None  # the new criterion's default timing
+            if self.rewind_epoch is not None and new != IMP_CRITERION and "rewind_epoch" not in changes:
+                changes["rewind_epoch"] = None  # rewinding belongs to IMP
         return replace(self, **changes)
 
 
@@ -455,25 +515,47 @@ def json_safe(value: Any) -> Any:
     return value
 
 
+def _prune_options(config: RunConfig) -> dict[str, Any]:
+    """The scoring settings shared by every way a run prunes."""
+    return dict(samples=config.samples, batch_size=config.scoring_batch_size, include_first=config.include_first,
+                include_last=config.include_last, score_mode=config.score_mode, seed=config.seed)
+
+
 def _prune_before(model: nn.Module, config: RunConfig, scoring: TensorBatches) -> list[PruneStep]:
-    """Prune at initialisation when the config asks for it; the rounds it ran."""
+    """Prune at initialisation when the config asks for it, then apply its ablation; the rounds it ran."""
     if config.prune_at != "before":
         return []
-    result = prune(model, config.make_criterion(), config.sparsity, scoring, samples=config.samples,
-                   batch_size=config.scoring_batch_size, include_first=config.include_first,
-                   include_last=config.include_last, score_mode=config.score_mode, seed=config.seed)
+    unpruned = copy.deepcopy(model) if config.ablation == "invert" else None
+    result = prune(model, config.make_criterion(), config.sparsity, scoring, **_prune_options(config))
+    info = dataset_info(config.dataset)
+    layers = prunable_layers(model, include_first=config.include_first, include_last=config.include_last)
+    dense_scores = None
+    if unpruned is not None:  # scored after pruning, so the real mask is the one the plain run finds
+        crit = config.make_criterion()
+        ctx = scoring_context(unpruned, crit, scoring, **_prune_options(config))
+        dense_scores = crit.score(ctx)
+    apply_ablation(config.ablation, model, layers, seed=config.seed, dense_scores=dense_scores,
+                   fresh_model=lambda seed: _fresh_model(config, info, seed, next(model.parameters()).device))
     return result.steps
 
 
-def _prune_during(config: RunConfig, scoring: TensorBatches) -> PruneDuringTraining | None:
-    """The callback that prunes during training when the config asks for it (scoring on the same stream
-    as pruning before training)."""
-    if config.prune_at != "during":
-        return None
-    return PruneDuringTraining(config.make_criterion(), config.sparsity, scoring, interval=config.prune_interval,
-                               samples=config.samples, batch_size=config.scoring_batch_size,
-                               include_first=config.include_first, include_last=config.include_last,
-                               score_mode=config.score_mode, seed=config.seed)
+def _fresh_model(config: RunConfig, info: Any, seed: int, device: torch.device) -> nn.Module:
+    """The run's architecture initialised from ``seed`` (for the reinit ablation); the global RNG is left as it was."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return build_model(config.model, info.input_shape, info.num_classes).to(device)
+
+
+def _prune_callback(config: RunConfig, scoring: TensorBatches) -> Callback | None:
+    """The callback that prunes during (or after) training when the config asks for it (scoring on the same
+    stream as pruning before training)."""
+    if config.prune_at == "during":
+        return PruneDuringTraining(config.make_criterion(), config.sparsity, scoring, interval=config.prune_interval,
+                                   rewind_epoch=config.rewind_epoch, **_prune_options(config))
+    if config.prune_at == "after":
+        return RegularisedThresholdPruning(config.make_criterion(), include_first=config.include_first,
+                                           include_last=config.include_last)
+    return None
 
 
 def _train_config(config: RunConfig, device: torch.device, progress: bool) -> TrainConfig:
@@ -510,6 +592,25 @@ def _reset_peak_memory(device: torch.device) -> None:
         torch.cuda.reset_peak_memory_stats(device)
 
 
+def initial_model(config: RunConfig, data: RunData, device: torch.device) -> nn.Module:
+    """The run's network at initialisation: seeded exactly as ``run`` seeds it."""
+    info = dataset_info(config.dataset)
+    seed_everything(config.seed)
+    return build_model(config.model, info.input_shape, info.num_classes).to(device)
+
+
+def pruned_at_init(config: RunConfig, data_root: str | os.PathLike | None = None) -> nn.Module:
+    """The network a before-training run starts training from (same seed, data stream and mask as ``run``);
+    its ``mask_digest`` equals the stored record's."""
+    if config.prune_at != "before":
+        raise ValueError(f"pruned_at_init needs a config that prunes before training, got prune_at {config.prune_at!r}")
+    device = resolve_device(config.device)
+    data = load_run_data(config, device, data_root)
+    model = initial_model(config, data, device)
+    _prune_before(model, config, data.scoring)
+    return model
+
+
 def run(config: RunConfig, *, progress: bool = True, data_root: str | os.PathLike | None = None) -> RunRecord:
     """Build, prune (if asked), train and evaluate one configuration; return everything it measured."""
     started = time.perf_counter()
@@ -517,8 +618,7 @@ def run(config: RunConfig, *, progress: bool = True, data_root: str | os.PathLik
     _reset_peak_memory(device)
     info = dataset_info(config.dataset)
     data = load_run_data(config, device, data_root)
-    seed_everything(config.seed)
-    model = build_model(config.model, info.input_shape, info.num_classes).to(device)
+    model = initial_model(config, data, device)
     log.info("run %s: %s on %s, %s at %.4f (%s), %d epochs, seed %d", config.key, config.model, config.dataset,
              config.criterion, config.sparsity, config.prune_at, config.epochs, config.seed)
 
@@ -527,7 +627,7 @@ def run(config: RunConfig, *, progress: bool = True, data_root: str | os.PathLik
     prune_seconds = time.perf_counter() - prune_start
 
     callbacks: list[Callback] = []
-    during = _prune_during(config, data.scoring)
+    during = _prune_callback(config, data.scoring)
     if during is not None:
         callbacks.append(during)
     # The meter comes last: it measures the masks each epoch starts with, after any pruning at its end,
@@ -562,6 +662,7 @@ def run(config: RunConfig, *, progress: bool = True, data_root: str | os.PathLik
         "prune_seconds": prune_seconds,
         "train_seconds": train_seconds,
         "eval_seconds": eval_seconds,
+        "inference_seconds": inference_seconds(model, info.input_shape, config.batch_size),
         "total_seconds": time.perf_counter() - started,
         "peak_memory_bytes": peak_memory_bytes(device),
         "peak_memory_kind": "cuda_allocated" if device.type == "cuda" else "process_rss",
@@ -585,8 +686,10 @@ __all__ = [
     "git_commit",
     "json_safe",
     "load_run_data",
+    "initial_model",
     "mask_digest",
     "provenance",
+    "pruned_at_init",
     "run",
 ]
 

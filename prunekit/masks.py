@@ -78,6 +78,19 @@ def apply_mask(module: nn.Module, mask: torch.Tensor) -> None:
         prune.custom_from_mask(module, "weight", mask)
 
 
+def replace_mask(module: nn.Module, mask: torch.Tensor) -> None:
+    """Set the module's weight mask to ``mask`` (weights pruned before may come back), attaching one if needed."""
+    if hasattr(module, "weight_mask"):
+        if mask.shape != module.weight_mask.shape:
+            raise ValueError(f"mask of shape {tuple(mask.shape)} does not match weight of shape "
+                             f"{tuple(module.weight_mask.shape)}")
+        module.weight_mask.copy_(mask)
+        with torch.no_grad():
+            module.weight = module.weight_orig * module.weight_mask
+    else:
+        apply_mask(module, mask)
+
+
 def apply_masks(model: nn.Module, masks: dict[str, torch.Tensor]) -> None:
     """AND each named mask into the matching layer of ``model``."""
     modules = dict(model.named_modules())

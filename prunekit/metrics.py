@@ -120,7 +120,8 @@ def inference_seconds(model: nn.Module, input_shape: Sequence[int], batch_size: 
             if device.type == "cuda":
                 torch.cuda.synchronize(device)
             start = time.perf_counter()
-            model(inputs)
+            with torch.no_grad():
+                model(inputs)
             if device.type == "cuda":
                 torch.cuda.synchronize(device)
             if i >= warmup:

@@ -37,7 +37,12 @@ STYLE: dict[str, object] = {
 # One colour and label per method, shared by every figure of the book.
 METHOD_COLORS: dict[str, str] = {
     "snip-it": "#d62728",
+    "snip-it-during": "#8b0000",
     "snip": "#1f77b4",
+    "magnitude": "#bcbd22",
+    "synflow": "#17becf",
+    "force": "#e377c2",
+    "iter-snip": "#393b79",
     "random": "#7f7f7f",
     "grasp": "#2ca02c",
     "imp-global": "#9467bd",
@@ -48,7 +53,12 @@ METHOD_COLORS: dict[str, str] = {
 }
 METHOD_LABELS: dict[str, str] = {
     "snip-it": "SNIP-it",
+    "snip-it-during": "SNIP-it (during)",
     "snip": "SNIP",
+    "magnitude": "Magnitude",
+    "synflow": "SynFlow",
+    "force": "FORCE",
+    "iter-snip": "Iter-SNIP",
     "random": "Random",
     "grasp": "GraSP",
     "imp-global": "IMP-global",
@@ -57,7 +67,8 @@ METHOD_LABELS: dict[str, str] = {
     "none": "dense",
     "baseline": "dense",
 }
-METHOD_ORDER = ("none", "baseline", "snip", "snip-it", "grasp", "random", "imp-global", "hoyersquare", "snap-it")
+METHOD_ORDER = ("none", "baseline", "snip", "snip-it", "grasp", "random", "imp-global", "hoyersquare", "snap-it",
+                "snip-it-during", "magnitude", "synflow", "force", "iter-snip")
 _FALLBACK_COLORS = ("#17becf", "#bcbd22", "#e377c2", "#393b79", "#637939")
 SPARSITY_TICKS = (0.5, 0.8, 0.9, 0.95, 0.98, 0.99, 0.995, 0.999)
 
@@ -312,14 +323,15 @@ def sparsity_level_plot(
 ) -> Figure:
     """One slider frame: the trade-off curve with ``level`` marked, beside the per-layer kept weights there."""
     with book_style():
-        fig, (left, right) = _new_figure(8.4, 3.0, ncols=2)
+        many = agg[method].nunique() > 5
+        fig, (left, right) = _new_figure(9.6 if many else 8.4, 3.8 if many else 3.0, ncols=2)
         tradeoff_plot(agg, method=method, baseline=baseline, highlight=level, ax=left)
         at_level = agg[np.isclose(agg[level_column].astype(float), level)]
         for _, row in at_level.iterrows():
             left.plot(_column(pd.DataFrame([row]), "weight_sparsity"), _column(pd.DataFrame([row]), "accuracy"),
                       marker="o", markersize=9, mfc="none", color=method_color(str(row[method])))
         left.set_title(f"accuracy at κ = {percent_label(level)}")
-        left.legend(loc="lower left", fontsize=7)
+        left.legend(loc="lower left", fontsize=6 if many else 7, ncol=2 if many else 1)
         part = layers[np.isclose(layers[level_column].astype(float), level)]
         layer_remaining_plot(part, method=method, ax=right, title=f"weights kept per layer at κ = {percent_label(level)}")
     return fig
@@ -341,3 +353,183 @@ __all__ = [
     "sparsity_level_plot",
     "tradeoff_plot",
 ]
+
+
+# ------------------------------------------------------------------------------------------ analyses
+# Figures of prunekit.analysis: elasticity curves (Fig. 6), saliency grids (Fig. 3), attack success (Fig. 5)
+# and cost reductions (Figs. 16–21). Per-layer kept weights (Fig. 4) use layer_remaining_plot above.
+
+ELASTICITY_THRESHOLDS = (1e-3, 1e-2, 1.0)
+
+
+def elasticity_curve_plot(curves: Mapping[str, pd.DataFrame], *, thresholds: Sequence[float] = ELASTICITY_THRESHOLDS,
+                          title: str | None = None, ax=None) -> Figure:
+    """Sorted elasticities against rank fraction, one line per label (e.g. dataset), log scale (Figure 6).
+
+    Each value of ``curves`` is a :func:`prunekit.analysis.elasticity_curve` frame; zero
+    elasticities cannot be drawn on the log axis and are left out. Dotted lines mark ``thresholds``.
+    """
+    if not curves:
+        raise ValueError("elasticity_curve_plot needs at least one curve")
+    for label, curve in curves.items():
+        missing = [c for c in ("rank_fraction", "elasticity") if c not in curve.columns]
+        if missing:
+            raise ValueError(f"curve {label!r} lacks column(s) {missing}; it has {list(curve.columns)}")
+    with book_style():
+        if ax is None:
+            fig, (ax,) = _new_figure(4.6, 3.2)
+        else:
+            fig = ax.figure
+        for label, curve in curves.items():
+            positive = curve[curve["elasticity"] > 0]
+            ax.plot(positive["rank_fraction"], positive["elasticity"], label=str(label))
+        for threshold in thresholds:
+            ax.axhline(threshold, color="black", linestyle=":", linewidth=0.8)
+        ax.set_yscale("log")
+        ax.set_xlim(0.0, 1.0)
+        ax.xaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
+        ax.set_xlabel("weights, sorted by elasticity")
+        ax.set_ylabel("elasticity |θ·∂L/∂θ| / L")
+        if title:
+            ax.set_title(title)
+        ax.legend(loc="upper left")
+    return fig
+
+
+def _display_image(image: np.ndarray) -> tuple[np.ndarray, str | None]:
+    """An image as imshow wants it: (H, W) with a grey colour map, or (H, W, 3) clipped to [0, 1]."""
+    image = np.asarray(image, dtype=float)
+    if image.ndim == 3 and image.shape[0] == 1:
+        image = image[0]
+    if image.ndim == 2:
+        return image, "gray"
+    if image.ndim == 3 and image.shape[0] == 3:
+        return np.clip(np.moveaxis(image, 0, -1), 0.0, 1.0), None
+    raise ValueError(f"an input image must be (H, W), (1, H, W) or (3, H, W), got shape {image.shape}")
+
+
+def _as_array(values) -> np.ndarray:
+    """A tensor (any device) or array-like as a float NumPy array."""
+    return np.asarray(values.detach().cpu() if hasattr(values, "detach") else values, dtype=float)
+
+
+def saliency_grid_plot(inputs, maps: Mapping[str, object], *, title: str | None = None) -> Figure:
+    """Saliency maps of the same inputs per method: first row the inputs, then one row per method.
+
+    ``inputs`` is (N, C, H, W) or (N, H, W) raw images; each value of ``maps`` is (N, H, W) from
+    :func:`prunekit.analysis.saliency_maps`. Each map is scaled by its own maximum, so the
+    brightest pixel of every map is white: the pattern compares, the magnitude does not.
+    """
+    images = _as_array(inputs)
+    if not maps:
+        raise ValueError("saliency_grid_plot needs the maps of at least one method")
+    arrays = {name: _as_array(m) for name, m in maps.items()}
+    n = len(images)
+    for name, array in arrays.items():
+        if array.ndim != 3 or len(array) != n:
+            raise ValueError(f"maps of {name!r} must be (N, H, W) with N = {n} inputs, got shape {array.shape}")
+    methods = method_order(arrays)
+    with book_style():
+        fig = Figure(figsize=(1.1 * n + 0.9, 1.1 * (len(methods) + 1)), layout="constrained")
+        axes = fig.subplots(len(methods) + 1, n, squeeze=False)
+        for j in range(n):
+            shown, cmap = _display_image(images[j])
+            axes[0, j].imshow(shown, cmap=cmap)
+            for i, name in enumerate(methods, start=1):
+                saliency = arrays[name][j]
+                peak = saliency.max()
+                axes[i, j].imshow(saliency / peak if peak > 0 else saliency, cmap="inferno", vmin=0.0, vmax=1.0)
+        for ax in axes.ravel():
+            ax.set_xticks([])
+            ax.set_yticks([])
+            ax.grid(False)
+            for spine in ax.spines.values():
+                spine.set_visible(False)
+        axes[0, 0].set_ylabel("input")
+        for i, name in enumerate(methods, start=1):
+            axes[i, 0].set_ylabel(method_label(name))
+        if title:
+            fig.suptitle(title)
+    return fig
+
+
+def robustness_plot(frame: pd.DataFrame, *, method: str = "criterion", x: str = "epsilon", y: str = "success_rate",
+                    title: str | None = None, ax=None) -> Figure:
+    """Attack success probability against the maximum ℓ2 distance ε, one line per method (Figure 5b).
+
+    ``frame`` holds rows of :func:`prunekit.analysis.attack_success` with a ``method`` column, or
+    their :func:`prunekit.store.aggregate` (``<y>_mean`` and a ``<y>_bound`` band). For success
+    against sparsity at one ε (Figure 5a) use :func:`tradeoff_plot` with ``y="success_rate"``.
+    """
+    for column in (method, x):
+        if column not in frame.columns:
+            raise ValueError(f"the frame lacks column {column!r}; it has {list(frame.columns)}")
+    if frame.empty:
+        raise ValueError("robustness_plot needs at least one row")
+    with book_style():
+        if ax is None:
+            fig, (ax,) = _new_figure(4.6, 3.2)
+        else:
+            fig = ax.figure
+        for name in method_order(frame[method]):
+            part = frame[frame[method].astype(str) == name].sort_values(x)
+            xs, ys, bound = part[x].astype(float).to_numpy(), _column(part, y).to_numpy(), _bound(part, y).to_numpy()
+            color = method_color(name)
+            ax.plot(xs, ys, marker="o", color=color, label=method_label(name))
+            ax.fill_between(xs, ys - bound, ys + bound, color=color, alpha=0.18, linewidth=0)
+        ax.set_ylim(-0.02, 1.02)
+        ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
+        ax.set_xlabel("maximum ℓ2 distance ε")
+        ax.set_ylabel("attack success probability")
+        if title:
+            ax.set_title(title)
+        ax.legend(loc="lower right")
+    return fig
+
+
+def cost_plot(reductions: pd.DataFrame, metric: str, *, method: str = "criterion",
+              group: Sequence[str] = ("model", "dataset"), baseline: str = "none",
+              title: str | None = None, ax=None) -> Figure:
+    """Bars of one cost reduction (baseline / method, log scale) per setup and method (Figures 16–21).
+
+    ``reductions`` is a :func:`prunekit.analysis.cost_reductions` frame; ``metric`` is a reduction
+    name (``inference_flops``) or its column (``inference_flops_reduction``). Bars are the mean
+    over seeds with the ``1.96·σ/√n`` bound; the ``baseline`` method is the 1× line, not a bar.
+    """
+    column = metric if metric.endswith("_reduction") else f"{metric}_reduction"
+    group = list(group)
+    for name in (method, column, *group):
+        if name not in reductions.columns:
+            raise ValueError(f"the frame lacks column {name!r}; it has {list(reductions.columns)}")
+    runs = reductions[reductions[method].astype(str) != baseline]
+    if runs.empty:
+        raise ValueError(f"cost_plot needs runs other than the baseline {baseline!r}")
+    labels = ["/".join(map(str, key)) for key in runs[group].drop_duplicates().itertuples(index=False)]
+    runs = runs.assign(_group=["/".join(map(str, key)) for key in runs[group].itertuples(index=False)])
+    methods = method_order(runs[method])
+    width = 0.8 / len(methods)
+    with book_style():
+        if ax is None:
+            fig, (ax,) = _new_figure(1.6 + len(labels) * (0.3 + 0.25 * len(methods)) + 1.6, 3.0)
+        else:
+            fig = ax.figure
+        positions = np.arange(len(labels))
+        for i, name in enumerate(methods):
+            stats = runs[runs[method].astype(str) == name].groupby("_group")[column].agg(["mean", "std", "count"])
+            stats = stats.reindex(labels)
+            bound = 1.96 * stats["std"].fillna(0.0) / np.sqrt(stats["count"].clip(lower=1))
+            ax.bar(positions + (i - (len(methods) - 1) / 2) * width, stats["mean"], width, yerr=bound, capsize=2,
+                   color=method_color(name), label=method_label(name))
+        ax.axhline(1.0, color="black", linewidth=0.9, linestyle="--", label="dense baseline (1×)")
+        ax.set_yscale("log")
+        ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _p: f"{v:g}×"))
+        ax.set_xticks(positions, labels)
+        ax.set_ylabel(f"{column.removesuffix('_reduction').replace('_', ' ')} reduction")
+        ax.grid(axis="x", visible=False)
+        if title:
+            ax.set_title(title)
+        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    return fig
+
+
+__all__ += ["cost_plot", "elasticity_curve_plot", "robustness_plot", "saliency_grid_plot"]

@@ -26,6 +26,7 @@ class Profile:
     samples: int  # criterion scoring budget per round (the paper's 2560 = 5 × 512)
     scoring_batch_size: int
     sparsities: tuple[float, ...]
+    models: tuple[str, ...] = ("mlp5",)  # the architectures a results chapter sweeps by default
 
     def __post_init__(self) -> None:
         for name in ("epochs", "seeds", "samples", "scoring_batch_size"):
@@ -83,6 +84,7 @@ PROFILES: dict[str, Profile] = {
             samples=2560,
             scoring_batch_size=512,
             sparsities=_SPARSITY_GRID + (0.999,),
+            models=("lenet5", "mlp5", "conv6", "resnet18"),
         ),
     )
 }

@@ -13,7 +13,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from prunekit.criteria.base import Criterion, LossFn, ScoringContext, get_criterion
-from prunekit.masks import apply_mask, current_mask, prunable_layers, weight_sparsity
+from prunekit.masks import apply_mask, current_mask, prunable_layers, replace_mask, weight_sparsity
 from prunekit.nodes import node_sparsity
 from prunekit.sampling import SampleStream
 from prunekit.schedule import DEFAULT_STEPS, check_sparsity
@@ -54,12 +54,13 @@ def kept_count(sparsity: float, total: int) -> int:
 
 
 def global_keep_masks(
-    layers: dict[str, nn.Module], scores: dict[str, torch.Tensor], sparsity: float
+    layers: dict[str, nn.Module], scores: dict[str, torch.Tensor], sparsity: float, *, regrow: bool = False
 ) -> dict[str, torch.Tensor]:
     """Keep the ``round((1 − κ)·N)`` highest-scoring surviving weights across all layers.
 
-    Already-pruned weights rank last, so masks only ever shrink; ties go to the earlier weight
-    (layer order, then flat index), which makes the result deterministic.
+    Already-pruned weights rank last, so masks only ever shrink, unless ``regrow`` (FORCE), where every
+    weight competes; ties go to the earlier weight (layer order, then flat index), which makes the
+    result deterministic.
     """
     flat_scores, flat_alive, shapes = [], [], []
     for name, module in layers.items():
@@ -73,7 +74,8 @@ def global_keep_masks(
     flat = torch.cat(flat_scores)
     if torch.isnan(flat).any():
         raise ValueError("the criterion produced NaN scores; check the loss and the data")
-    flat = torch.where(torch.cat(flat_alive), flat, torch.full_like(flat, -math.inf))
+    if not regrow:
+        flat = torch.where(torch.cat(flat_alive), flat, torch.full_like(flat, -math.inf))
     keep = torch.zeros(flat.numel(), dtype=torch.bool, device=flat.device)
     order = torch.sort(flat, descending=True, stable=True).indices
     keep[order[: kept_count(sparsity, flat.numel())]] = True
@@ -94,6 +96,14 @@ def _model_device(model: nn.Module) -> torch.device:
 def resolve_criterion(criterion: str | Criterion, steps: int = DEFAULT_STEPS) -> Criterion:
     """A criterion instance: a name is looked up with ``steps``; an instance passes through."""
     return get_criterion(criterion, steps=steps) if isinstance(criterion, str) else get_criterion(criterion)
+
+
+def check_prunes_before(crit: Criterion) -> None:
+    """Raise ValueError if ``crit`` is not a method that prunes before training."""
+    if "before" not in crit.timings:
+        where = {"during": "during training (PruneDuringTraining, RunConfig(prune_at='during'))",
+                 "after": "after training (RunConfig(prune_at='after'))"}[crit.timings[0]]
+        raise ValueError(f"criterion {crit.name!r} does not prune before training; it prunes {where}")
 
 
 def check_data(crit: Criterion, data: object) -> None:
@@ -152,6 +162,7 @@ def prune(
     from it (the paper's 2560 = 5 × 512). The model comes back in the train/eval mode it was given.
     """
     crit = resolve_criterion(criterion, steps)
+    check_prunes_before(crit)
     kappa = check_sparsity(sparsity)
     ctx = scoring_context(model, crit, data, samples=samples, batch_size=batch_size, loss_fn=loss_fn,
                           include_first=include_first, include_last=include_last, score_mode=score_mode, seed=seed)
@@ -168,12 +179,12 @@ def prune(
 
 
 def prune_round(ctx: ScoringContext, crit: Criterion, index: int, target: float) -> PruneStep:
-    """Score, rank globally and AND the new masks in; return what happened."""
+    """Score, rank globally and AND the new masks in (replace them, for a criterion that regrows)."""
     start = time.perf_counter()
     scores = crit.score(ctx)
-    masks = global_keep_masks(ctx.layers, scores, target)
+    masks = global_keep_masks(ctx.layers, scores, target, regrow=crit.regrows)
     for name, module in ctx.layers.items():
-        apply_mask(module, masks[name])
+        (replace_mask if crit.regrows else apply_mask)(module, masks[name])
     achieved = weight_sparsity(ctx.model, ctx.layers)
     total = sum(current_mask(m).numel() for m in ctx.layers.values())
     step = PruneStep(

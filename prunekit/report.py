@@ -5,7 +5,7 @@ Store frames hold fractions; tables shown to readers use percent like the paper.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import pandas as pd
 
@@ -14,22 +14,27 @@ from prunekit.plots import method_label, method_order, percent_label
 from prunekit.store import best_hm
 
 
-def layer_frame(records: Sequence[RunRecord]) -> pd.DataFrame:
-    """Fraction of weights each prunable layer keeps, mean over seeds, per criterion and target sparsity.
+def layer_frame(records: Sequence[RunRecord], method_of: Callable[[RunRecord], str] | None = None,
+                column: str = "criterion") -> pd.DataFrame:
+    """Fraction of weights each prunable layer keeps, mean over seeds, per method and target sparsity.
 
-    Columns: ``criterion``, ``sparsity`` (target), ``layer`` (name), ``position`` (0 = input layer),
-    ``remaining`` (mean kept fraction), ``n`` (seeds).
+    Columns: ``column`` (the criterion, or ``method_of(record)``), ``sparsity`` (target), ``layer`` (name),
+    ``position`` (0 = input layer), ``remaining`` (mean kept fraction), ``weight_sparsity`` (the runs' mean
+    global sparsity, to interpolate methods whose sparsity is not set directly), ``n`` (seeds).
     """
     rows = []
     for record in records:
+        name = method_of(record) if method_of is not None else record.config.criterion
         for position, (layer, sparsity) in enumerate(record.layer_sparsity.items()):
-            rows.append({"criterion": record.config.criterion, "sparsity": record.config.sparsity,
+            rows.append({column: name, "sparsity": record.config.sparsity,
+                         "weight_sparsity": float(record.metrics["weight_sparsity"]),
                          "layer": layer, "position": position, "remaining": 1.0 - float(sparsity)})
     if not rows:
-        return pd.DataFrame(columns=["criterion", "sparsity", "layer", "position", "remaining", "n"])
+        return pd.DataFrame(columns=[column, "sparsity", "position", "layer", "remaining", "weight_sparsity", "n"])
     frame = pd.DataFrame(rows)
-    grouped = frame.groupby(["criterion", "sparsity", "position", "layer"], sort=True)["remaining"]
-    return grouped.agg(remaining="mean", n="count").reset_index()
+    grouped = frame.groupby([column, "sparsity", "position", "layer"], sort=True)
+    return grouped.agg(remaining=("remaining", "mean"), weight_sparsity=("weight_sparsity", "mean"),
+                       n=("remaining", "count")).reset_index()
 
 
 def _pm(mean: float, bound: float, digits: int = 1) -> str:
@@ -93,4 +98,64 @@ def paper_comparison(runs: pd.DataFrame, paper: pd.DataFrame, prune_at: str = "b
     return pd.DataFrame(rows, columns=["method", "source", "accuracy (%)", "sparsity (%)", "HM"])
 
 
-__all__ = ["layer_frame", "paper_comparison", "sweep_table"]
+def best_points(runs: pd.DataFrame, method: str = "method", level: str = "level") -> pd.DataFrame:
+    """Per method, the aggregated runs of its HM-best level (a frame from ``prunekit.methods.add_method_columns``)."""
+    pruned = runs[runs[method] != "none"]
+    if pruned.empty:
+        raise ValueError("best_points needs at least one pruned run")
+    return best_hm(pruned, by=[method], level=level)
+
+
+def outside_bounds(ours_mean: float, ours_bound: float, paper_mean: float, paper_bound: float) -> bool:
+    """True when two means differ by more than the sum of their 1.96·σ/√n bounds (all in the same unit)."""
+    return abs(ours_mean - paper_mean) > ours_bound + paper_bound
+
+
+def best_point_comparison(best: pd.DataFrame, paper: pd.DataFrame, methods: dict, dense: pd.Series | None = None,
+                          method: str = "method") -> pd.DataFrame:
+    """The paper's HM-best row beside ours for every method, with the accuracy difference and a flag where
+    it leaves the combined bounds.
+
+    ``best`` comes from :func:`best_points`; ``paper`` is a :func:`prunekit.reference.paper_table` frame for one
+    dataset and model; ``methods`` maps our method keys to ``prunekit.methods.Method``; ``dense`` holds our
+    dense accuracies (one per seed).
+    """
+    rows = []
+    base = paper[paper["method"] == "baseline"]
+    if dense is not None and len(dense):
+        acc = dense.astype(float)
+        bound = 1.96 * acc.std(ddof=1) / len(acc) ** 0.5 if len(acc) > 1 else 0.0
+        paper_acc = float(base["accuracy"].iloc[0]) if not base.empty else float("nan")
+        rows.append(_comparison_row("Baseline (dense)", "—", paper_acc, 0.0, float("nan"), float("nan"),
+                                    100 * acc.mean(), 100 * bound, float("nan"), float("nan"), check=False))
+    present = list(dict.fromkeys(best[method]))
+    for key in [k for k in methods if k in present] + [k for k in method_order(present) if k not in methods]:
+        m = methods.get(key)
+        mine = best[best[method] == key].iloc[0]
+        ref = paper[(paper["method"] == m.paper_method) & (paper["prune_at"] == m.prune_at)] if m and m.paper_method \
+            else paper.iloc[0:0]
+        paper_vals = (ref.iloc[0][["accuracy", "bound", "sparsity", "hm"]].astype(float).tolist() if not ref.empty
+                      else [float("nan")] * 4)
+        rows.append(_comparison_row(method_label(key), m.prune_at if m else "", *paper_vals,
+                                    100 * mine["accuracy_mean"], 100 * mine["accuracy_bound"],
+                                    100 * mine["weight_sparsity_mean"], 100 * mine["hm_mean"], check=not ref.empty))
+    return pd.DataFrame(rows)
+
+
+def _comparison_row(label: str, prune_at: str, p_acc: float, p_bound: float, p_sparsity: float, p_hm: float,
+                    acc: float, bound: float, sparsity: float, hm: float, *, check: bool) -> dict:
+    """One row of :func:`best_point_comparison` (percent values)."""
+    def fmt(value: float, digits: int = 1) -> str:
+        return "" if value != value else f"{value:.{digits}f}"
+
+    return {
+        "method": label, "prunes": prune_at,
+        "paper accuracy (%)": "" if p_acc != p_acc else f"{p_acc:.0f} ± {p_bound:.1f}",
+        "paper sparsity (%)": fmt(p_sparsity, 0), "paper HM": fmt(p_hm, 0),
+        "our accuracy (%)": f"{acc:.2f} ± {bound:.2f}", "our sparsity (%)": fmt(sparsity), "our HM": fmt(hm),
+        "Δ accuracy (pp)": fmt(acc - p_acc, 2) if check else "",
+        "outside bounds": bool(check and outside_bounds(acc, bound, p_acc, p_bound)),
+    }
+
+
+__all__ = ["best_point_comparison", "best_points", "layer_frame", "outside_bounds", "paper_comparison", "sweep_table"]

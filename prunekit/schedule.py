@@ -35,6 +35,17 @@ def snip_it_schedule(sparsity: float, steps: int = DEFAULT_STEPS) -> list[float]
     return monotone
 
 
+def exponential_schedule(sparsity: float, rounds: int) -> list[float]:
+    """Targets exponential in density, ``κ_i = 1 − (1 − κ)^((i+1)/rounds)``, the last exactly κ
+    (SynFlow's and FORCE's schedule)."""
+    kappa = check_sparsity(sparsity)
+    if isinstance(rounds, bool) or not isinstance(rounds, int) or rounds < 1:
+        raise ValueError(f"rounds must be a positive integer, got {rounds!r}")
+    targets = [1.0 - (1.0 - kappa) ** ((i + 1) / rounds) for i in range(rounds)]
+    targets[-1] = kappa
+    return targets
+
+
 def one_shot_schedule(sparsity: float) -> list[float]:
     """A single pruning step straight to ``sparsity`` (SNIP, GraSP, Random)."""
     return [check_sparsity(sparsity)]

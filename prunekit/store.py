@@ -209,16 +209,18 @@ def add_harmonic_mean(df: pd.DataFrame, accuracy: str = "accuracy", sparsity: st
     return out
 
 
-def best_hm(df: pd.DataFrame, by: Sequence[str] = METHOD_COLUMNS, sparsity: str = "weight_sparsity") -> pd.DataFrame:
-    """Per method, the target sparsity whose mean HM over seeds is highest (how the paper's tables pick points).
+def best_hm(df: pd.DataFrame, by: Sequence[str] = METHOD_COLUMNS, sparsity: str = "weight_sparsity",
+            level: str = "sparsity") -> pd.DataFrame:
+    """Per method, the swept level (target sparsity; λ for a regularised method) whose mean HM over seeds is
+    highest (how the paper's tables pick points).
 
     ``df`` has one row per run; the result has one row per method with the aggregated accuracy,
-    sparsity and HM (mean, std, n, bound) of the chosen sparsity level.
+    sparsity and HM (mean, std, n, bound) of the chosen level.
     """
     runs = df if "hm" in df.columns else add_harmonic_mean(df, sparsity=sparsity)
     by = list(by)
     values = [v for v in ("accuracy", sparsity, "node_sparsity", "hm") if v in runs.columns]
-    levels = aggregate(runs, by=[*by, "sparsity"], values=values)
+    levels = aggregate(runs, by=[*by, level], values=values)
     best = levels.loc[levels.groupby(by, dropna=False, sort=True)["hm_mean"].idxmax()]
     return best.reset_index(drop=True)
 

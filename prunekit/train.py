@@ -104,13 +104,27 @@ class TrainState:
     device: torch.device
     history: History
     epoch: int = 0
+    step: int = 0  # optimiser steps taken so far (all epochs)
+    steps_per_epoch: int | None = None  # len(train_batches) where the batches have a length
+
+    @property
+    def epochs_done(self) -> float:
+        """Training progress in (fractional) epochs: ``step / steps_per_epoch``."""
+        return self.step / self.steps_per_epoch if self.steps_per_epoch else float(self.epoch)
 
 
 class Callback:
-    """Hooks into the loop; pruning during training and IMP rewinding are callbacks."""
+    """Hooks into the loop; pruning during training, IMP rewinding and regularisers are callbacks."""
 
     def on_train_start(self, state: TrainState) -> None:
         """Called once after the optimiser is built, before the first epoch."""
+
+    def penalty(self, state: TrainState) -> torch.Tensor | None:
+        """A term added to the training loss of every step (None: nothing)."""
+        return None
+
+    def on_step_end(self, state: TrainState) -> None:
+        """Called after each optimiser step (``state.step`` counts them); may change the model's masks."""
 
     def on_epoch_end(self, state: TrainState) -> None:
         """Called after each epoch's evaluation; may change the model's masks."""
@@ -157,10 +171,23 @@ def evaluate(model: nn.Module, batches: Batches, device: torch.device | None = N
     return float(loss_sum) / seen, float(correct) / seen
 
 
+def _overrides(callbacks: Sequence[Callback], hook: str) -> list[Callback]:
+    """The callbacks that implement ``hook`` (the base class's no-op is skipped in the hot loop)."""
+    return [cb for cb in callbacks if getattr(type(cb), hook) is not getattr(Callback, hook)]
+
+
 def train_epoch(model: nn.Module, batches: Batches, optimizer: torch.optim.Optimizer,
                 config: TrainConfig, device: torch.device,
-                scaler: torch.amp.GradScaler | None = None) -> tuple[float, float]:
-    """One pass over ``batches``; returns mean training loss and accuracy (one host sync at the end)."""
+                scaler: torch.amp.GradScaler | None = None, *, callbacks: Sequence[Callback] = (),
+                state: TrainState | None = None) -> tuple[float, float]:
+    """One pass over ``batches``; returns mean training loss and accuracy (one host sync at the end).
+
+    With ``callbacks`` (and the loop's ``state``), their penalties join the loss and ``on_step_end``
+    runs after every optimiser step.
+    """
+    if callbacks and state is None:
+        raise ValueError("train_epoch() needs the loop's state when callbacks are given")
+    penalties, step_hooks = _overrides(callbacks, "penalty"), _overrides(callbacks, "on_step_end")
     model.train()
     params = [p for p in model.parameters() if p.requires_grad]
     loss_sum = torch.zeros((), device=device)
@@ -171,12 +198,17 @@ def train_epoch(model: nn.Module, batches: Batches, optimizer: torch.optim.Optim
         with autocast_for(device, config.amp):
             logits = model(inputs)
             loss = F.nll_loss(F.log_softmax(logits.float(), dim=1), targets)
+        objective = loss
+        for cb in penalties:
+            term = cb.penalty(state)
+            if term is not None:
+                objective = objective + term
         optimizer.zero_grad(set_to_none=True)
         if scaler is not None:
-            scaler.scale(loss).backward()
+            scaler.scale(objective).backward()
             scaler.unscale_(optimizer)
         else:
-            loss.backward()
+            objective.backward()
         if config.grad_clip:
             torch.nn.utils.clip_grad_norm_(params, config.grad_clip)
         if scaler is not None:
@@ -184,6 +216,11 @@ def train_epoch(model: nn.Module, batches: Batches, optimizer: torch.optim.Optim
             scaler.update()
         else:
             optimizer.step()
+        if state is not None:
+            state.step += 1
+            for cb in step_hooks:
+                cb.on_step_end(state)
+            optimizer = state.optimizer  # a callback may have replaced it
         loss_sum += loss.detach() * len(targets)
         correct += (logits.detach().argmax(1) == targets).sum()
         seen += len(targets)
@@ -205,7 +242,8 @@ def train(model: nn.Module, train_batches: Batches, test_batches: Batches | None
     device = resolve_device(config.device)
     model.to(device)
     optimizer = make_optimizer(model, config)
-    state = TrainState(model, optimizer, config, device, History())
+    steps_per_epoch = len(train_batches) if hasattr(train_batches, "__len__") else None
+    state = TrainState(model, optimizer, config, device, History(), steps_per_epoch=steps_per_epoch)
     scaler = _grad_scaler(device, config.amp)
     for cb in callbacks:
         cb.on_train_start(state)
@@ -213,7 +251,8 @@ def train(model: nn.Module, train_batches: Batches, test_batches: Batches | None
                leave=False)
     for epoch in bar:
         start = time.perf_counter()
-        train_loss, train_acc = train_epoch(model, train_batches, state.optimizer, config, device, scaler)
+        train_loss, train_acc = train_epoch(model, train_batches, state.optimizer, config, device, scaler,
+                                            callbacks=callbacks, state=state)
         seconds = time.perf_counter() - start
         test_loss, test_acc = (evaluate(model, test_batches, device, config.amp)
                                if test_batches is not None else (None, None))

@@ -126,7 +126,7 @@ def test_training_flops_fall_after_each_pruning_step(during_run):
     assert all(b <= a for a, b in zip(per_epoch, per_epoch[1:]))
     for step in pruner.steps_done:
         if step.epoch < EPOCHS:  # the epoch after a step runs with the smaller mask
-            assert per_epoch[step.epoch] < per_epoch[step.epoch - 1]
+            assert per_epoch[int(step.epoch)] < per_epoch[int(step.epoch) - 1]
 
 
 def test_same_seed_gives_the_same_masks(during_run):

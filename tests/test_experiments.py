@@ -52,6 +52,8 @@ CHANGES = {
     "scoring_batch_size": 256, "steps": 3, "include_first": False, "include_last": False, "score_mode": "train",
     "lr": 1e-3, "weight_decay": 0.0, "grad_clip": 5.0, "amp": False,
     "prune_interval": 2,  # in the key only when prune_at is "during" (tests/test_during.py)
+    "rewind_epoch": 1.0,  # only with prune_at "during" (tests/test_unstructured_methods.py)
+    "ablation": "shuffle",
 }
 
 
@@ -67,7 +69,7 @@ def test_every_experiment_field_is_covered_by_the_change_test():
     assert defining == set(CHANGES) | {"criterion_options"}
 
 
-@pytest.mark.parametrize("field", [f for f in CHANGES if f not in ("prune_at", "prune_interval")])
+@pytest.mark.parametrize("field", [f for f in CHANGES if f not in ("prune_at", "prune_interval", "rewind_epoch")])
 def test_changing_an_experiment_field_changes_the_key(field):
     assert RunConfig(**BASE).key != RunConfig(**{**BASE, field: CHANGES[field]}).key
 

@@ -67,4 +67,4 @@ def test_invalid_budgets_are_rejected(field, value):
 def test_profile_fields_are_budgets_only():
     budget_fields = {f.name for f in dataclasses.fields(Profile)}
     assert budget_fields == {"name", "description", "epochs", "seeds", "train_limit", "test_limit", "samples",
-                             "scoring_batch_size", "sparsities"}
+                             "scoring_batch_size", "sparsities", "models"}

@@ -1,7 +1,9 @@
 """Pruning criteria behind one registry; importing this package registers every built-in criterion."""
 
+from prunekit.criteria import force as _force  # noqa: F401  (registers "force", "iter-snip")
 from prunekit.criteria import grasp as _grasp  # noqa: F401  (registers "grasp")
-from prunekit.criteria import magnitude as _magnitude  # noqa: F401  (registers "magnitude")
+from prunekit.criteria import hoyersquare as _hoyersquare  # noqa: F401  (registers "hoyersquare")
+from prunekit.criteria import magnitude as _magnitude  # noqa: F401  (registers "magnitude", "imp-global")
 from prunekit.criteria import random as _random  # noqa: F401  (registers "random")
 from prunekit.criteria import sensitivity as _sensitivity  # noqa: F401  (registers "snip", "snip-it")
 from prunekit.criteria import synflow as _synflow  # noqa: F401  (registers "synflow")

@@ -44,6 +44,14 @@ class Criterion(ABC):
     name: str = ""
     needs_data: bool = True
     description: str = ""
+    # When the method prunes, the first being its default: "before" training (at initialisation),
+    # "during" training (τ epochs between rounds) or "after" training (HoyerSquare's threshold).
+    timings: tuple[str, ...] = ("before", "during")
+    # False: already-pruned weights rank last, so masks only shrink. True (FORCE): every round re-chooses
+    # the mask among all weights, so a weight pruned earlier may come back.
+    regrows: bool = False
+    # False for methods whose sparsity follows from a regulariser strength instead of a target κ.
+    targets_sparsity: bool = True
 
     def __init__(self, steps: int = DEFAULT_STEPS) -> None:
         self.steps = steps

@@ -23,7 +23,7 @@ from torch import nn
 from prunekit.connectivity import detached_deepcopy
 from prunekit.criteria.base import Criterion, ScoringContext, register
 from prunekit.criteria.sensitivity import scored_parameter
-from prunekit.schedule import DEFAULT_STEPS, check_sparsity
+from prunekit.schedule import DEFAULT_STEPS, check_sparsity, exponential_schedule
 
 log = logging.getLogger(__name__)
 
@@ -33,12 +33,7 @@ _FLOAT32_SAFE = 2.0**100  # rescale above this so float32 ranking keeps ample he
 
 def synflow_schedule(sparsity: float, rounds: int = DEFAULT_ROUNDS) -> list[float]:
     """Exponential-in-density targets ``κ_i = 1 − (1 − κ)^((i+1)/rounds)``, the last exactly κ."""
-    kappa = check_sparsity(sparsity)
-    if isinstance(rounds, bool) or not isinstance(rounds, int) or rounds < 1:
-        raise ValueError(f"rounds must be a positive integer, got {rounds!r}")
-    targets = [1.0 - (1.0 - kappa) ** ((i + 1) / rounds) for i in range(rounds)]
-    targets[-1] = kappa
-    return targets
+    return exponential_schedule(sparsity, rounds)
 
 
 def synaptic_flow(

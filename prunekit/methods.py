@@ -1,0 +1,127 @@
+"""The paper's methods as named recipes: which criterion, when it prunes, which settings, which paper row.
+
+A *method* is what a table row or a figure line shows (e.g. "SNIP-it (during)"); a criterion is what
+scores weights. ``method_configs`` turns a method into the run configs of a sweep for a profile, and
+``add_method_columns`` labels stored runs with their method and the level they were swept over
+(the target sparsity, or λ for HoyerSquare, whose sparsity follows from λ).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import pandas as pd
+
+from prunekit.criteria.hoyersquare import LAMBDA_GRID
+from prunekit.experiments import NO_CRITERION, RunConfig, RunRecord
+from prunekit.profiles import Profile, get_profile
+
+
+@dataclass(frozen=True)
+class Method:
+    """One line of a trade-off figure: a criterion, when it prunes, and the paper's name for it."""
+
+    key: str  # column value in frames and figures ("snip-it-during")
+    criterion: str
+    prune_at: str
+    paper_method: str | None  # the method id in ``prunekit.reference`` tables; None: beyond the paper
+    in_paper: bool = True
+
+    @property
+    def sweeps_lambda(self) -> bool:
+        """True when the method's sparsity follows from a regulariser strength λ (HoyerSquare)."""
+        return self.criterion == "hoyersquare"
+
+
+UNSTRUCTURED_METHODS: dict[str, Method] = {m.key: m for m in (
+    Method("hoyersquare", "hoyersquare", "after", "hoyersquare"),
+    Method("imp-global", "imp-global", "during", "imp-global"),
+    Method("snip-it-during", "snip-it", "during", "snip-it"),
+    Method("grasp", "grasp", "before", "grasp"),
+    Method("random", "random", "before", "random"),
+    Method("snip", "snip", "before", "snip"),
+    Method("snip-it", "snip-it", "before", "snip-it"),
+    Method("magnitude", "magnitude", "before", None, in_paper=False),
+    Method("synflow", "synflow", "before", None, in_paper=False),
+    Method("force", "force", "before", None, in_paper=False),
+    Method("iter-snip", "iter-snip", "before", None, in_paper=False),
+)}
+PAPER_UNSTRUCTURED = tuple(k for k, m in UNSTRUCTURED_METHODS.items() if m.in_paper)
+
+
+def get_method(key: str) -> Method:
+    """The named unstructured method, else ValueError listing the known ones."""
+    name = key.strip().lower() if isinstance(key, str) else None
+    if name not in UNSTRUCTURED_METHODS:
+        raise ValueError(f"unknown method {key!r}; known methods: {', '.join(UNSTRUCTURED_METHODS)}")
+    return UNSTRUCTURED_METHODS[name]
+
+
+def method_configs(method: str | Method, profile: str | Profile, *, model: str, dataset: str,
+                   seeds: Sequence[int], sparsities: Sequence[float] | None = None,
+                   lambdas: Sequence[float] = LAMBDA_GRID, **overrides: object) -> list[RunConfig]:
+    """The runs of one method in a profile: every sparsity (or λ) × seed, with the profile's budgets."""
+    m = method if isinstance(method, Method) else get_method(method)
+    chosen = get_profile(profile)
+    levels = list(chosen.sparsities if sparsities is None else sparsities)
+    base = dict(model=model, dataset=dataset, criterion=m.criterion, prune_at=m.prune_at, **overrides)
+    if m.sweeps_lambda:
+        return [RunConfig.from_profile(chosen, **base, sparsity=0.0, seed=seed, criterion_options={"lam": lam})
+                for lam in lambdas for seed in seeds]
+    return [RunConfig.from_profile(chosen, **base, sparsity=level, seed=seed) for level in levels for seed in seeds]
+
+
+def dense_configs(profile: str | Profile, *, model: str, dataset: str, seeds: Sequence[int],
+                  **overrides: object) -> list[RunConfig]:
+    """The unpruned baseline runs (one per seed) with the profile's budgets."""
+    return [RunConfig.from_profile(profile, model=model, dataset=dataset, criterion=NO_CRITERION, seed=seed,
+                                   **overrides) for seed in seeds]
+
+
+def method_key(criterion: str, prune_at: str, ablation: str = "none") -> str:
+    """The method a run belongs to (``none`` for the dense baseline; ablations get a ``+<ablation>`` suffix)."""
+    if criterion == NO_CRITERION:
+        return NO_CRITERION
+    matches = [m.key for m in UNSTRUCTURED_METHODS.values() if (m.criterion, m.prune_at) == (criterion, prune_at)]
+    key = matches[0] if matches else f"{criterion}-{prune_at}"
+    return key if ablation in ("none", None) else f"{key}+{ablation}"
+
+
+def record_method(record: RunRecord) -> str:
+    """The method key of a stored run."""
+    c = record.config
+    return method_key(c.criterion, c.prune_at, c.ablation)
+
+
+def _level(row: pd.Series) -> float:
+    """The swept value of a run: its target sparsity, or λ for a run whose sparsity follows from λ."""
+    if row["criterion"] == "hoyersquare":
+        return float(json.loads(row["criterion_options"]).get("lam", float("nan")))
+    return float(row["sparsity"])
+
+
+def add_method_columns(runs: pd.DataFrame) -> pd.DataFrame:
+    """A copy of a store frame with ``method`` (see :func:`method_key`) and ``level`` (sparsity or λ) columns."""
+    missing = [c for c in ("criterion", "prune_at", "sparsity", "criterion_options") if c not in runs.columns]
+    if missing:
+        raise ValueError(f"the frame lacks column(s) {missing}; it has {list(runs.columns)}")
+    out = runs.copy()
+    ablation = out["ablation"] if "ablation" in out.columns else pd.Series("none", index=out.index)
+    out["method"] = [method_key(c, p, a) for c, p, a in zip(out["criterion"], out["prune_at"], ablation)]
+    out["level"] = out.apply(_level, axis=1) if len(out) else pd.Series(dtype=float)
+    return out
+
+
+__all__ = [
+    "PAPER_UNSTRUCTURED",
+    "UNSTRUCTURED_METHODS",
+    "Method",
+    "add_method_columns",
+    "dense_configs",
+    "get_method",
+    "method_configs",
+    "method_key",
+    "record_method",
+]
