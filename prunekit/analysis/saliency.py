@@ -1,0 +1,81 @@
+"""Gradient saliency maps (Simonyan et al. 2014) of Figure 3: ``|∂ score_class / ∂ input|`` per pixel.
+
+The gradient is taken w.r.t. the tensor the model receives (for prunekit's datasets the
+normalised image ``(x − mean) / std``); per channel this differs from the gradient w.r.t. the raw
+image only by the constant ``1/std``. The class is the model's prediction unless ``classes`` is
+given (the authors' code used the prediction). The model runs in eval mode (dropout off, BatchNorm
+running statistics), so each map depends on its own image only; every module's mode is restored.
+Pass the same ``inputs`` for every method so their maps compare.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+
+import torch
+from torch import nn
+
+CHANNEL_REDUCTIONS = ("max", None)
+
+
+@contextlib.contextmanager
+def eval_mode(model: nn.Module) -> Iterator[None]:
+    """Put every module in eval mode for the block and restore each module's own mode afterwards."""
+    flags = {m: m.training for m in model.modules()}
+    model.eval()
+    try:
+        yield
+    finally:
+        for m, flag in flags.items():
+            m.training = flag
+
+
+def _check_classes(classes: torch.Tensor, n: int, num_classes: int) -> torch.Tensor:
+    """``classes`` as int64 of shape (n,) with values in [0, num_classes), else ValueError/TypeError."""
+    if not isinstance(classes, torch.Tensor):
+        raise TypeError(f"classes must be a torch.Tensor of class indices, got {type(classes).__name__}")
+    if classes.dtype.is_floating_point or classes.dtype == torch.bool:
+        raise TypeError(f"classes must be an integer tensor, got dtype {classes.dtype}")
+    if tuple(classes.shape) != (n,):
+        raise ValueError(f"classes must have shape ({n},), one per input, got {tuple(classes.shape)}")
+    if len(classes) and (classes.min() < 0 or classes.max() >= num_classes):
+        raise ValueError(f"classes must lie in [0, {num_classes}), got range "
+                         f"[{int(classes.min())}, {int(classes.max())}]")
+    return classes.long()
+
+
+def saliency_maps(
+    model: nn.Module,
+    inputs: torch.Tensor,
+    classes: torch.Tensor | None = None,
+    channel_reduce: str | None = "max",
+) -> torch.Tensor:
+    """``|∂ y_c / ∂ x|`` for each input ``x`` and its class ``c`` (predicted unless given), on the inputs' device.
+
+    ``channel_reduce="max"`` returns (N, H, W) maps, the maximum over channels as Simonyan et al.;
+    ``None`` keeps the input's shape. The model's parameter gradients are not touched.
+    """
+    if not isinstance(inputs, torch.Tensor) or not inputs.dtype.is_floating_point:
+        raise TypeError(f"inputs must be a floating-point torch.Tensor, got {getattr(inputs, 'dtype', type(inputs))}")
+    if inputs.dim() < 2 or len(inputs) == 0:
+        raise ValueError(f"inputs must be a non-empty batch (N, ...), got shape {tuple(inputs.shape)}")
+    if channel_reduce not in CHANNEL_REDUCTIONS:
+        raise ValueError(f"channel_reduce must be one of {CHANNEL_REDUCTIONS}, got {channel_reduce!r}")
+    if channel_reduce == "max" and inputs.dim() != 4:
+        raise ValueError(f"channel_reduce='max' needs (N, C, H, W) inputs, got shape {tuple(inputs.shape)}")
+    x = inputs.detach().clone().requires_grad_(True)
+    with eval_mode(model), torch.enable_grad():
+        scores = model(x)
+        if scores.dim() != 2:
+            raise ValueError(f"the model must return (N, classes) scores, got shape {tuple(scores.shape)}")
+        chosen = scores.argmax(1) if classes is None else _check_classes(classes.to(scores.device), len(x),
+                                                                         scores.shape[1])
+        # In eval mode samples do not interact, so the gradient of the sum splits into per-sample gradients.
+        picked = scores.gather(1, chosen.view(-1, 1)).sum()
+        (grad,) = torch.autograd.grad(picked, x)
+    maps = grad.abs()
+    return maps.amax(dim=1) if channel_reduce == "max" else maps
+
+
+__all__ = ["eval_mode", "saliency_maps"]
