@@ -165,6 +165,72 @@ def run_benchmark(model_name: str = "mlp5", dataset: str = "mnist", sparsity: fl
                        rate / 1e9, bound, dense_s, masked_s, scoring_s, len(result.steps))
 
 
+@dataclass
+class CriterionCost:
+    """Time one criterion takes to prune an initialised network, against one training epoch."""
+
+    criterion: str
+    rounds: int
+    seconds: float
+    epoch_s: float
+
+    @property
+    def epochs(self) -> float:
+        """Scoring time as a multiple of one training epoch."""
+        return self.seconds / self.epoch_s
+
+
+def criterion_costs(model_name: str = "mlp5", dataset: str = "mnist", sparsity: float = 0.98,
+                    criteria: list[str] | None = None, device: str | None = None, limit: int | None = None,
+                    repeats: int = 2, seed: int = 0) -> list[CriterionCost]:
+    """Pruning time of every criterion that prunes before training (scoring budget: the paper's 2560 samples
+    per round), and HoyerSquare's regulariser as extra time per epoch, each relative to one unpruned epoch."""
+    from prunekit.after import RegularisedThresholdPruning
+    from prunekit.criteria import available_criteria, get_criterion
+    from prunekit.train import TrainState, History
+
+    dev = resolve_device(device)
+    info = dataset_info(dataset)
+    batches = make_batches(dataset, train=True, device=dev, limit=limit, seed=seed)
+    seed_everything(seed)
+    model = build_model(model_name, info.input_shape, info.num_classes).to(dev)
+    epoch_s = _epoch_seconds(model, batches, dev, repeats)
+    names = criteria or [c for c in available_criteria() if "before" in get_criterion(c).timings]
+    costs = []
+    for name in names:
+        crit = get_criterion(name)
+        if "before" not in crit.timings:
+            continue
+        seed_everything(seed)
+        fresh = build_model(model_name, info.input_shape, info.num_classes).to(dev)
+        scoring = make_batches(dataset, train=True, device=dev, limit=limit, seed=seed + 1)
+        _synchronize(dev)
+        start = time.perf_counter()
+        result = prune(fresh, crit, sparsity, data=scoring, seed=seed)  # data-free ones only read its shape
+        _synchronize(dev)
+        costs.append(CriterionCost(name, len(result.steps), time.perf_counter() - start, epoch_s))
+    if criteria is None or "hoyersquare" in criteria:
+        seed_everything(seed)
+        fresh = build_model(model_name, info.input_shape, info.num_classes).to(dev)
+        config = TrainConfig(epochs=1, progress=False)
+        optimizer = make_optimizer(fresh, config)
+        hoyer = RegularisedThresholdPruning()
+        state = TrainState(fresh, optimizer, config, dev, History(), steps_per_epoch=len(batches))
+        hoyer.on_train_start(state)
+        regularised = _best_time(lambda: train_epoch(fresh, batches, optimizer, config, dev, callbacks=[hoyer],
+                                                     state=state), dev, repeats)
+        costs.append(CriterionCost("hoyersquare (regulariser, per epoch)", len(batches), regularised - epoch_s, epoch_s))
+    return costs
+
+
+def format_costs(costs: list[CriterionCost]) -> str:
+    """One line per criterion: seconds and epochs."""
+    lines = [f"criterion cost relative to one unpruned epoch ({costs[0].epoch_s:.3f} s):"] if costs else []
+    for c in costs:
+        lines.append(f"  {c.criterion:<38} {c.rounds:>4} rounds {c.seconds:8.3f} s  = {c.epochs:6.3f} epochs")
+    return "\n".join(lines)
+
+
 def format_result(result: BenchResult) -> str:
     """Human-readable report of a benchmark result."""
     return "\n".join([
@@ -191,10 +257,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--repeats", type=int, default=2, help="timed epochs per variant; the fastest counts")
     parser.add_argument("--limit", type=int, default=None, help="use only the first N training samples")
     parser.add_argument("--json", dest="json_path", default=None, help="also write the numbers to this file")
+    parser.add_argument("--criteria", nargs="*", default=None, metavar="NAME",
+                        help="instead: time every criterion's pruning (or the named ones) as a multiple of one epoch")
 
 
 def main(args: argparse.Namespace) -> int:
     """Run the benchmark and print its ratios (the CLI's ``bench`` command)."""
+    if args.criteria is not None:
+        costs = criterion_costs(args.model, args.dataset, args.sparsity, args.criteria or None, args.device,
+                                args.limit, args.repeats)
+        sys.stdout.write(format_costs(costs) + "\n")
+        if args.json_path:
+            with open(args.json_path, "w", encoding="utf-8") as fh:
+                json.dump([{**asdict(c), "epochs": c.epochs} for c in costs], fh, indent=2)
+        return 0
     result = run_benchmark(args.model, args.dataset, args.sparsity, args.device, args.repeats, args.limit)
     sys.stdout.write(format_result(result) + "\n")
     if args.json_path:

@@ -21,6 +21,10 @@ log = logging.getLogger(__name__)
 
 # Operations after which output channel j is still channel j (or, for flatten, block j).
 _CHANNEL_BREAKING = {torch.cat, torch.stack, torch.concat, torch.split, torch.chunk, operator.getitem}
+# A residual sum carries the shortcut's channel even where the branch's node is dead, so a consumer's
+# weights reading it are not lonely: treat the structure past a sum as unknown.
+_RESIDUAL_SUMS = {operator.add, operator.iadd, torch.add}
+_RESIDUAL_METHODS = ("add", "add_")
 
 
 @dataclass(frozen=True)
@@ -48,7 +52,8 @@ def _walk_from(node: fx.Node, prunable: set[str]) -> Consumers:
             found.append(str(user.target))
         else:
             if user.op in ("call_function", "call_method") and (
-                user.target in _CHANNEL_BREAKING or user.target in ("split", "chunk", "view_as")
+                user.target in _CHANNEL_BREAKING or user.target in _RESIDUAL_SUMS
+                or user.target in ("split", "chunk", "view_as", *_RESIDUAL_METHODS)
             ):
                 known = False
             stack.extend(user.users)

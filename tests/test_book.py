@@ -23,7 +23,7 @@ from prunekit.reference import available_tables, paper_table
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
-PARAMETERS = {"profile", "dataset", "model", "seeds", "results_dir"}
+PARAMETERS = {"profile", "dataset", "seeds", "results_dir"}  # and "model" or "models"
 WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 
@@ -48,6 +48,7 @@ def test_every_notebook_has_the_standard_parameters(path):
     assigned = {t.id for node in ast.parse(cell.source).body if isinstance(node, ast.Assign) for t in node.targets
                 if isinstance(t, ast.Name)}
     assert PARAMETERS <= assigned, f"{path.name} parameters cell lacks {sorted(PARAMETERS - assigned)}"
+    assert {"model", "models"} & assigned, f"{path.name} parameters cell names neither model nor models"
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)

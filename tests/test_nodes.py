@@ -32,6 +32,29 @@ def test_residual_additions_are_followed_to_every_reader():
     assert consumers["b"].layers == ("c",)
 
 
+def test_a_dead_branch_node_under_a_residual_sum_keeps_its_readers_weights():
+    class Block(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.a, self.b, self.c = nn.Linear(4, 4), nn.Linear(4, 4, bias=False), nn.Linear(4, 2)
+
+        def forward(self, x):
+            h = self.a(x)
+            return self.c(h + self.b(h))  # channel 0 of the sum still carries h's channel 0
+
+    torch.manual_seed(0)
+    block = Block().eval()
+    dead = torch.ones(4, 4)
+    dead[0] = 0  # b's node 0 has no incoming weight
+    apply_mask(block.b, dead)
+    x = torch.randn(8, 4)
+    before = block(x)
+    assert consumer_map(block)["b"].known is False
+    remove_lonely_connections(block)
+    assert torch.all(block.c.weight_mask[:, 0] == 1) if hasattr(block.c, "weight_mask") else True
+    torch.testing.assert_close(block(x), before)
+
+
 def test_a_node_without_incoming_or_outgoing_weights_is_dead():
     model = tiny_mlp()
     row_cut = torch.ones(32, 64)

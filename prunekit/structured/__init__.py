@@ -1,0 +1,53 @@
+"""Structured pruning (issue #5): node masks, SNAP-it / CNIP-it and baselines, physical shrinking.
+
+Typical use: ``prune_nodes(model, "snap-it", 0.5, data)`` masks hidden nodes in place; then
+``shrink(model, example_inputs)`` returns a genuinely smaller network computing the same function.
+"""
+
+from prunekit.structured.criteria import (
+    NodeCriterion,
+    NodeScoringContext,
+    available_node_criteria,
+    get_node_criterion,
+    register_node_criterion,
+)
+from prunekit.structured.elasticity import Elasticities, gate_derivatives, node_elasticity
+from prunekit.structured.nodes import (
+    NodeCount,
+    NodeSite,
+    apply_node_mask,
+    apply_node_masks,
+    hidden_layers,
+    node_masks,
+    node_sites,
+    pruned_node_counts,
+    pruned_node_sparsity,
+)
+from prunekit.structured.prune import NodePruneResult, NodePruneStep, keep_nodes, prune_nodes
+from prunekit.structured.shrink import remove_reparametrisation, shrink
+
+__all__ = [
+    "Elasticities",
+    "NodeCount",
+    "NodeCriterion",
+    "NodePruneResult",
+    "NodePruneStep",
+    "NodeScoringContext",
+    "NodeSite",
+    "apply_node_mask",
+    "apply_node_masks",
+    "available_node_criteria",
+    "gate_derivatives",
+    "get_node_criterion",
+    "hidden_layers",
+    "keep_nodes",
+    "node_elasticity",
+    "node_masks",
+    "node_sites",
+    "prune_nodes",
+    "pruned_node_counts",
+    "pruned_node_sparsity",
+    "register_node_criterion",
+    "remove_reparametrisation",
+    "shrink",
+]

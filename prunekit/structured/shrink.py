@@ -1,0 +1,174 @@
+"""Physical removal of pruned nodes, dependency-aware, on top of torch-pruning's DependencyGraph.
+
+``shrink(model, example_inputs)`` returns a *smaller copy*; the masked model is left as it was, so
+both can be compared. Which channels are coupled (a conv and its BatchNorm, the next layer's input
+channels, flatten → Linear fan-in blocks, residual additions, depthwise convolutions) comes from
+torch-pruning tracing the model once, never from module names.
+
+A channel of a coupled group is removed only when it is exactly zero at every producer in the
+group: each Linear/Conv producing it has an all-zero weight row and zero bias, and each BatchNorm
+on the path has zero weight and bias (what :func:`prunekit.structured.apply_node_mask` leaves). When
+coupled producers disagree, e.g. a residual addition whose shortcut keeps a channel that the
+block's last conv pruned, the channel stays (the union of alive channels is kept) and the pruned
+producer keeps computing zeros for it. The output layer (the classes) is never shrunk, and a group
+never loses all of its channels.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import logging
+from collections.abc import Iterator
+
+import torch
+import torch_pruning as tp
+from torch import nn
+from torch.nn.utils import prune
+
+from prunekit.masks import PRUNABLE_TYPES, prunable_layers
+from prunekit.structured.nodes import output_layers
+
+log = logging.getLogger(__name__)
+
+_NORM_TYPES = (nn.modules.batchnorm._BatchNorm,)
+
+
+def remove_reparametrisation(model: nn.Module) -> nn.Module:
+    """Fold every ``torch.nn.utils.prune`` mask (weights, biases, BatchNorm) into a plain parameter."""
+    for module in model.modules():
+        names = [n[: -len("_orig")] for n, _ in module.named_parameters(recurse=False) if n.endswith("_orig")]
+        for name in names:
+            if hasattr(module, f"{name}_mask"):
+                prune.remove(module, name)
+    return model
+
+
+def _detach_masked_attributes(model: nn.Module) -> None:
+    """Recompute every masked ``name = name_orig * name_mask`` without autograd history.
+
+    The prune pre-hook recomputes these attributes at every forward, so this changes nothing the
+    model computes; it only lets ``copy.deepcopy`` copy a model that has run a forward pass.
+    """
+    with torch.no_grad():
+        for module in model.modules():
+            for param_name, param in list(module.named_parameters(recurse=False)):
+                name = param_name[: -len("_orig")]
+                if param_name.endswith("_orig") and hasattr(module, f"{name}_mask"):
+                    setattr(module, name, param * getattr(module, f"{name}_mask"))
+
+
+def _zero_channels(module: object) -> torch.Tensor | None:
+    """Per output channel: does ``module`` emit exactly zero for it whatever the input? None: no say."""
+    if isinstance(module, PRUNABLE_TYPES):
+        weight = module.weight.detach()
+        zero = (weight.reshape(weight.shape[0], -1) == 0).all(1)
+        if module.bias is not None:
+            zero &= module.bias.detach() == 0
+        return zero
+    if isinstance(module, _NORM_TYPES):
+        if not module.affine:
+            return torch.zeros(module.num_features, dtype=torch.bool)
+        return (module.weight.detach() == 0) & (module.bias.detach() == 0)
+    if isinstance(module, nn.Parameter):
+        return torch.zeros(module.shape[0], dtype=torch.bool)
+    if isinstance(module, nn.Module) and next(module.parameters(recurse=False), None) is not None:
+        # A parametrised layer we cannot reason about (LayerNorm, PReLU, ...): keep its channels.
+        return torch.zeros(next(module.parameters(recurse=False)).shape[0], dtype=torch.bool)
+    return None
+
+
+def removable_channels(graph: tp.DependencyGraph, group: object) -> list[int]:
+    """Root indices of the group's channels that every producer in the group emits as exact zeros."""
+    roots = list(group[0].root_idxs)
+    zero = dict.fromkeys(roots, True)
+    for item in group:
+        if not graph.is_out_channel_pruning_fn(item.dep.handler):
+            continue
+        flags = _zero_channels(item.dep.target.module)
+        if flags is None:
+            continue
+        flags = flags.tolist()
+        for idx, root in zip(item.idxs, item.root_idxs):
+            if root in zero and (idx >= len(flags) or not flags[idx]):
+                zero[root] = False
+    removable = [r for r in roots if zero[r]]
+    if len(removable) == len(roots):
+        removable = removable[1:]  # a layer without channels would break the network
+    return removable
+
+
+@contextlib.contextmanager
+def _eval_mode(*models: nn.Module) -> Iterator[None]:
+    """Put the models in eval mode and restore every module's own mode afterwards."""
+    modes = [(m, m.training) for model in models for m in model.modules()]
+    for model in models:
+        model.eval()
+    try:
+        yield
+    finally:
+        for module, flag in modes:
+            module.training = flag
+
+
+def _as_args(example_inputs: object) -> tuple:
+    """Positional arguments for ``model(*args)``: a tuple/list as is, anything else as one argument."""
+    return tuple(example_inputs) if isinstance(example_inputs, (tuple, list)) else (example_inputs,)
+
+
+def dependency_graph(model: nn.Module, example_inputs: object) -> tp.DependencyGraph:
+    """Trace ``model`` (in eval mode, so BatchNorm statistics stay untouched) with torch-pruning."""
+    try:
+        with _eval_mode(model), torch.enable_grad():
+            graph = tp.DependencyGraph().build_dependency(
+                model, example_inputs=_as_args(example_inputs), forward_fn=lambda m, args: m(*args), verbose=False
+            )
+    except Exception as err:
+        raise ValueError(f"torch-pruning could not trace {type(model).__name__} on the example inputs: {err}") from err
+    missing = [name for name, m in prunable_layers(model).items() if m not in graph.module2node]
+    if missing:
+        raise ValueError(f"the dependency analysis of {type(model).__name__} cannot handle layers {missing}: "
+                         "they do not take part in the traced forward pass, so their channels cannot be removed")
+    return graph
+
+
+def _check_same_function(reference: nn.Module, small: nn.Module, example_inputs: object, rtol: float) -> None:
+    """Raise RuntimeError unless both models give the same outputs in eval mode (up to ``rtol``)."""
+    with _eval_mode(reference, small), torch.no_grad():
+        expected, got = reference(*_as_args(example_inputs)), small(*_as_args(example_inputs))
+    scale = max(float(expected.abs().max()), 1.0)
+    error = float((expected - got).abs().max())
+    if error > rtol * scale:
+        raise RuntimeError(f"the shrunk {type(small).__name__} differs from the masked one by {error:.3g} "
+                           f"(relative {error / scale:.3g} > {rtol}): a removed node was not exactly zero")
+
+
+def shrink(model: nn.Module, example_inputs: object, *, check: bool = True, rtol: float = 1e-4) -> nn.Module:
+    """Return a physically smaller copy of ``model`` without its pruned (exactly zero) nodes.
+
+    ``example_inputs`` is a batch the model accepts (a tensor or a tuple of them), used to trace
+    the dependencies and, with ``check``, to verify that the copy computes the same function in
+    eval mode. The copy carries plain ``weight``/``bias`` tensors (no masks) and the train/eval
+    mode of ``model``; ``model`` itself is not modified.
+    """
+    outputs = output_layers(model)
+    _detach_masked_attributes(model)
+    small = copy.deepcopy(model)
+    remove_reparametrisation(small)
+    modules = dict(small.named_modules())
+    graph = dependency_graph(small, example_inputs)
+    removed = 0
+    ignored = [modules[name] for name in outputs]
+    for group in graph.get_all_groups(ignored_layers=ignored, root_module_types=PRUNABLE_TYPES):
+        idxs = removable_channels(graph, group)
+        if idxs:
+            root = group[0].dep
+            graph.get_pruning_group(root.target.module, root.handler, idxs).prune()
+            removed += len(idxs)
+    log.info("shrink removed %d channels from %s", removed, type(model).__name__)
+    if check:
+        _check_same_function(model, small, example_inputs, rtol)
+    return small
+
+
+__all__ = ["dependency_graph", "remove_reparametrisation", "removable_channels", "shrink"]
