@@ -9,7 +9,7 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from prunekit.criteria import available_criteria
+from prunekit.criteria import available_criteria, get_criterion
 from prunekit.data import DATASET_NAMES
 from prunekit.experiments import PRUNE_AT
 from prunekit.models import available_models
@@ -71,8 +71,17 @@ def _add_budget_options(parser: argparse.ArgumentParser) -> None:
                         help="training samples each criterion scoring round draws (default: the profile's; paper 2560)")
     parser.add_argument("--batch-size", type=int, default=None,
                         help="training batch size (default: the dataset's paper batch size, 512 for MNIST)")
-    parser.add_argument("--prune-interval", type=int, default=None,
-                        help="τ: epochs of training before each pruning step with --prune-at during (default: 4)")
+    parser.add_argument("--prune-interval", type=float, default=None,
+                        help="τ: epochs (fractions allowed) of training before each pruning step with --prune-at "
+                             "during (default: 4 of 80 epochs, scaled to the profile's epochs)")
+    parser.add_argument("--rewind-epoch", type=float, default=None,
+                        help="IMP: rewind surviving weights to their values at this epoch after each pruning step "
+                             "(default for imp-global: 6 of 80 epochs, scaled to the profile's epochs)")
+    parser.add_argument("--ablation", default=None,
+                        help="sanity check of a mask found before training: none, shuffle, reinit or invert")
+    parser.add_argument("--option", dest="options", action="append", default=None, metavar="NAME=VALUE",
+                        help="criterion option, repeatable, e.g. --option lam=0.001 for hoyersquare, "
+                             "--option rounds=20 for force")
     parser.add_argument("--steps", type=int, default=None,
                         help="SNIP-it schedule steps s (rounds = s + 2; default 5)")
     parser.add_argument("--device", default="auto",
@@ -174,10 +183,29 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _overrides(args: argparse.Namespace) -> dict[str, Any]:
     """RunConfig fields given on the command line (None means: keep the profile's / the default)."""
-    names = ("epochs", "train_limit", "test_limit", "samples", "batch_size", "steps", "prune_interval")
+    names = ("epochs", "train_limit", "test_limit", "samples", "batch_size", "steps", "prune_interval",
+             "rewind_epoch", "ablation")
     values = {name: getattr(args, name) for name in names if getattr(args, name) is not None}
+    if args.options:
+        values["criterion_options"] = dict(_option(text) for text in args.options)
     values["device"] = args.device
     return values
+
+
+def _option(text: str) -> tuple[str, object]:
+    """``NAME=VALUE`` → (name, value) with the value read as int, float, bool or else kept as text."""
+    name, sep, raw = text.partition("=")
+    if not sep or not name.strip():
+        raise ValueError(f"--option must look like NAME=VALUE, got {text!r}")
+    raw = raw.strip()
+    if raw.lower() in ("true", "false"):
+        return name.strip(), raw.lower() == "true"
+    for kind in (int, float):
+        try:
+            return name.strip(), kind(raw)
+        except ValueError:
+            pass
+    return name.strip(), raw
 
 
 def _profile(args: argparse.Namespace):
@@ -189,8 +217,9 @@ def _run_config(args: argparse.Namespace):
     """The RunConfig of ``prunekit run``."""
     from prunekit.experiments import NO_CRITERION, RunConfig
 
-    dense = args.criterion.strip().lower() == NO_CRITERION
-    sparsity = args.sparsity if args.sparsity is not None else (0.0 if dense else DEFAULT_SPARSITY)
+    name = args.criterion.strip().lower()
+    no_target = name == NO_CRITERION or (name in available_criteria() and not get_criterion(name).targets_sparsity)
+    sparsity = args.sparsity if args.sparsity is not None else (0.0 if no_target else DEFAULT_SPARSITY)
     return RunConfig.from_profile(_profile(args), model=args.model, dataset=args.dataset, criterion=args.criterion,
                                   sparsity=sparsity, prune_at=args.prune_at, seed=args.seed, **_overrides(args))
 
@@ -238,13 +267,14 @@ def _sweep_configs(args: argparse.Namespace):
     from prunekit.sweep import method_grid
 
     profile = _profile(args)
-    base = RunConfig.from_profile(profile, model=args.model[0], dataset=args.dataset[0], **_overrides(args))
+    overrides = _overrides(args)
+    options = overrides.pop("criterion_options", None)
+    base = RunConfig.from_profile(profile, model=args.model[0], dataset=args.dataset[0], **overrides)
     configs = method_grid(base, criteria=args.criteria, sparsities=args.sparsities or profile.sparsities,
                           seeds=args.seeds or profile.seed_list, model=args.model, dataset=args.dataset)
-    if args.prune_at is None:
-        return configs
-    # the dense baselines never prune; every pruned run prunes when --prune-at says
-    return [c if c.criterion == NO_CRITERION else c.replace(prune_at=args.prune_at) for c in configs]
+    # the dense baselines never prune; every pruned run takes --option and prunes when --prune-at says
+    changes = {k: v for k, v in (("criterion_options", options), ("prune_at", args.prune_at)) if v is not None}
+    return [c if c.criterion == NO_CRITERION or not changes else c.replace(**changes) for c in configs]
 
 
 def _cmd_sweep(args: argparse.Namespace, extra: Sequence[str]) -> int:

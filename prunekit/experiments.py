@@ -173,6 +173,11 @@ def _options_field(value: object) -> tuple[tuple[str, Any], ...]:
 # ---------------------------------------------------------------------------------------------------- config
 
 
+def default_rewind_epoch(epochs: int) -> float:
+    """IMP's rewind point for a budget of ``epochs``: the paper's 6 of 80 epochs, scaled."""
+    return round(DEFAULT_REWIND_EPOCH * epochs / PAPER_EPOCHS, 6)
+
+
 @dataclass(frozen=True)
 class RunConfig:
     """A validated, hashable description of one run; ``key`` identifies what it computes."""
@@ -335,7 +340,7 @@ class RunConfig:
             "profile": chosen.name,
         }
         if str(overrides.get("criterion", "")).strip().lower() == IMP_CRITERION:
-            values["rewind_epoch"] = round(DEFAULT_REWIND_EPOCH * scale, 6)
+            values["rewind_epoch"] = default_rewind_epoch(chosen.epochs)
         values.update(overrides)
         return cls(**values)
 
@@ -346,8 +351,11 @@ class RunConfig:
             timings = ("none",) if new == NO_CRITERION else get_criterion(new).timings
             if self.prune_at not in timings:
                 changes["prune_at"] = None  # the new criterion's default timing
-            if self.rewind_epoch is not None and new != IMP_CRITERION and "rewind_epoch" not in changes:
-                changes["rewind_epoch"] = None  # rewinding belongs to IMP
+            if "rewind_epoch" not in changes:
+                if self.rewind_epoch is not None and new != IMP_CRITERION:
+                    changes["rewind_epoch"] = None  # rewinding belongs to IMP
+                elif self.rewind_epoch is None and new == IMP_CRITERION:
+                    changes["rewind_epoch"] = default_rewind_epoch(changes.get("epochs", self.epochs))
         return replace(self, **changes)
 
 

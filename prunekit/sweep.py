@@ -16,6 +16,7 @@ from typing import Any
 import torch
 from tqdm.auto import tqdm
 
+from prunekit.criteria import get_criterion
 from prunekit.experiments import NO_CRITERION, RunConfig, RunRecord, run
 from prunekit.store import ResultStore
 
@@ -64,8 +65,12 @@ def method_grid(base: RunConfig | Mapping[str, Any], *, criteria: Sequence[str],
         dense = base.replace(criterion=NO_CRITERION, sparsity=0.0) if isinstance(base, RunConfig) else {
             **{k: v for k, v in base.items() if k != "prune_at"}, "criterion": NO_CRITERION, "sparsity": 0.0}
         configs += grid(dense, **axes, seed=seeds)
-    if pruned:
-        configs += grid(base, **axes, criterion=pruned, sparsity=sparsities, seed=seeds)
+    targeted = [c for c in pruned if get_criterion(c).targets_sparsity]
+    untargeted = [c for c in pruned if c not in targeted]  # sparsity follows from options (HoyerSquare's λ)
+    if targeted:
+        configs += grid(base, **axes, criterion=targeted, sparsity=sparsities, seed=seeds)
+    if untargeted:
+        configs += grid(base, **axes, criterion=untargeted, sparsity=0.0, seed=seeds)
     return configs
 
 

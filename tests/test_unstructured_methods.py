@@ -328,3 +328,24 @@ def test_ablated_mask_keeps_the_plain_runs_layer_ratios(mnist_data_root, single_
                  data_root=mnist_data_root)
     assert reinit.metrics["mask_digest"] == plain.metrics["mask_digest"]  # same mask, new weights:
     assert reinit.history[0]["train_loss"] != plain.history[0]["train_loss"]
+
+
+# ---------------------------------------------------------------------------------------------------- CLI
+
+
+def test_cli_builds_the_new_methods_with_the_profiles_scaled_settings():
+    from prunekit.cli import _run_config, _sweep_configs, build_parser
+
+    parse = build_parser().parse_args
+    hoyer = _run_config(parse(["run", "--model", "mlp5", "--criterion", "hoyersquare", "--option", "lam=0.001",
+                               "--profile", "cpu"]))
+    assert (hoyer.prune_at, hoyer.sparsity, dict(hoyer.criterion_options)) == ("after", 0.0, {"lam": 0.001})
+    imp = _run_config(parse(["run", "--model", "mlp5", "--criterion", "imp-global", "--profile", "cpu"]))
+    assert (imp.prune_at, imp.prune_interval, imp.rewind_epoch) == ("during", 0.3, 0.45)
+    shuffled = _run_config(parse(["run", "--model", "mlp5", "--criterion", "snip", "--ablation", "shuffle"]))
+    assert shuffled.ablation == "shuffle"
+    swept = _sweep_configs(parse(["sweep", "--model", "mlp5", "--criteria", "imp-global", "--profile", "paper",
+                                  "--sparsities", "0.9"]))
+    assert {(c.rewind_epoch, c.prune_interval) for c in swept} == {(6.0, 4.0)}
+    with pytest.raises(ValueError, match="--option must look like NAME=VALUE"):
+        _run_config(parse(["run", "--model", "mlp5", "--criterion", "force", "--option", "rounds"]))

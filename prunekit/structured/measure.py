@@ -1,0 +1,240 @@
+"""Appendix-H measurements of a pruned network, as reductions with respect to the unpruned one.
+
+Every quantity is measured on the module as it is, with no knowledge of masks, so a physically
+smaller network (:func:`prunekit.structured.shrink`) shows its savings and a masked network shows
+the dense work it still does:
+
+- parameters: ``Σ numel`` of every parameter (a masked network still stores all of them);
+- FLOPs per sample: counted by :class:`torch.utils.flop_counter.FlopCounterMode` on a real forward
+  pass in eval mode. Its convention is **2 FLOPs per multiply-accumulate** of matmuls and
+  convolutions (bias additions, BatchNorm, activations and pooling are not counted), the same as
+  :func:`prunekit.metrics.inference_flops`. On a shrunk Linear/Conv network both give the same
+  number; on a *masked* network FlopCounterMode counts the dense work, while the mask-based
+  estimate ``metrics.inference_flops(masked)`` (kept in :attr:`NetworkCost.mask_flops`) counts only
+  kept weights: it drops a pruned node's own row but still counts the next layer's weights that
+  read the (zero) node, so it lies between the shrunk and the dense count;
+- disk: the CSR estimate of Appendix H (32-bit nonzero values, indices at 1/16 of that precision)
+  over the nonzero entries of every Linear/Conv weight;
+- inference time: median wall time of a forward pass of one batch (512 by default), eval mode,
+  ``torch.inference_mode``, after warm-up.
+"""
+
+from __future__ import annotations
+
+import logging
+import statistics
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+
+import torch
+from torch import nn
+from torch.utils.flop_counter import FlopCounterMode
+
+from prunekit.masks import PRUNABLE_TYPES, effective_weight
+from prunekit.metrics import CSR_FLOAT_TO_INDEX_RATIO, FLOAT_BITS, inference_flops
+
+log = logging.getLogger(__name__)
+
+DEFAULT_BATCH_SIZE = 512
+
+
+def _device(model: nn.Module) -> torch.device:
+    """Device of the model's first parameter (CPU for a parameter-less module)."""
+    first = next(model.parameters(), None)
+    return first.device if first is not None else torch.device("cpu")
+
+
+def _check_positive(value: object, name: str) -> int:
+    """Return ``value`` if it is a positive int, else raise ValueError naming it."""
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise ValueError(f"{name} must be a positive int, got {value!r}")
+    return value
+
+
+def _synchronize(device: torch.device) -> None:
+    """Wait for queued CUDA work so wall-clock times cover it."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+class _EvalMode:
+    """Context manager: eval mode inside, every module's own train/eval flag restored after."""
+
+    def __init__(self, model: nn.Module) -> None:
+        self.model = model
+        self.modes: list[tuple[nn.Module, bool]] = []
+
+    def __enter__(self) -> nn.Module:
+        self.modes = [(m, m.training) for m in self.model.modules()]
+        return self.model.eval()
+
+    def __exit__(self, *exc: object) -> None:
+        for module, flag in self.modes:
+            module.training = flag
+
+
+def parameter_count(model: nn.Module) -> int:
+    """Number of stored parameter entries: ``Σ numel`` over ``model.parameters()``."""
+    return sum(p.numel() for p in model.parameters())
+
+
+def counted_flops(model: nn.Module, inputs: torch.Tensor) -> int:
+    """FLOPs that FlopCounterMode counts for one eval-mode forward pass of ``inputs`` (2 per MAC)."""
+    with _EvalMode(model), torch.inference_mode(), FlopCounterMode(display=False) as counter:
+        model(inputs)
+    return int(counter.get_total_flops())
+
+
+def flops_per_sample(model: nn.Module, input_shape: Sequence[int]) -> int:
+    """FlopCounterMode FLOPs of one forward pass of one sample of shape ``input_shape``."""
+    return counted_flops(model, torch.zeros(1, *input_shape, device=_device(model)))
+
+
+def csr_bits(model: nn.Module, ratio: int = CSR_FLOAT_TO_INDEX_RATIO) -> float:
+    """Appendix-H CSR size of the nonzero Linear/Conv weights (values 32 bit, indices 32/ratio bit)."""
+    bits = 0.0
+    for module in model.modules():
+        if isinstance(module, PRUNABLE_TYPES):
+            weight = effective_weight(module).detach()
+            nonzero = int(weight.count_nonzero())
+            bits += nonzero * FLOAT_BITS + (nonzero + weight.shape[0] + 1) * FLOAT_BITS / ratio
+    return bits
+
+
+def _timed_forward(model: nn.Module, inputs: torch.Tensor) -> float:
+    """Wall seconds of one forward pass (CUDA-synchronised)."""
+    _synchronize(inputs.device)
+    start = time.perf_counter()
+    model(inputs)
+    _synchronize(inputs.device)
+    return time.perf_counter() - start
+
+
+def batch_seconds(model: nn.Module, inputs: torch.Tensor, repeats: int = 5, warmup: int = 1) -> float:
+    """Median wall seconds of an eval-mode, inference-mode forward pass of ``inputs`` after ``warmup`` passes."""
+    _check_positive(repeats, "repeats")
+    if not isinstance(warmup, int) or warmup < 0:
+        raise ValueError(f"warmup must be an int >= 0, got {warmup!r}")
+    with _EvalMode(model), torch.inference_mode():
+        for _ in range(warmup):
+            model(inputs)
+        times = [_timed_forward(model, inputs) for _ in range(repeats)]
+    return statistics.median(times)
+
+
+def random_batch(input_shape: Sequence[int], batch_size: int, device: torch.device | str = "cpu",
+                 seed: int = 0) -> torch.Tensor:
+    """A reproducible standard-normal batch of ``batch_size`` samples of ``input_shape``."""
+    _check_positive(batch_size, "batch_size")
+    generator = torch.Generator().manual_seed(seed)
+    return torch.randn(batch_size, *input_shape, generator=generator).to(device)
+
+
+def inference_seconds(model: nn.Module, input_shape: Sequence[int], batch_size: int = DEFAULT_BATCH_SIZE,
+                      repeats: int = 5, warmup: int = 1) -> float:
+    """Median seconds of one eval-mode forward pass of a random batch of ``batch_size`` samples."""
+    inputs = random_batch(input_shape, batch_size, _device(model))
+    return batch_seconds(model, inputs, repeats, warmup)
+
+
+@dataclass(frozen=True)
+class NetworkCost:
+    """Absolute Appendix-H quantities of one network (FLOPs per sample, seconds per batch)."""
+
+    parameters: int
+    flops: int
+    mask_flops: int
+    csr_bits: float
+    seconds: float
+
+
+def network_cost(model: nn.Module, input_shape: Sequence[int], batch_size: int = DEFAULT_BATCH_SIZE,
+                 repeats: int = 5, warmup: int = 1) -> NetworkCost:
+    """Measure parameters, counted and mask-estimated FLOPs, CSR size and batch inference time."""
+    return NetworkCost(
+        parameters=parameter_count(model),
+        flops=flops_per_sample(model, input_shape),
+        mask_flops=inference_flops(model, input_shape, sparse=True),
+        csr_bits=csr_bits(model),
+        seconds=inference_seconds(model, input_shape, batch_size, repeats, warmup),
+    )
+
+
+def _ratio(dense: float, pruned: float) -> float:
+    """dense / pruned, infinite when the pruned quantity is zero."""
+    return dense / pruned if pruned else float("inf")
+
+
+@dataclass(frozen=True)
+class StructuredReport:
+    """Costs of the unpruned and the pruned network and their reductions (dense / pruned)."""
+
+    dense: NetworkCost
+    pruned: NetworkCost
+    batch_size: int
+    threads: int
+
+    @property
+    def parameter_reduction(self) -> float:
+        """Stored parameters, dense / pruned."""
+        return _ratio(self.dense.parameters, self.pruned.parameters)
+
+    @property
+    def flop_reduction(self) -> float:
+        """FlopCounterMode inference FLOPs, dense / pruned (1 for a masked, unshrunk network)."""
+        return _ratio(self.dense.flops, self.pruned.flops)
+
+    @property
+    def mask_flop_reduction(self) -> float:
+        """Mask-based FLOP estimate (``metrics.inference_flops``), dense / pruned."""
+        return _ratio(self.dense.mask_flops, self.pruned.mask_flops)
+
+    @property
+    def disk_reduction(self) -> float:
+        """CSR disk size, dense / pruned."""
+        return _ratio(self.dense.csr_bits, self.pruned.csr_bits)
+
+    @property
+    def time_reduction(self) -> float:
+        """Measured inference seconds per batch, dense / pruned (the speed-up)."""
+        return _ratio(self.dense.seconds, self.pruned.seconds)
+
+    def as_dict(self) -> dict:
+        """Flat dict: ``dense_*`` and ``pruned_*`` absolute values plus every ``*_reduction``."""
+        flat = {f"dense_{k}": v for k, v in asdict(self.dense).items()}
+        flat |= {f"pruned_{k}": v for k, v in asdict(self.pruned).items()}
+        flat |= {"batch_size": self.batch_size, "threads": self.threads}
+        for name in ("parameter", "flop", "mask_flop", "disk", "time"):
+            flat[f"{name}_reduction"] = getattr(self, f"{name}_reduction")
+        return flat
+
+
+def structured_report(dense: nn.Module, shrunk: nn.Module, input_shape: Sequence[int],
+                      batch_size: int = DEFAULT_BATCH_SIZE, repeats: int = 5, warmup: int = 1) -> StructuredReport:
+    """Appendix-H costs of ``dense`` and ``shrunk`` (or masked) and their reductions."""
+    _check_positive(batch_size, "batch_size")
+    report = StructuredReport(
+        dense=network_cost(dense, input_shape, batch_size, repeats, warmup),
+        pruned=network_cost(shrunk, input_shape, batch_size, repeats, warmup),
+        batch_size=batch_size,
+        threads=torch.get_num_threads(),
+    )
+    log.info("structured report: %.2fx FLOPs, %.2fx parameters, %.2fx disk, %.2fx time", report.flop_reduction,
+             report.parameter_reduction, report.disk_reduction, report.time_reduction)
+    return report
+
+
+__all__ = [
+    "NetworkCost",
+    "StructuredReport",
+    "batch_seconds",
+    "counted_flops",
+    "csr_bits",
+    "flops_per_sample",
+    "inference_seconds",
+    "network_cost",
+    "parameter_count",
+    "random_batch",
+    "structured_report",
+]
