@@ -25,7 +25,7 @@ import prunekit
 from prunekit.criteria import available_criteria, get_criterion
 from prunekit.criteria.sensitivity import SCORE_MODES
 from prunekit.data import DATASET_NAMES, TensorBatches, dataset_info, load_split, make_batches
-from prunekit.masks import current_mask, layer_sparsity, prunable_layers, weight_sparsity
+from prunekit.masks import apply_mask, current_mask, prunable_layers
 from prunekit.metrics import (
     csr_size_bits,
     dense_size_bits,
@@ -35,6 +35,7 @@ from prunekit.metrics import (
     training_flops,
 )
 from prunekit.models import available_models, build_model
+from prunekit.structured import available_node_criteria, get_node_criterion, hidden_layers, prune_nodes, shrink
 from prunekit.nodes import node_sparsity
 from prunekit.profiles import Profile, get_profile
 from prunekit.ablations import ABLATIONS, apply_ablation
@@ -60,7 +61,9 @@ PRUNE_AT = ("none", "before", "during", "after")  # when a run prunes (a criteri
 # the keys of runs stored before the field existed (e.g. results/cpu) do not change.
 CONDITIONAL_KEY_FIELDS = {"prune_interval": "during"}
 # Fields added later: left out of the key while they hold this default, for the same reason.
-DEFAULTED_KEY_FIELDS = {"rewind_epoch": None, "ablation": "none"}
+DEFAULTED_KEY_FIELDS = {"rewind_epoch": None, "ablation": "none", "structured": False}
+# Node criteria that RunConfig can run: they prune before training, then the network is physically shrunk.
+STRUCTURED_BEFORE = ("snap", "snap-it", "cnip-it", "random")
 IMP_CRITERION = "imp-global"  # the criterion whose runs rewind (rewind_epoch set by from_profile)
 PAPER_EPOCHS = 80  # the paper's budget; τ and IMP's rewind epoch scale with a profile's epochs
 # Where a run executes and which budget name it was launched under do not change what it
@@ -190,6 +193,7 @@ class RunConfig:
     prune_interval: float = DEFAULT_INTERVAL  # τ, epochs between pruning steps (only with prune_at "during")
     rewind_epoch: float | None = None  # IMP: rewind surviving weights to their values at this epoch
     ablation: str = "none"  # sanity checks of a mask found before training: shuffle, reinit, invert
+    structured: bool = False  # prune whole nodes (prunekit.structured) and train the physically shrunk network
     epochs: int = 80
     seed: int = 0
     batch_size: int | None = None  # None: the dataset's paper batch size
@@ -216,8 +220,13 @@ class RunConfig:
 
     def _validated(self) -> dict[str, Any]:
         """Every field checked on its own and normalised (lower-case names, ints, floats)."""
-        criterion = _choice_field("criterion", self.criterion, [NO_CRITERION, *available_criteria()])
-        default_prune_at = PRUNE_AT[0] if criterion == NO_CRITERION else get_criterion(criterion).timings[0]
+        structured = _bool_field("structured", self.structured)
+        known = available_node_criteria() if structured else available_criteria()
+        criterion = _choice_field("criterion", self.criterion, [NO_CRITERION, *known])
+        if criterion == NO_CRITERION:
+            default_prune_at = PRUNE_AT[0]
+        else:
+            default_prune_at = "before" if structured else get_criterion(criterion).timings[0]
         dataset = _dataset_field(self.dataset)
         batch_size = _int_field("batch_size", self.batch_size, 1, optional=True)
         if self.profile is not None and not isinstance(self.profile, str):
@@ -231,6 +240,7 @@ class RunConfig:
             "prune_interval": _interval_field(self.prune_interval),
             "rewind_epoch": _rewind_field(self.rewind_epoch),
             "ablation": _choice_field("ablation", self.ablation, ABLATIONS),
+            "structured": structured,
             "epochs": _int_field("epochs", self.epochs, 0),
             "seed": _int_field("seed", self.seed, 0),
             "batch_size": batch_size or dataset_info(dataset).batch_size,
@@ -263,6 +273,9 @@ class RunConfig:
                 raise ValueError(f"criterion_options must be empty when criterion is 'none', "
                                  f"got {dict(self.criterion_options)!r}")
             return
+        if self.structured:
+            self._check_structured()
+            return
         try:
             crit = self.make_criterion()
         except TypeError as err:
@@ -290,8 +303,28 @@ class RunConfig:
                                  f"{self.sparsity} with steps={self.steps} and prune_interval={self.prune_interval} "
                                  f"needs at least {needed} epochs")
 
+    def _check_structured(self) -> None:
+        """Rules of a structured run: a node criterion that prunes before training, to a node sparsity."""
+        if self.criterion not in STRUCTURED_BEFORE:
+            raise ValueError(f"structured criterion {self.criterion!r} prunes after training, which RunConfig does not "
+                             f"run yet; structured runs accept {', '.join(STRUCTURED_BEFORE)} (use "
+                             f"prunekit.structured.prune_nodes on a trained model for the others)")
+        if self.prune_at != "before":
+            raise ValueError(f"prune_at must be 'before' for a structured run, got {self.prune_at!r}")
+        if self.sparsity == 0.0:
+            raise ValueError(f"sparsity must be in (0, 1) when criterion is {self.criterion!r}, got 0.0")
+        if self.rewind_epoch is not None or self.ablation != "none":
+            raise ValueError("rewind_epoch and ablation apply to weight pruning, not to a structured run")
+        try:
+            self.make_criterion()
+        except TypeError as err:
+            raise ValueError(f"criterion_options {dict(self.criterion_options)!r} are not accepted by node "
+                             f"criterion {self.criterion!r}: {err}") from None
+
     def make_criterion(self):
         """The configured criterion instance (its step count and options applied)."""
+        if self.structured:
+            return get_node_criterion(self.criterion, steps=self.steps, **dict(self.criterion_options))
         return get_criterion(self.criterion, steps=self.steps, **dict(self.criterion_options))
 
     @property
@@ -581,17 +614,87 @@ def mask_digest(model: nn.Module) -> str:
     return digest.hexdigest()
 
 
-def _model_metrics(model: nn.Module, input_shape: tuple[int, ...]) -> dict[str, Any]:
-    """Sparsity, FLOPs and size of the trained model."""
-    return {
+@dataclass(frozen=True)
+class DenseReference:
+    """What the unpruned network measures: the denominators of every reduction a record reports."""
+
+    inference_flops: int
+    bits: float
+    layer_weights: dict[str, int]
+    hidden_nodes: dict[str, int]
+
+
+def dense_reference(model: nn.Module, input_shape: tuple[int, ...]) -> DenseReference:
+    """Measure the network before anything is pruned."""
+    return DenseReference(
+        inference_flops=inference_flops(model, input_shape, sparse=False),
+        bits=dense_size_bits(model),
+        layer_weights={n: m.weight.numel() for n, m in prunable_layers(model).items()},
+        hidden_nodes=_hidden_widths(model),
+    )
+
+
+def _hidden_widths(model: nn.Module) -> dict[str, int]:
+    """Output width of every hidden layer ({} for a network without hidden layers)."""
+    try:
+        return {n: m.weight.shape[0] for n, m in hidden_layers(model).items()}
+    except ValueError:
+        return {}
+
+
+def _kept_weights(model: nn.Module) -> dict[str, int]:
+    """Surviving weights per prunable layer (unmasked weights of a shrunk layer all count)."""
+    return {n: int(current_mask(m).count_nonzero()) for n, m in prunable_layers(model).items()}
+
+
+def _sparsities(model: nn.Module, dense: DenseReference, structured: bool) -> tuple[float, float, dict[str, float]]:
+    """Weight sparsity, node sparsity and per-layer sparsity against the unpruned network."""
+    kept = _kept_weights(model)
+    layers = {n: 1.0 - kept.get(n, 0) / total for n, total in dense.layer_weights.items()}
+    weights = 1.0 - sum(kept.values()) / sum(dense.layer_weights.values())
+    if not structured:
+        return weights, node_sparsity(model), layers
+    # physically removed nodes: hidden widths of the shrunk network against the unpruned ones
+    widths = {n: m.weight.shape[0] for n, m in prunable_layers(model).items() if n in dense.hidden_nodes}
+    nodes = 1.0 - sum(widths.values()) / sum(dense.hidden_nodes.values())
+    return weights, nodes, layers
+
+
+def _model_metrics(model: nn.Module, input_shape: tuple[int, ...], dense: DenseReference,
+                   structured: bool = False) -> tuple[dict[str, Any], dict[str, float]]:
+    """Sparsity, FLOPs and size of the trained model against the unpruned one, and the per-layer sparsity."""
+    weights, nodes, layers = _sparsities(model, dense, structured)
+    metrics = {
         "mask_digest": mask_digest(model),
-        "weight_sparsity": weight_sparsity(model),
-        "node_sparsity": node_sparsity(model),
+        "weight_sparsity": weights,
+        "node_sparsity": nodes,
         "inference_flops": inference_flops(model, input_shape, sparse=True),
-        "dense_inference_flops": inference_flops(model, input_shape, sparse=False),
+        "dense_inference_flops": dense.inference_flops,
         "csr_bits": csr_size_bits(model),
-        "dense_bits": dense_size_bits(model),
+        "dense_bits": dense.bits,
+        "parameters": sum(p.numel() for p in model.parameters()),
     }
+    return metrics, layers
+
+
+def _prune_nodes_before(model: nn.Module, config: RunConfig, scoring: TensorBatches,
+                        input_shape: tuple[int, ...]) -> tuple[nn.Module, list[Any]]:
+    """Prune nodes at initialisation, then return the physically shrunk network and the rounds it ran."""
+    crit = config.make_criterion()
+    result = prune_nodes(model, crit, config.sparsity, scoring if crit.needs_data else None, samples=config.samples,
+                         batch_size=config.scoring_batch_size, steps=config.steps, score_mode=config.score_mode,
+                         seed=config.seed)
+    device = next(model.parameters()).device
+    example = torch.randn(2, *input_shape, generator=torch.Generator().manual_seed(config.seed)).to(device)
+    small = shrink(model, example)
+    if crit.combined:  # CNIP-it also pruned single weights inside the surviving nodes: keep them pruned
+        for module in prunable_layers(small).values():
+            zero = module.weight.detach() == 0
+            if zero.any():
+                apply_mask(module, ~zero)
+    log.info("shrunk %s from %d to %d parameters", config.model, sum(p.numel() for p in model.parameters()),
+             sum(p.numel() for p in small.parameters()))
+    return small, result.steps
 
 
 def _reset_peak_memory(device: torch.device) -> None:
@@ -627,11 +730,15 @@ def run(config: RunConfig, *, progress: bool = True, data_root: str | os.PathLik
     info = dataset_info(config.dataset)
     data = load_run_data(config, device, data_root)
     model = initial_model(config, data, device)
+    dense = dense_reference(model, info.input_shape)
     log.info("run %s: %s on %s, %s at %.4f (%s), %d epochs, seed %d", config.key, config.model, config.dataset,
              config.criterion, config.sparsity, config.prune_at, config.epochs, config.seed)
 
     prune_start = time.perf_counter()
-    steps = _prune_before(model, config, data.scoring)
+    if config.structured:
+        model, steps = _prune_nodes_before(model, config, data.scoring, info.input_shape)
+    else:
+        steps = _prune_before(model, config, data.scoring)
     prune_seconds = time.perf_counter() - prune_start
 
     callbacks: list[Callback] = []
@@ -654,15 +761,16 @@ def run(config: RunConfig, *, progress: bool = True, data_root: str | os.PathLik
     test_loss, accuracy = (final.test_loss, final.test_acc) if final else evaluate(model, data.test, device, config.amp)
     eval_seconds = time.perf_counter() - eval_start
 
+    model_metrics, layers = _model_metrics(model, info.input_shape, dense, config.structured)
     metrics = {
         "accuracy": accuracy,
         "test_loss": test_loss,
         "train_accuracy": final.train_acc if final else None,
         "train_loss": final.train_loss if final else None,
-        **_model_metrics(model, info.input_shape),
+        **model_metrics,
         "training_flops": sum(meter.per_epoch),
-        "dense_training_flops": training_flops(model, info.input_shape, data.train.num_samples * config.epochs,
-                                               sparse=False),
+        # training costs three passes per sample (forward, input and weight gradients) on the unpruned net
+        "dense_training_flops": 3 * dense.inference_flops * data.train.num_samples * config.epochs,
         "train_samples": data.train.num_samples,
         "test_samples": data.test.num_samples,
     }
@@ -675,7 +783,7 @@ def run(config: RunConfig, *, progress: bool = True, data_root: str | os.PathLik
         "peak_memory_bytes": peak_memory_bytes(device),
         "peak_memory_kind": "cuda_allocated" if device.type == "cuda" else "process_rss",
     }
-    record = RunRecord(config, json_safe(metrics), layer_sparsity(model), json_safe(history.as_records()),
+    record = RunRecord(config, json_safe(metrics), layers, json_safe(history.as_records()),
                        json_safe([s.as_dict() for s in steps]), resources, provenance(device))
     log.info("run %s done: accuracy %.4f, weight sparsity %.4f, %.1fs", config.key, accuracy,
              metrics["weight_sparsity"], resources["total_seconds"])

@@ -54,6 +54,7 @@ CHANGES = {
     "prune_interval": 2,  # in the key only when prune_at is "during" (tests/test_during.py)
     "rewind_epoch": 1.0,  # only with prune_at "during" (tests/test_unstructured_methods.py)
     "ablation": "shuffle",
+    "structured": True,  # needs a node criterion (tests/test_unstructured_methods.py)
 }
 
 
@@ -69,7 +70,7 @@ def test_every_experiment_field_is_covered_by_the_change_test():
     assert defining == set(CHANGES) | {"criterion_options"}
 
 
-@pytest.mark.parametrize("field", [f for f in CHANGES if f not in ("prune_at", "prune_interval", "rewind_epoch")])
+@pytest.mark.parametrize("field", [f for f in CHANGES if f not in ("prune_at", "prune_interval", "rewind_epoch", "structured")])
 def test_changing_an_experiment_field_changes_the_key(field):
     assert RunConfig(**BASE).key != RunConfig(**{**BASE, field: CHANGES[field]}).key
 

@@ -349,3 +349,34 @@ def test_cli_builds_the_new_methods_with_the_profiles_scaled_settings():
     assert {(c.rewind_epoch, c.prune_interval) for c in swept} == {(6.0, 4.0)}
     with pytest.raises(ValueError, match="--option must look like NAME=VALUE"):
         _run_config(parse(["run", "--model", "mlp5", "--criterion", "force", "--option", "rounds"]))
+
+
+# ------------------------------------------------------------------------------------- structured runs
+
+
+def test_structured_configs_accept_node_criteria_before_training_only():
+    config = tiny_config(criterion="snap-it", sparsity=0.5, structured=True)
+    assert config.prune_at == "before" and config.key != tiny_config(criterion="snip-it", sparsity=0.5).key
+    assert tiny_config(criterion="random", sparsity=0.5).key == tiny_config(criterion="random", sparsity=0.5,
+                                                                            structured=False).key
+    with pytest.raises(ValueError, match="structured criterion 'efficientconvnets' prunes after training"):
+        tiny_config(criterion="efficientconvnets", sparsity=0.5, structured=True)
+    with pytest.raises(ValueError, match="criterion must be one of"):
+        tiny_config(criterion="grasp", sparsity=0.5, structured=True)
+    with pytest.raises(ValueError, match="rewind_epoch and ablation apply to weight pruning"):
+        tiny_config(criterion="snap-it", sparsity=0.5, structured=True, ablation="shuffle")
+
+
+@pytest.mark.parametrize("criterion", ["snap-it", "cnip-it"])
+def test_a_structured_run_trains_the_physically_smaller_network(criterion, mnist_data_root, single_thread):
+    dense = run(tiny_config(criterion="none", sparsity=0.0), progress=False, data_root=mnist_data_root)
+    record = run(tiny_config(criterion=criterion, sparsity=0.5, structured=True), progress=False,
+                 data_root=mnist_data_root)
+    m = record.metrics
+    assert m["parameters"] < dense.metrics["parameters"]
+    assert m["inference_flops"] < m["dense_inference_flops"] == dense.metrics["dense_inference_flops"]
+    assert m["dense_training_flops"] == dense.metrics["dense_training_flops"]
+    if criterion == "snap-it":  # half the hidden nodes are physically gone
+        assert m["node_sparsity"] == pytest.approx(0.5, abs=0.01)
+    assert 0 < m["weight_sparsity"] < 1 and record.prune_steps
+    assert set(record.layer_sparsity) == set(dense.layer_sparsity)
