@@ -257,12 +257,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--repeats", type=int, default=2, help="timed epochs per variant; the fastest counts")
     parser.add_argument("--limit", type=int, default=None, help="use only the first N training samples")
     parser.add_argument("--json", dest="json_path", default=None, help="also write the numbers to this file")
+    parser.add_argument("--structured", action="store_true",
+                        help="instead: shrunk VGG16/Conv6 inference speed-up against their FLOP reduction at 90 %% "
+                             "node sparsity (python -m prunekit.structured.speed --help for its options)")
     parser.add_argument("--criteria", nargs="*", default=None, metavar="NAME",
                         help="instead: time every criterion's pruning (or the named ones) as a multiple of one epoch")
 
 
 def main(args: argparse.Namespace) -> int:
     """Run the benchmark and print its ratios (the CLI's ``bench`` command)."""
+    if args.structured:
+        from prunekit.structured import speed
+
+        return speed.main(["--model", "vgg16", "--model", "conv6", "--fold-batchnorm", "--channels-last"])
     if args.criteria is not None:
         costs = criterion_costs(args.model, args.dataset, args.sparsity, args.criteria or None, args.device,
                                 args.limit, args.repeats)

@@ -24,10 +24,13 @@ from prunekit.structured.nodes import (
     pruned_node_sparsity,
 )
 from prunekit.structured.prune import NodePruneResult, NodePruneStep, keep_nodes, prune_nodes
+from prunekit.structured.measure import StructuredReport, structured_report
 from prunekit.structured.shrink import remove_reparametrisation, shrink
 
 __all__ = [
     "Elasticities",
+    "StructuredReport",
+    "structured_report",
     "NodeCount",
     "NodeCriterion",
     "NodePruneResult",

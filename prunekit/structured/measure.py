@@ -15,6 +15,9 @@ the dense work it still does:
   read the (zero) node, so it lies between the shrunk and the dense count;
 - disk: the CSR estimate of Appendix H (32-bit nonzero values, indices at 1/16 of that precision)
   over the nonzero entries of every Linear/Conv weight;
+- feature-map elements per sample: ``Σ numel`` of every leaf module's output in one forward pass,
+  a proxy for the activation memory behind Table 1's RAM footprint and for the memory-bound work
+  (BatchNorm, activations, pooling) that scales with the number of channels, not with FLOPs;
 - inference time: median wall time of a forward pass of one batch (512 by default), eval mode,
   ``torch.inference_mode``, after warm-up.
 """
@@ -91,6 +94,26 @@ def flops_per_sample(model: nn.Module, input_shape: Sequence[int]) -> int:
     return counted_flops(model, torch.zeros(1, *input_shape, device=_device(model)))
 
 
+def activation_count(model: nn.Module, input_shape: Sequence[int]) -> int:
+    """Feature-map elements of one sample: ``Σ numel`` of every leaf module's tensor output."""
+    total = 0
+
+    def count(_module: nn.Module, _inputs: object, output: object) -> None:
+        nonlocal total
+        if isinstance(output, torch.Tensor):
+            total += output.numel()
+
+    leaves = [m for m in model.modules() if next(m.children(), None) is None]
+    hooks = [m.register_forward_hook(count) for m in leaves]
+    try:
+        with _EvalMode(model), torch.inference_mode():
+            model(torch.zeros(1, *input_shape, device=_device(model)))
+    finally:
+        for hook in hooks:
+            hook.remove()
+    return total
+
+
 def csr_bits(model: nn.Module, ratio: int = CSR_FLOAT_TO_INDEX_RATIO) -> float:
     """Appendix-H CSR size of the nonzero Linear/Conv weights (values 32 bit, indices 32/ratio bit)."""
     bits = 0.0
@@ -145,6 +168,7 @@ class NetworkCost:
     parameters: int
     flops: int
     mask_flops: int
+    activations: int
     csr_bits: float
     seconds: float
 
@@ -156,6 +180,7 @@ def network_cost(model: nn.Module, input_shape: Sequence[int], batch_size: int =
         parameters=parameter_count(model),
         flops=flops_per_sample(model, input_shape),
         mask_flops=inference_flops(model, input_shape, sparse=True),
+        activations=activation_count(model, input_shape),
         csr_bits=csr_bits(model),
         seconds=inference_seconds(model, input_shape, batch_size, repeats, warmup),
     )
@@ -191,6 +216,11 @@ class StructuredReport:
         return _ratio(self.dense.mask_flops, self.pruned.mask_flops)
 
     @property
+    def activation_reduction(self) -> float:
+        """Feature-map elements per sample, dense / pruned."""
+        return _ratio(self.dense.activations, self.pruned.activations)
+
+    @property
     def disk_reduction(self) -> float:
         """CSR disk size, dense / pruned."""
         return _ratio(self.dense.csr_bits, self.pruned.csr_bits)
@@ -205,7 +235,7 @@ class StructuredReport:
         flat = {f"dense_{k}": v for k, v in asdict(self.dense).items()}
         flat |= {f"pruned_{k}": v for k, v in asdict(self.pruned).items()}
         flat |= {"batch_size": self.batch_size, "threads": self.threads}
-        for name in ("parameter", "flop", "mask_flop", "disk", "time"):
+        for name in ("parameter", "flop", "mask_flop", "activation", "disk", "time"):
             flat[f"{name}_reduction"] = getattr(self, f"{name}_reduction")
         return flat
 
@@ -227,6 +257,7 @@ def structured_report(dense: nn.Module, shrunk: nn.Module, input_shape: Sequence
 
 __all__ = [
     "NetworkCost",
+    "activation_count",
     "StructuredReport",
     "batch_seconds",
     "counted_flops",

@@ -44,7 +44,7 @@ def remove_reparametrisation(model: nn.Module) -> nn.Module:
     return model
 
 
-def _detach_masked_attributes(model: nn.Module) -> None:
+def detach_masked_attributes(model: nn.Module) -> None:
     """Recompute every masked ``name = name_orig * name_mask`` without autograd history.
 
     The prune pre-hook recomputes these attributes at every forward, so this changes nothing the
@@ -152,7 +152,7 @@ def shrink(model: nn.Module, example_inputs: object, *, check: bool = True, rtol
     mode of ``model``; ``model`` itself is not modified.
     """
     outputs = output_layers(model)
-    _detach_masked_attributes(model)
+    detach_masked_attributes(model)
     small = copy.deepcopy(model)
     remove_reparametrisation(small)
     modules = dict(small.named_modules())
@@ -171,4 +171,4 @@ def shrink(model: nn.Module, example_inputs: object, *, check: bool = True, rtol
     return small
 
 
-__all__ = ["dependency_graph", "remove_reparametrisation", "removable_channels", "shrink"]
+__all__ = ["dependency_graph", "detach_masked_attributes", "remove_reparametrisation", "removable_channels", "shrink"]

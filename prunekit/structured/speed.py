@@ -8,14 +8,22 @@ but not a trained ranking), shrinks it physically and times an eval-mode forward
 512 for both networks. The efficiency ``speed-up / FLOP reduction`` is 1 when time falls exactly in
 proportion to FLOPs; the issue's target is ≥ 0.8.
 
-Two options probe why a thin network runs below the FLOP-proportional ideal:
+Three options probe why a thin network runs below the FLOP-proportional ideal:
 
 - ``channel_multiple=m`` un-prunes, per hidden layer, the best pruned nodes (largest L1 norm of
   their original weight row, a data-free proxy) until the kept count is a multiple of ``m``, so the
   shrunk layers have vector-friendly widths; the result is reported against its own, smaller FLOP
   reduction;
 - ``fold_batchnorm`` folds every eval-mode BatchNorm into the preceding Conv/Linear (both networks),
-  removing one memory-bound pass per layer, which weighs more in a thin network.
+  removing one memory-bound pass per layer, which weighs more in a thin network;
+- ``channels_last`` runs both networks in NHWC layout, sparing oneDNN the NCHW ↔ blocked reorders
+  around every convolution (memory-bound work that scales with channels, not FLOPs).
+
+Why the ideal is out of reach at high node sparsity: removing a fraction s of the nodes of
+consecutive layers cuts a hidden convolution's FLOPs by about 1/(1−s)² but its feature maps, and
+so every memory-bound pass (BatchNorm, activation, pooling, layout reorders), only by 1/(1−s).
+The result therefore also reports the feature-map reduction, the speed-up of a purely
+memory-bound network; measured speed-ups fall between the two.
 
 Timing: dense and shrunk forward passes alternate (after a warm-up each), so a load change on the
 machine hits both; each network's time is the median of its ``repeats``.
@@ -38,10 +46,16 @@ from torch.fx.experimental.optimization import fuse
 
 from prunekit.models import available_models, build_model
 from prunekit.schedule import check_sparsity
-from prunekit.structured.measure import batch_seconds, flops_per_sample, parameter_count, random_batch
+from prunekit.structured.measure import (
+    activation_count,
+    batch_seconds,
+    flops_per_sample,
+    parameter_count,
+    random_batch,
+)
 from prunekit.structured.nodes import NodeSite, node_alive, node_sites, pruned_node_sparsity
 from prunekit.structured.prune import prune_nodes
-from prunekit.structured.shrink import shrink
+from prunekit.structured.shrink import detach_masked_attributes, shrink
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +74,7 @@ class SpeedupResult:
     node_sparsity: float
     channel_multiple: int
     fold_batchnorm: bool
+    channels_last: bool
     batch_size: int
     repeats: int
     threads: int
@@ -68,6 +83,8 @@ class SpeedupResult:
     shrunk_parameters: int
     dense_flops: int
     shrunk_flops: int
+    dense_activations: int
+    shrunk_activations: int
     dense_seconds: float
     shrunk_seconds: float
 
@@ -75,6 +92,11 @@ class SpeedupResult:
     def flop_reduction(self) -> float:
         """Inference FLOPs per sample, dense / shrunk (FlopCounterMode)."""
         return self.dense_flops / self.shrunk_flops
+
+    @property
+    def activation_reduction(self) -> float:
+        """Feature-map elements per sample, dense / shrunk: what memory-bound passes scale with."""
+        return self.dense_activations / self.shrunk_activations
 
     @property
     def speedup(self) -> float:
@@ -88,7 +110,8 @@ class SpeedupResult:
 
     def as_dict(self) -> dict:
         """Measurements plus the derived ratios."""
-        return {**asdict(self), "flop_reduction": self.flop_reduction, "speedup": self.speedup,
+        return {**asdict(self), "flop_reduction": self.flop_reduction,
+                "activation_reduction": self.activation_reduction, "speedup": self.speedup,
                 "efficiency": self.efficiency}
 
 
@@ -105,6 +128,15 @@ def _check_channel_multiple(value: object) -> int:
     if not isinstance(value, int) or isinstance(value, bool) or value < 1:
         raise ValueError(f"channel_multiple must be a positive int (1 = no rounding), got {value!r}")
     return value
+
+
+def _check_run(batch_size: object, repeats: object, input_shape: Sequence[int], channels_last: bool) -> None:
+    """Raise ValueError for a non-positive batch size or repeat count, or channels-last on non-images."""
+    for name, value in (("batch_size", batch_size), ("repeats", repeats)):
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise ValueError(f"{name} must be a positive int, got {value!r}")
+    if channels_last and len(input_shape) != 3:
+        raise ValueError(f"channels_last needs image inputs (C, H, W), got input_shape {tuple(input_shape)!r}")
 
 
 def _resolve_device(device: str | torch.device | None) -> torch.device:
@@ -187,6 +219,7 @@ def paired_seconds(models: Sequence[nn.Module], inputs: torch.Tensor, repeats: i
 def _variant(masked: nn.Module, multiple: int, example: torch.Tensor) -> tuple[nn.Module, float]:
     """The shrunk copy of ``masked`` (kept channels first rounded up to ``multiple`` if > 1) and its node sparsity."""
     if multiple > 1:
+        detach_masked_attributes(masked)  # a masked tensor with autograd history cannot be deep-copied
         masked = copy.deepcopy(masked)
         round_kept_channels(masked, multiple)
     return shrink(masked, example), pruned_node_sparsity(masked)
@@ -201,57 +234,80 @@ def _unpruned(model: str | nn.Module, input_shape: Sequence[int], num_classes: i
     return key, build_model(key, tuple(input_shape), num_classes).eval()
 
 
+def _prepared(net: nn.Module, device: torch.device, fold_batchnorm: bool, channels_last: bool) -> nn.Module:
+    """``net`` in eval mode on ``device``, BatchNorm folded and/or in channels-last layout if asked."""
+    net = fold_batchnorms(net) if fold_batchnorm else net
+    net = net.to(device).eval()
+    return net.to(memory_format=torch.channels_last) if channels_last else net
+
+
 def shrink_speedups(model: str | nn.Module, node_sparsity: float = 0.9, input_shape: Sequence[int] = CIFAR10_SHAPE,
                     num_classes: int = 10, batch_size: int = 512, criterion: str = "random", repeats: int = 5,
-                    device: str | torch.device | None = None, channel_multiples: Sequence[int] = (1,),
-                    fold_batchnorm: bool = False, seed: int = 0) -> list[SpeedupResult]:
+                    device: str | torch.device | None = None, *, channel_multiples: Sequence[int] = (1,),
+                    fold_batchnorm: bool = False, channels_last: bool = False, seed: int = 0) -> list[SpeedupResult]:
     """Speed-up vs FLOP reduction of one pruned network, shrunk once per channel multiple (1 = as pruned).
 
     ``model`` is a paper network's name (built with :func:`build_model`) or any unpruned module.
+    Folding and layout options apply to the unpruned and the shrunk networks alike.
     """
     kappa = check_sparsity(node_sparsity, "node_sparsity")
     multiples = [_check_channel_multiple(m) for m in channel_multiples]
+    _check_run(batch_size, repeats, input_shape, channels_last)
     dev = _resolve_device(device)
     name, dense = _unpruned(model, input_shape, num_classes, seed)
     masked = node_prune(copy.deepcopy(dense), criterion, kappa, input_shape, num_classes, seed)
     example = random_batch(input_shape, 2, seed=seed + 1)
     variants, sparsities = zip(*(_variant(masked, m, example) for m in multiples))
-    nets = [dense, *variants]
-    if fold_batchnorm:
-        nets = [fold_batchnorms(net) for net in nets]
-    nets = [net.to(dev).eval() for net in nets]
+    nets = [_prepared(net, dev, fold_batchnorm, channels_last) for net in (dense, *variants)]
     flops = [flops_per_sample(net, input_shape) for net in nets]
-    seconds = paired_seconds(nets, random_batch(input_shape, batch_size, dev, seed=seed + 2), repeats)
-    threads = torch.get_num_threads()
+    activations = [activation_count(net, input_shape) for net in nets]
+    inputs = random_batch(input_shape, batch_size, dev, seed=seed + 2)
+    if channels_last:
+        inputs = inputs.contiguous(memory_format=torch.channels_last)
+    seconds = paired_seconds(nets, inputs, repeats)
+    common = dict(model=name, criterion=criterion, target_sparsity=kappa, fold_batchnorm=fold_batchnorm,
+                  channels_last=channels_last, batch_size=batch_size, repeats=repeats,
+                  threads=torch.get_num_threads(), device=str(dev), dense_parameters=parameter_count(nets[0]),
+                  dense_flops=flops[0], dense_activations=activations[0], dense_seconds=seconds[0])
     return [
-        SpeedupResult(name, criterion, kappa, sparsity, m, fold_batchnorm, batch_size, repeats, threads, str(dev),
-                      parameter_count(nets[0]), parameter_count(net), flops[0], net_flops, seconds[0], net_s)
-        for m, sparsity, net, net_flops, net_s in zip(multiples, sparsities, nets[1:], flops[1:], seconds[1:])
+        SpeedupResult(**common, node_sparsity=sparsities[i], channel_multiple=multiples[i],
+                      shrunk_parameters=parameter_count(nets[i + 1]), shrunk_flops=flops[i + 1],
+                      shrunk_activations=activations[i + 1], shrunk_seconds=seconds[i + 1])
+        for i in range(len(multiples))
     ]
 
 
 def shrink_speedup(model_name: str | nn.Module, node_sparsity: float = 0.9, input_shape: Sequence[int] = CIFAR10_SHAPE,
                    num_classes: int = 10, batch_size: int = 512, criterion: str = "random", repeats: int = 5,
-                   device: str | torch.device | None = None, channel_multiple: int = 1,
-                   fold_batchnorm: bool = False, seed: int = 0) -> SpeedupResult:
-    """Build, node-prune and shrink a paper network; measure its speed-up against its FLOP reduction."""
+                   device: str | torch.device | None = None, *, channel_multiple: int = 1,
+                   fold_batchnorm: bool = False, channels_last: bool = False, seed: int = 0) -> SpeedupResult:
+    """Build, node-prune and shrink a network; measure its speed-up against its FLOP reduction."""
     return shrink_speedups(model_name, node_sparsity, input_shape, num_classes, batch_size, criterion, repeats,
-                           device, (channel_multiple,), fold_batchnorm, seed)[0]
+                           device, channel_multiples=(channel_multiple,), fold_batchnorm=fold_batchnorm,
+                           channels_last=channels_last, seed=seed)[0]
+
+
+def _setup(result: SpeedupResult) -> str:
+    """The options that shaped the measured networks, as a phrase."""
+    parts = [f"kept channels rounded up to x{result.channel_multiple}"] if result.channel_multiple > 1 else []
+    parts += ["BatchNorm folded"] if result.fold_batchnorm else []
+    parts += ["channels-last"] if result.channels_last else []
+    return "".join(f", {p}" for p in parts)
 
 
 def format_speedup(result: SpeedupResult) -> str:
-    """Human-readable block: FLOPs, seconds, speed-up and efficiency against the 0.8 target."""
-    rounding = f", kept channels rounded up to x{result.channel_multiple}" if result.channel_multiple > 1 else ""
-    folding = ", BatchNorm folded" if result.fold_batchnorm else ""
+    """Human-readable block: FLOPs, feature maps, seconds, speed-up and efficiency against the 0.8 target."""
     verdict = "meets" if result.efficiency >= EFFICIENCY_TARGET else "below"
     return "\n".join([
         f"{result.model}: {result.criterion} node pruning to {result.node_sparsity:.1%} node sparsity "
-        f"(target {result.target_sparsity:.0%}){rounding}{folding}",
+        f"(target {result.target_sparsity:.0%}){_setup(result)}",
         f"  device {result.device}, {result.threads} threads, batch {result.batch_size}, "
         f"median of {result.repeats} interleaved runs",
         f"  parameters        : {result.dense_parameters:>14,} -> {result.shrunk_parameters:>12,}",
         f"  FLOPs per sample  : {result.dense_flops:>14,} -> {result.shrunk_flops:>12,}  "
         f"reduction {result.flop_reduction:8.2f}x",
+        f"  feature maps/smpl : {result.dense_activations:>14,} -> {result.shrunk_activations:>12,}  "
+        f"reduction {result.activation_reduction:8.2f}x",
         f"  seconds per batch : {result.dense_seconds:>14.4f} -> {result.shrunk_seconds:>12.4f}  "
         f"speed-up  {result.speedup:8.2f}x",
         f"  efficiency (speed-up / FLOP reduction): {result.efficiency:.3f}  ({verdict} the "
@@ -271,6 +327,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--channel-multiple", type=int, action="append", default=None, metavar="M",
                         help="also report the kept channels rounded up to a multiple of M (repeatable)")
     parser.add_argument("--fold-batchnorm", action="store_true", help="fold BatchNorm into Conv/Linear in both nets")
+    parser.add_argument("--channels-last", action="store_true", help="run both nets in channels-last layout")
     parser.add_argument("--seed", type=int, default=0)
     return parser.parse_args(argv)
 
@@ -281,7 +338,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     multiples = [1, *(args.channel_multiple or [])]
     for name in args.model or ["vgg16", "conv6"]:
         results = shrink_speedups(name, args.node_sparsity, CIFAR10_SHAPE, 10, args.batch_size, args.criterion,
-                                  args.repeats, args.device, multiples, args.fold_batchnorm, args.seed)
+                                  args.repeats, args.device, channel_multiples=multiples,
+                                  fold_batchnorm=args.fold_batchnorm, channels_last=args.channels_last,
+                                  seed=args.seed)
         for result in results:
             sys.stdout.write(format_speedup(result) + "\n")
         sys.stdout.flush()
