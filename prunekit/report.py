@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
+import numpy as np
 import pandas as pd
 
 from prunekit.experiments import RunRecord
@@ -111,10 +112,23 @@ def outside_bounds(ours_mean: float, ours_bound: float, paper_mean: float, paper
     return abs(ours_mean - paper_mean) > ours_bound + paper_bound
 
 
+def accuracy_at(curve: pd.DataFrame, sparsity: float) -> tuple[float, float]:
+    """Mean accuracy and its bound at ``sparsity``, interpolated linearly between the two stored levels whose mean
+    weight sparsity brackets it (fractions; NaN outside the measured range)."""
+    points = curve.sort_values("weight_sparsity_mean")
+    xs = points["weight_sparsity_mean"].to_numpy(float)
+    if len(xs) == 0 or not xs[0] - 1e-9 <= sparsity <= xs[-1] + 1e-9:
+        return float("nan"), float("nan")
+    acc = float(np.interp(sparsity, xs, points["accuracy_mean"].to_numpy(float)))
+    bound = float(np.interp(sparsity, xs, points["accuracy_bound"].to_numpy(float)))
+    return acc, bound
+
+
 def best_point_comparison(best: pd.DataFrame, paper: pd.DataFrame, methods: dict, dense: pd.Series | None = None,
-                          method: str = "method") -> pd.DataFrame:
-    """The paper's HM-best row beside ours for every method, with the accuracy difference and a flag where
-    it leaves the combined bounds.
+                          curves: pd.DataFrame | None = None, method: str = "method") -> pd.DataFrame:
+    """The paper's HM-best row beside ours for every method; with ``curves`` (an aggregate per method and level),
+    also our accuracy interpolated at the paper's sparsity, its difference from the paper's and a flag where
+    that difference exceeds the two confidence bounds together.
 
     ``best`` comes from :func:`best_points`; ``paper`` is a :func:`prunekit.reference.paper_table` frame for one
     dataset and model; ``methods`` maps our method keys to ``prunekit.methods.Method``; ``dense`` holds our
@@ -125,9 +139,10 @@ def best_point_comparison(best: pd.DataFrame, paper: pd.DataFrame, methods: dict
     if dense is not None and len(dense):
         acc = dense.astype(float)
         bound = 1.96 * acc.std(ddof=1) / len(acc) ** 0.5 if len(acc) > 1 else 0.0
-        paper_acc = float(base["accuracy"].iloc[0]) if not base.empty else float("nan")
-        rows.append(_comparison_row("Baseline (dense)", "—", paper_acc, 0.0, float("nan"), float("nan"),
-                                    100 * acc.mean(), 100 * bound, float("nan"), float("nan"), check=False))
+        row = _comparison_row("Baseline (dense)", "—", [float("nan")] * 4, 100 * acc.mean(), 100 * bound,
+                              float("nan"), float("nan"), (float("nan"), float("nan")))
+        row["paper accuracy (%)"] = f"{base['accuracy'].iloc[0]:.0f}" if not base.empty else ""
+        rows.append(row)
     present = list(dict.fromkeys(best[method]))
     for key in [k for k in methods if k in present] + [k for k in method_order(present) if k not in methods]:
         m = methods.get(key)
@@ -136,26 +151,35 @@ def best_point_comparison(best: pd.DataFrame, paper: pd.DataFrame, methods: dict
             else paper.iloc[0:0]
         paper_vals = (ref.iloc[0][["accuracy", "bound", "sparsity", "hm"]].astype(float).tolist() if not ref.empty
                       else [float("nan")] * 4)
-        rows.append(_comparison_row(method_label(key), m.prune_at if m else "", *paper_vals,
+        at = (float("nan"), float("nan"))
+        if curves is not None and not ref.empty:
+            at = accuracy_at(curves[curves[method] == key], paper_vals[2] / 100.0)
+            at = (100 * at[0], 100 * at[1])
+        rows.append(_comparison_row(method_label(key), m.prune_at if m else "", paper_vals,
                                     100 * mine["accuracy_mean"], 100 * mine["accuracy_bound"],
-                                    100 * mine["weight_sparsity_mean"], 100 * mine["hm_mean"], check=not ref.empty))
+                                    100 * mine["weight_sparsity_mean"], 100 * mine["hm_mean"], at))
     return pd.DataFrame(rows)
 
 
-def _comparison_row(label: str, prune_at: str, p_acc: float, p_bound: float, p_sparsity: float, p_hm: float,
-                    acc: float, bound: float, sparsity: float, hm: float, *, check: bool) -> dict:
+def _comparison_row(label: str, prune_at: str, paper_vals: list[float], acc: float, bound: float, sparsity: float,
+                    hm: float, at_paper: tuple[float, float]) -> dict:
     """One row of :func:`best_point_comparison` (percent values)."""
+    p_acc, p_bound, p_sparsity, p_hm = paper_vals
+
     def fmt(value: float, digits: int = 1) -> str:
         return "" if value != value else f"{value:.{digits}f}"
 
+    at_acc, at_bound = at_paper
+    checked = at_acc == at_acc and p_acc == p_acc
     return {
         "method": label, "prunes": prune_at,
         "paper accuracy (%)": "" if p_acc != p_acc else f"{p_acc:.0f} ± {p_bound:.1f}",
         "paper sparsity (%)": fmt(p_sparsity, 0), "paper HM": fmt(p_hm, 0),
         "our accuracy (%)": f"{acc:.2f} ± {bound:.2f}", "our sparsity (%)": fmt(sparsity), "our HM": fmt(hm),
-        "Δ accuracy (pp)": fmt(acc - p_acc, 2) if check else "",
-        "outside bounds": bool(check and outside_bounds(acc, bound, p_acc, p_bound)),
+        "ours at the paper's sparsity (%)": f"{at_acc:.2f} ± {at_bound:.2f}" if at_acc == at_acc else "",
+        "Δ accuracy (pp)": fmt(at_acc - p_acc, 2) if checked else "",
+        "outside bounds": bool(checked and outside_bounds(at_acc, at_bound, p_acc, p_bound)),
     }
 
 
-__all__ = ["best_point_comparison", "best_points", "layer_frame", "outside_bounds", "paper_comparison", "sweep_table"]
+__all__ = ["accuracy_at", "best_point_comparison", "best_points", "layer_frame", "outside_bounds", "paper_comparison", "sweep_table"]

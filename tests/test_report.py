@@ -57,3 +57,23 @@ def test_paper_comparison_puts_best_hm_points_beside_the_papers_rows(records):
     assert paper.loc["SNIP-it (before)", "accuracy (%)"] == "95 ± 0.2"
     assert paper.loc["Baseline (dense)", "accuracy (%)"] == "98"
     assert ours.loc["Baseline (dense)", "accuracy (%)"].startswith("98.0")
+
+
+def test_accuracy_is_interpolated_at_the_papers_sparsity_and_flagged_outside_the_bounds():
+    import pandas as pd
+
+    from prunekit.methods import UNSTRUCTURED_METHODS
+    from prunekit.report import accuracy_at, best_point_comparison
+
+    curves = pd.DataFrame({"method": ["snip"] * 2, "level": [0.95, 0.98], "weight_sparsity_mean": [0.95, 0.98],
+                           "accuracy_mean": [0.96, 0.93], "accuracy_bound": [0.002, 0.004]})
+    acc, bound = accuracy_at(curves, 0.96)
+    assert acc == pytest.approx(0.95) and bound == pytest.approx(0.002 + 0.002 / 3)
+    assert accuracy_at(curves, 0.99) != accuracy_at(curves, 0.99)  # NaN outside the measured range
+    best = curves.iloc[[0]].assign(hm_mean=0.955)
+    paper = pd.DataFrame({"method": ["snip"], "prune_at": ["before"], "accuracy": [96.0], "bound": [0.3],
+                          "sparsity": [96.0], "hm": [96.0]})
+    row = best_point_comparison(best, paper, UNSTRUCTURED_METHODS, curves=curves).iloc[0]
+    assert row["Δ accuracy (pp)"] == "-1.00" and row["outside bounds"]
+    paper["accuracy"] = 95.2
+    assert not best_point_comparison(best, paper, UNSTRUCTURED_METHODS, curves=curves).iloc[0]["outside bounds"]
