@@ -308,7 +308,10 @@ def layer_remaining_plot(
         ax.grid(axis="x", visible=False)
         if title:
             ax.set_title(title)
-        ax.legend(loc="upper left", ncol=len(methods))
+        if len(methods) <= 4:
+            ax.legend(loc="upper left", ncol=len(methods))
+        else:  # a dozen entries: keep the bars visible, put the legend under the axes
+            ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.22), ncol=3, fontsize=6.5, frameon=False)
     return fig
 
 
@@ -324,14 +327,17 @@ def sparsity_level_plot(
     """One slider frame: the trade-off curve with ``level`` marked, beside the per-layer kept weights there."""
     with book_style():
         many = agg[method].nunique() > 5
-        fig, (left, right) = _new_figure(9.6 if many else 8.4, 3.8 if many else 3.0, ncols=2)
+        fig, (left, right) = _new_figure(9.6 if many else 8.4, 4.6 if many else 3.0, ncols=2)
         tradeoff_plot(agg, method=method, baseline=baseline, highlight=level, ax=left)
         at_level = agg[np.isclose(agg[level_column].astype(float), level)]
         for _, row in at_level.iterrows():
             left.plot(_column(pd.DataFrame([row]), "weight_sparsity"), _column(pd.DataFrame([row]), "accuracy"),
                       marker="o", markersize=9, mfc="none", color=method_color(str(row[method])))
         left.set_title(f"accuracy at κ = {percent_label(level)}")
-        left.legend(loc="lower left", fontsize=6 if many else 7, ncol=2 if many else 1)
+        if many:  # a legend of a dozen methods inside the axes would hide the curves
+            left.legend(loc="upper center", bbox_to_anchor=(0.5, -0.22), fontsize=6.5, ncol=3, frameon=False)
+        else:
+            left.legend(loc="lower left", fontsize=7)
         part = layers[np.isclose(layers[level_column].astype(float), level)]
         layer_remaining_plot(part, method=method, ax=right, title=f"weights kept per layer at κ = {percent_label(level)}")
     return fig
