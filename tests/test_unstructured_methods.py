@@ -380,3 +380,14 @@ def test_a_structured_run_trains_the_physically_smaller_network(criterion, mnist
         assert m["node_sparsity"] == pytest.approx(0.5, abs=0.01)
     assert 0 < m["weight_sparsity"] < 1 and record.prune_steps
     assert set(record.layer_sparsity) == set(dense.layer_sparsity)
+
+
+def test_criterion_cost_benchmark_reports_each_criterion_against_one_epoch(mnist_data_root, single_thread, monkeypatch):
+    from prunekit.bench import criterion_costs, format_costs
+
+    monkeypatch.setenv("PRUNEKIT_DATA", str(mnist_data_root))
+    costs = criterion_costs("mlp5", "mnist", 0.9, ["snip", "imp-global", "hoyersquare"], "cpu", limit=3000,
+                            repeats=1)
+    assert [c.criterion for c in costs] == ["snip", "hoyersquare (regulariser, per epoch)"]  # IMP prunes during
+    assert costs[0].rounds == 1 and costs[0].seconds > 0 and costs[0].epochs == costs[0].seconds / costs[0].epoch_s
+    assert "epochs" in format_costs(costs)
