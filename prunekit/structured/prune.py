@@ -11,17 +11,16 @@ from __future__ import annotations
 import logging
 import math
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from typing import NamedTuple
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from prunekit.criteria.base import LossFn
 from prunekit.criteria.sensitivity import SCORE_MODES
-from prunekit.masks import apply_mask, current_mask, prunable_layers, weight_sparsity
-from prunekit.sampling import SampleStream
+from prunekit.masks import apply_mask, current_mask, weight_sparsity
+from prunekit.pruning import scoring_context
 from prunekit.schedule import DEFAULT_STEPS, check_sparsity
 from prunekit.structured.criteria import NodeCriterion, NodeScoringContext, get_node_criterion
 from prunekit.structured.nodes import NodeSite, apply_node_mask, node_alive, node_sites
@@ -245,12 +244,6 @@ def prune_nodes_round(ctx: NodeScoringContext, crit: NodeCriterion, index: int, 
     return step
 
 
-def _model_device(model: nn.Module) -> torch.device:
-    """Device of the model's first parameter (CPU for a parameter-less module)."""
-    first = next(model.parameters(), None)
-    return first.device if first is not None else torch.device("cpu")
-
-
 def node_scoring_context(
     model: nn.Module,
     crit: NodeCriterion,
@@ -265,21 +258,9 @@ def node_scoring_context(
     """The context shared by every round of ``prune_nodes()``; validates model, data and mode."""
     if score_mode not in SCORE_MODES:
         raise ValueError(f"score_mode must be one of {SCORE_MODES}, got {score_mode!r}")
-    layers = prunable_layers(model)
-    sites = node_sites(model)
-    if crit.needs_data and data is None:
-        raise ValueError(f"node criterion {crit.name!r} scores on data: pass data=(a DataLoader or (x, y) tensors)")
-    stream = SampleStream(data, samples, batch_size) if data is not None else None
-    return NodeScoringContext(
-        model=model,
-        layers=layers,
-        loss_fn=loss_fn or F.cross_entropy,
-        stream=stream,
-        generator=torch.Generator().manual_seed(seed),
-        device=_model_device(model),
-        score_mode=score_mode,
-        sites=sites,
-    )
+    base = scoring_context(model, crit, data, samples=samples, batch_size=batch_size, loss_fn=loss_fn,
+                           score_mode=score_mode, seed=seed)
+    return NodeScoringContext(**{f.name: getattr(base, f.name) for f in fields(base)}, sites=node_sites(model))
 
 
 def prune_nodes(
