@@ -48,6 +48,7 @@ METHOD_COLORS: dict[str, str] = {
     "imp-global": "#9467bd",
     "hoyersquare": "#8c564b",
     "snap-it": "#ff7f0e",
+    "cnip-it": "#e6550d",
     "none": "#000000",
     "baseline": "#000000",
 }
@@ -64,11 +65,12 @@ METHOD_LABELS: dict[str, str] = {
     "imp-global": "IMP-global",
     "hoyersquare": "HoyerSquare",
     "snap-it": "SNAP-it",
+    "cnip-it": "CNIP-it",
     "none": "dense",
     "baseline": "dense",
 }
 METHOD_ORDER = ("none", "baseline", "snip", "snip-it", "grasp", "random", "imp-global", "hoyersquare", "snap-it",
-                "snip-it-during", "magnitude", "synflow", "force", "iter-snip")
+                "snip-it-during", "magnitude", "synflow", "force", "iter-snip", "cnip-it")
 _FALLBACK_COLORS = ("#17becf", "#bcbd22", "#e377c2", "#393b79", "#637939")
 SPARSITY_TICKS = (0.5, 0.8, 0.9, 0.95, 0.98, 0.99, 0.995, 0.999)
 

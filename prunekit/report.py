@@ -12,7 +12,7 @@ import pandas as pd
 
 from prunekit.experiments import RunRecord
 from prunekit.plots import method_label, method_order, percent_label
-from prunekit.store import best_hm
+from prunekit.store import add_harmonic_mean, aggregate, best_hm
 
 
 def layer_frame(records: Sequence[RunRecord], method_of: Callable[[RunRecord], str] | None = None,
@@ -182,4 +182,29 @@ def _comparison_row(label: str, prune_at: str, paper_vals: list[float], acc: flo
     }
 
 
-__all__ = ["accuracy_at", "best_point_comparison", "best_points", "layer_frame", "outside_bounds", "paper_comparison", "sweep_table"]
+def structured_best(runs: pd.DataFrame, reductions: Sequence[str], method: str = "criterion") -> pd.DataFrame:
+    """Per node criterion, the target node sparsity with the best harmonic mean of accuracy and node sparsity,
+    with the mean (and bound) of accuracy, both sparsities and every ``<name>_reduction`` column over seeds."""
+    pruned = runs[runs[method] != "none"]
+    if pruned.empty:
+        raise ValueError("structured_best needs at least one pruned run")
+    scored = add_harmonic_mean(pruned, sparsity="node_sparsity")
+    values = ["accuracy", "weight_sparsity", "node_sparsity", "hm", *[f"{r}_reduction" for r in reductions]]
+    levels = aggregate(scored, by=[method, "sparsity"], values=values)
+    return levels.loc[levels.groupby(method, sort=True)["hm_mean"].idxmax()].reset_index(drop=True)
+
+
+def structured_table(best: pd.DataFrame, reductions: Sequence[str], method: str = "criterion") -> pd.DataFrame:
+    """:func:`structured_best` as the paper's Table 1 shows it: percent and reduction factors (×)."""
+    out = pd.DataFrame({
+        "method": best[method].map(method_label),
+        "accuracy (%)": [_pm(m, b) for m, b in zip(best["accuracy_mean"], best["accuracy_bound"])],
+        "weight sparsity (%)": [f"{100 * v:.1f}" for v in best["weight_sparsity_mean"]],
+        "node sparsity (%)": [f"{100 * v:.1f}" for v in best["node_sparsity_mean"]],
+    })
+    for name in reductions:
+        out[f"{name.replace('_', ' ')} (×)"] = [f"{v:.1f}" for v in best[f"{name}_reduction_mean"]]
+    return out
+
+
+__all__ = ["accuracy_at", "best_point_comparison", "best_points", "layer_frame", "outside_bounds", "paper_comparison", "structured_best", "structured_table", "sweep_table"]

@@ -77,3 +77,22 @@ def test_accuracy_is_interpolated_at_the_papers_sparsity_and_flagged_outside_the
     assert row["Δ accuracy (pp)"] == "-1.00" and row["outside bounds"]
     paper["accuracy"] = 95.2
     assert not best_point_comparison(best, paper, UNSTRUCTURED_METHODS, curves=curves).iloc[0]["outside bounds"]
+
+
+def test_structured_best_picks_the_best_accuracy_node_sparsity_harmonic_mean():
+    import pandas as pd
+
+    from prunekit.report import structured_best, structured_table
+
+    rows = []
+    for level, acc, node in ((0.5, 0.98, 0.5), (0.9, 0.95, 0.9), (0.98, 0.60, 0.98)):
+        for seed in (0, 1):
+            rows.append({"criterion": "snap-it", "sparsity": level, "seed": seed, "accuracy": acc,
+                         "weight_sparsity": node, "node_sparsity": node, "disk_reduction": 1 / (1 - node)})
+    rows.append({"criterion": "none", "sparsity": 0.0, "seed": 0, "accuracy": 0.98, "weight_sparsity": 0.0,
+                 "node_sparsity": 0.0, "disk_reduction": 1.0})
+    best = structured_best(pd.DataFrame(rows), ["disk"])
+    assert list(best["criterion"]) == ["snap-it"] and best["sparsity"].iloc[0] == 0.9
+    assert best["disk_reduction_mean"].iloc[0] == pytest.approx(10.0)
+    table = structured_table(best, ["disk"])
+    assert table.iloc[0]["method"] == "SNAP-it" and table.iloc[0]["disk (×)"] == "10.0"

@@ -30,6 +30,8 @@ cp html-manager/package/dist/embed-amd.js "$dest/embed-amd.js"
 # <page dir>/@jupyter-widgets/html-manager/dist/; browsers take the first format they support (woff2).
 mkdir -p "$static/@jupyter-widgets/html-manager/dist"
 cp html-manager/package/dist/*.woff2 "$static/@jupyter-widgets/html-manager/dist/"
+# some pages resolve the same fonts against <page dir>/@jupyter-widgets/ (the widget CSS's other base path)
+cp html-manager/package/dist/*.woff2 "$static/@jupyter-widgets/"
 # MathJax 3 (TeX input, CommonHTML output) and the fonts it loads relative to itself.
 mkdir -p "$static/mathjax/output/chtml/fonts"
 cp mathjax/package/es5/tex-chtml.js "$static/mathjax/"
