@@ -10,25 +10,12 @@ Pass the same ``inputs`` for every method so their maps compare.
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator
-
 import torch
 from torch import nn
 
+from prunekit.train import eval_mode
+
 CHANNEL_REDUCTIONS = ("max", None)
-
-
-@contextlib.contextmanager
-def eval_mode(model: nn.Module) -> Iterator[None]:
-    """Put every module in eval mode for the block and restore each module's own mode afterwards."""
-    flags = {m: m.training for m in model.modules()}
-    model.eval()
-    try:
-        yield
-    finally:
-        for m, flag in flags.items():
-            m.training = flag
 
 
 def _check_classes(classes: torch.Tensor, n: int, num_classes: int) -> torch.Tensor:

@@ -36,10 +36,11 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from prunekit.masks import PRUNABLE_TYPES, effective_weight
 from prunekit.metrics import CSR_FLOAT_TO_INDEX_RATIO, FLOAT_BITS, inference_flops
+from prunekit.pruning import DEFAULT_BATCH_SIZE
+from prunekit.train import eval_mode
 
 log = logging.getLogger(__name__)
 
-DEFAULT_BATCH_SIZE = 512
 
 
 def _device(model: nn.Module) -> torch.device:
@@ -61,22 +62,6 @@ def _synchronize(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-class _EvalMode:
-    """Context manager: eval mode inside, every module's own train/eval flag restored after."""
-
-    def __init__(self, model: nn.Module) -> None:
-        self.model = model
-        self.modes: list[tuple[nn.Module, bool]] = []
-
-    def __enter__(self) -> nn.Module:
-        self.modes = [(m, m.training) for m in self.model.modules()]
-        return self.model.eval()
-
-    def __exit__(self, *exc: object) -> None:
-        for module, flag in self.modes:
-            module.training = flag
-
-
 def parameter_count(model: nn.Module) -> int:
     """Number of stored parameter entries: ``Σ numel`` over ``model.parameters()``."""
     return sum(p.numel() for p in model.parameters())
@@ -84,7 +69,7 @@ def parameter_count(model: nn.Module) -> int:
 
 def counted_flops(model: nn.Module, inputs: torch.Tensor) -> int:
     """FLOPs that FlopCounterMode counts for one eval-mode forward pass of ``inputs`` (2 per MAC)."""
-    with _EvalMode(model), torch.inference_mode(), FlopCounterMode(display=False) as counter:
+    with eval_mode(model), torch.inference_mode(), FlopCounterMode(display=False) as counter:
         model(inputs)
     return int(counter.get_total_flops())
 
@@ -106,7 +91,7 @@ def activation_count(model: nn.Module, input_shape: Sequence[int]) -> int:
     leaves = [m for m in model.modules() if next(m.children(), None) is None]
     hooks = [m.register_forward_hook(count) for m in leaves]
     try:
-        with _EvalMode(model), torch.inference_mode():
+        with eval_mode(model), torch.inference_mode():
             model(torch.zeros(1, *input_shape, device=_device(model)))
     finally:
         for hook in hooks:
@@ -139,7 +124,7 @@ def batch_seconds(model: nn.Module, inputs: torch.Tensor, repeats: int = 5, warm
     _check_positive(repeats, "repeats")
     if not isinstance(warmup, int) or warmup < 0:
         raise ValueError(f"warmup must be an int >= 0, got {warmup!r}")
-    with _EvalMode(model), torch.inference_mode():
+    with eval_mode(model), torch.inference_mode():
         for _ in range(warmup):
             model(inputs)
         times = [_timed_forward(model, inputs) for _ in range(repeats)]

@@ -20,15 +20,13 @@ from torch import nn
 from prunekit.criteria.base import LossFn
 from prunekit.criteria.sensitivity import SCORE_MODES
 from prunekit.masks import apply_mask, current_mask, weight_sparsity
-from prunekit.pruning import scoring_context
+from prunekit.pruning import DEFAULT_BATCH_SIZE, DEFAULT_SAMPLES, scoring_context
 from prunekit.schedule import DEFAULT_STEPS, check_sparsity
 from prunekit.structured.criteria import NodeCriterion, NodeScoringContext, get_node_criterion
 from prunekit.structured.nodes import NodeSite, apply_node_mask, node_alive, node_sites
 
 log = logging.getLogger(__name__)
 
-DEFAULT_SAMPLES = 2560  # the paper's accumulated batch: 5 × 512
-DEFAULT_BATCH_SIZE = 512
 
 
 @dataclass(frozen=True)

@@ -16,10 +16,8 @@ never loses all of its channels.
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import logging
-from collections.abc import Iterator
 
 import torch
 import torch_pruning as tp
@@ -27,6 +25,7 @@ from torch import nn
 from torch.nn.utils import prune
 
 from prunekit.masks import PRUNABLE_TYPES, prunable_layers
+from prunekit.train import eval_mode
 from prunekit.structured.nodes import output_layers
 
 log = logging.getLogger(__name__)
@@ -98,19 +97,6 @@ def removable_channels(graph: tp.DependencyGraph, group: object) -> list[int]:
     return removable
 
 
-@contextlib.contextmanager
-def _eval_mode(*models: nn.Module) -> Iterator[None]:
-    """Put the models in eval mode and restore every module's own mode afterwards."""
-    modes = [(m, m.training) for model in models for m in model.modules()]
-    for model in models:
-        model.eval()
-    try:
-        yield
-    finally:
-        for module, flag in modes:
-            module.training = flag
-
-
 def _as_args(example_inputs: object) -> tuple:
     """Positional arguments for ``model(*args)``: a tuple/list as is, anything else as one argument."""
     return tuple(example_inputs) if isinstance(example_inputs, (tuple, list)) else (example_inputs,)
@@ -119,7 +105,7 @@ def _as_args(example_inputs: object) -> tuple:
 def dependency_graph(model: nn.Module, example_inputs: object) -> tp.DependencyGraph:
     """Trace ``model`` (in eval mode, so BatchNorm statistics stay untouched) with torch-pruning."""
     try:
-        with _eval_mode(model), torch.enable_grad():
+        with eval_mode(model), torch.enable_grad():
             graph = tp.DependencyGraph().build_dependency(
                 model, example_inputs=_as_args(example_inputs), forward_fn=lambda m, args: m(*args), verbose=False
             )
@@ -134,7 +120,7 @@ def dependency_graph(model: nn.Module, example_inputs: object) -> tp.DependencyG
 
 def _check_same_function(reference: nn.Module, small: nn.Module, example_inputs: object, rtol: float) -> None:
     """Raise RuntimeError unless both models give the same outputs in eval mode (up to ``rtol``)."""
-    with _eval_mode(reference, small), torch.no_grad():
+    with eval_mode(reference, small), torch.no_grad():
         expected, got = reference(*_as_args(example_inputs)), small(*_as_args(example_inputs))
     scale = max(float(expected.abs().max()), 1.0)
     error = float((expected - got).abs().max())
