@@ -15,7 +15,7 @@ import torch
 from torch import nn
 
 from prunekit.criteria.hoyersquare import HoyerSquare, hoyer_square_penalty
-from prunekit.during import DuringStep, clear_pruned_optimizer_state, event_step
+from prunekit.during import DuringStep, clear_pruned_optimizer_state, current_position, event_position
 from prunekit.masks import apply_mask, current_mask, prunable_layers, weight_sparsity
 from prunekit.train import Callback, TrainState
 
@@ -47,13 +47,7 @@ class RegularisedThresholdPruning(Callback):
             raise ValueError("pruning after training needs at least one training epoch, got epochs=0")
         self.layers = prunable_layers(state.model, **self._layer_options)
         self.pruned, self.steps_done = False, []
-        cut = self.cut_epoch(state.config.epochs)
-        if state.steps_per_epoch is None:
-            if abs(cut - round(cut)) > 1e-9:
-                raise ValueError(f"the cut after epoch {cut:g} needs training batches with a length (len())")
-            self._cut_at = -int(round(cut))
-        else:
-            self._cut_at = event_step(cut, state.steps_per_epoch)
+        self._cut_at = event_position(self.cut_epoch(state.config.epochs), state.steps_per_epoch)
 
     def penalty(self, state: TrainState) -> torch.Tensor | None:
         """``λ·Σ H_S(w)`` until the cut, nothing afterwards."""
@@ -63,12 +57,12 @@ class RegularisedThresholdPruning(Callback):
 
     def on_step_end(self, state: TrainState) -> None:
         """Cut when the planned optimiser step is reached."""
-        if not self.pruned and self._cut_at == state.step:
+        if not self.pruned and self._cut_at == current_position(state, epoch_end=False):
             self._cut(state)
 
     def on_epoch_end(self, state: TrainState) -> None:
         """Only for unsized batches: a cut planned on a whole epoch happens here."""
-        if not self.pruned and state.steps_per_epoch is None and self._cut_at == -state.epoch:
+        if not self.pruned and self._cut_at == current_position(state, epoch_end=True):
             self._cut(state)
 
     def _cut(self, state: TrainState) -> None:

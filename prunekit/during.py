@@ -92,6 +92,25 @@ def event_step(epoch: float, steps_per_epoch: int) -> int:
     return max(1, int(math.floor(epoch * steps_per_epoch + 0.5)))
 
 
+def event_position(epoch: float, steps_per_epoch: int | None) -> int:
+    """Where an event planned for ``epoch`` fires: its optimiser step (``event_step``), or, for training batches
+    without a length, ``-epoch`` for the end of that whole epoch (see :func:`current_position`)."""
+    if steps_per_epoch is not None:
+        return event_step(epoch, steps_per_epoch)
+    if abs(epoch - round(epoch)) > _EPS:
+        raise ValueError(f"epoch {epoch:g} is not a whole epoch: placing it on an optimiser step needs training "
+                         f"batches with a length (len()); pass a sized iterable or whole-epoch settings")
+    return -int(round(epoch))
+
+
+def current_position(state: TrainState, epoch_end: bool) -> int | None:
+    """The position (as :func:`event_position` numbers them) the loop has reached in ``on_step_end`` (the step)
+    or ``on_epoch_end`` (``-epoch``, only when the batches have no length); None where nothing can be due."""
+    if not epoch_end:
+        return state.step
+    return -state.epoch if state.steps_per_epoch is None else None
+
+
 @torch.no_grad()
 def clear_pruned_optimizer_state(optimizer: torch.optim.Optimizer, model: nn.Module) -> int:
     """Zero the optimiser state (Adam's exp_avg/exp_avg_sq: any tensor shaped like the parameter) at pruned
@@ -192,33 +211,25 @@ class PruneDuringTraining(Callback):
         self.ctx = scoring_context(state.model, self.criterion, self.data, **self._options)
 
     def _place_events(self, steps_per_epoch: int | None) -> None:
-        """Optimiser steps of the pruning rounds and of the rewind snapshot."""
-        if steps_per_epoch is None:
-            wanted = self.epochs + ([self.rewind_epoch] if self.rewind_epoch is not None else [])
-            if any(abs(e - round(e)) > _EPS for e in wanted):
-                raise ValueError(f"fractional epochs {wanted} need training batches with a length (len()) to place "
-                                 f"them on optimiser steps; pass a sized iterable or whole-epoch settings")
-            self._prune_at = [-int(round(e)) for e in self.epochs]  # negative: fire at the end of that epoch
-            self._rewind_at = -int(round(self.rewind_epoch)) if self.rewind_epoch is not None else None
-            return
-        self._prune_at = [event_step(e, steps_per_epoch) for e in self.epochs]
-        self._rewind_at = (event_step(self.rewind_epoch, steps_per_epoch) if self.rewind_epoch is not None else None)
+        """Positions of the pruning rounds and of the rewind snapshot."""
+        self._prune_at = [event_position(e, steps_per_epoch) for e in self.epochs]
+        self._rewind_at = (event_position(self.rewind_epoch, steps_per_epoch) if self.rewind_epoch is not None
+                           else None)
 
     def on_step_end(self, state: TrainState) -> None:
         """Run the rounds placed on this optimiser step, then take the rewind snapshot if it is due."""
-        self._fire(state, state.step)
+        self._fire(state, current_position(state, epoch_end=False))
 
     def on_epoch_end(self, state: TrainState) -> None:
         """Only for unsized batches: events placed on whole epochs fire here."""
-        if state.steps_per_epoch is None:
-            self._fire(state, -state.epoch)
+        self._fire(state, current_position(state, epoch_end=True))
 
-    def _fire(self, state: TrainState, when: int) -> None:
-        if self.ctx is None:
+    def _fire(self, state: TrainState, when: int | None) -> None:
+        if self.ctx is None or when is None:
             return
-        for index, at in enumerate(self._prune_at):
-            if at == when and index == len(self.steps_done):
-                self._prune(state, index)
+        # rounds run in schedule order; several may share one position
+        while len(self.steps_done) < len(self._prune_at) and self._prune_at[len(self.steps_done)] == when:
+            self._prune(state, len(self.steps_done))
         if self._rewind_at == when and self.snapshot is None:
             self.snapshot = snapshot_weights(state.model)
             log.info("epoch %.2f: weights saved as the rewind point", state.epochs_done)
@@ -250,6 +261,8 @@ __all__ = [
     "check_interval",
     "check_rewind_epoch",
     "clear_pruned_optimizer_state",
+    "current_position",
+    "event_position",
     "event_step",
     "pruning_epochs",
     "required_epochs",

@@ -233,7 +233,6 @@ def train_epoch(model: nn.Module, batches: Batches, optimizer: torch.optim.Optim
             state.step += 1
             for cb in step_hooks:
                 cb.on_step_end(state)
-            optimizer = state.optimizer  # a callback may have replaced it
         loss_sum += loss.detach() * len(targets)
         correct += (logits.detach().argmax(1) == targets).sum()
         seen += len(targets)

@@ -200,3 +200,24 @@ def test_cli_accepts_prune_at_during_and_prune_interval_for_run_and_sweep():
     configs = cli._sweep_configs(args)
     assert sorted((c.criterion, c.prune_at, c.prune_interval) for c in configs) == [
         ("none", "none", 1), ("snip-it", "during", 1)]
+
+
+class Unsized:
+    """Re-iterable batches without a length: events can only sit on whole epochs."""
+
+    def __init__(self, items):
+        self.items = items
+
+    def __iter__(self):
+        return iter(self.items)
+
+
+def test_unsized_batches_prune_at_whole_epoch_ends_and_refuse_fractions():
+    x, y = toy_data(400, seed=2)
+    pruner = PruneDuringTraining("snip-it", KAPPA, (x, y), interval=1, samples=128, batch_size=64, steps=1)
+    train(tiny_mlp(0), Unsized(batches(x, y)), None, TrainConfig(epochs=4, progress=False, device="cpu"), [pruner])
+    assert [s.epoch for s in pruner.steps_done] == [1, 2, 3]
+    fractional = PruneDuringTraining("snip-it", KAPPA, (x, y), interval=0.5, samples=128, batch_size=64, steps=1)
+    with pytest.raises(ValueError, match="epoch 0.5 is not a whole epoch"):
+        train(tiny_mlp(0), Unsized(batches(x, y)), None, TrainConfig(epochs=4, progress=False, device="cpu"),
+              [fractional])
