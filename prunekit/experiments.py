@@ -27,6 +27,7 @@ from prunekit.criteria.sensitivity import SCORE_MODES
 from prunekit.data import DATASET_NAMES, TensorBatches, dataset_info, load_split, make_batches
 from prunekit.masks import apply_mask, current_mask, prunable_layers
 from prunekit.metrics import (
+    TRAINING_PASSES,
     csr_size_bits,
     dense_size_bits,
     inference_flops,
@@ -273,14 +274,10 @@ class RunConfig:
                 raise ValueError(f"criterion_options must be empty when criterion is 'none', "
                                  f"got {dict(self.criterion_options)!r}")
             return
+        crit = self._checked_criterion()
         if self.structured:
             self._check_structured()
             return
-        try:
-            crit = self.make_criterion()
-        except TypeError as err:
-            raise ValueError(f"criterion_options {dict(self.criterion_options)!r} are not accepted by "
-                             f"criterion {self.criterion!r}: {err}") from None
         if self.prune_at not in crit.timings:
             raise ValueError(f"prune_at must be one of {', '.join(crit.timings)} for criterion {self.criterion!r}; "
                              f"got {self.prune_at!r}")
@@ -315,11 +312,15 @@ class RunConfig:
             raise ValueError(f"sparsity must be in (0, 1) when criterion is {self.criterion!r}, got 0.0")
         if self.rewind_epoch is not None or self.ablation != "none":
             raise ValueError("rewind_epoch and ablation apply to weight pruning, not to a structured run")
+
+    def _checked_criterion(self):
+        """``make_criterion()``, with options the criterion does not take reported as a ValueError naming them."""
         try:
-            self.make_criterion()
+            return self.make_criterion()
         except TypeError as err:
-            raise ValueError(f"criterion_options {dict(self.criterion_options)!r} are not accepted by node "
-                             f"criterion {self.criterion!r}: {err}") from None
+            kind = "node criterion" if self.structured else "criterion"
+            raise ValueError(f"criterion_options {dict(self.criterion_options)!r} are not accepted by "
+                             f"{kind} {self.criterion!r}: {err}") from None
 
     def make_criterion(self):
         """The configured criterion instance (its step count and options applied)."""
@@ -568,20 +569,22 @@ def _prune_before(model: nn.Module, config: RunConfig, scoring: TensorBatches) -
         return []
     unpruned = copy.deepcopy(model) if config.ablation == "invert" else None
     result = prune(model, config.make_criterion(), config.sparsity, scoring, **_prune_options(config))
-    info = dataset_info(config.dataset)
+    if config.ablation == "none":
+        return result.steps
     layers = prunable_layers(model, include_first=config.include_first, include_last=config.include_last)
     dense_scores = None
     if unpruned is not None:  # scored after pruning, so the real mask is the one the plain run finds
         crit = config.make_criterion()
-        ctx = scoring_context(unpruned, crit, scoring, **_prune_options(config))
-        dense_scores = crit.score(ctx)
+        dense_scores = crit.score(scoring_context(unpruned, crit, scoring, **_prune_options(config)))
+    device = next(model.parameters()).device
     apply_ablation(config.ablation, model, layers, seed=config.seed, dense_scores=dense_scores,
-                   fresh_model=lambda seed: _fresh_model(config, info, seed, next(model.parameters()).device))
+                   fresh_model=lambda seed: _fresh_model(config, seed, device))
     return result.steps
 
 
-def _fresh_model(config: RunConfig, info: Any, seed: int, device: torch.device) -> nn.Module:
+def _fresh_model(config: RunConfig, seed: int, device: torch.device) -> nn.Module:
     """The run's architecture initialised from ``seed`` (for the reinit ablation); the global RNG is left as it was."""
+    info = dataset_info(config.dataset)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         return build_model(config.model, info.input_shape, info.num_classes).to(device)
@@ -769,8 +772,7 @@ def run(config: RunConfig, *, progress: bool = True, data_root: str | os.PathLik
         "train_loss": final.train_loss if final else None,
         **model_metrics,
         "training_flops": sum(meter.per_epoch),
-        # training costs three passes per sample (forward, input and weight gradients) on the unpruned net
-        "dense_training_flops": 3 * dense.inference_flops * data.train.num_samples * config.epochs,
+        "dense_training_flops": TRAINING_PASSES * dense.inference_flops * data.train.num_samples * config.epochs,
         "train_samples": data.train.num_samples,
         "test_samples": data.test.num_samples,
     }

@@ -75,9 +75,12 @@ def inference_flops(model: nn.Module, input_shape: Sequence[int], sparse: bool =
     return 2 * sum(layer_macs(model, input_shape, sparse).values())
 
 
+TRAINING_PASSES = 3  # forward, input-gradient and weight-gradient GEMMs
+
+
 def training_flops(model: nn.Module, input_shape: Sequence[int], samples: int, sparse: bool = True) -> int:
     """FLOPs of one training pass over ``samples`` samples: forward plus two backward GEMMs (3×)."""
-    return 3 * inference_flops(model, input_shape, sparse) * samples
+    return TRAINING_PASSES * inference_flops(model, input_shape, sparse) * samples
 
 
 def dense_size_bits(model: nn.Module) -> int:
