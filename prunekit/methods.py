@@ -89,6 +89,15 @@ def method_key(criterion: str, prune_at: str, ablation: str = "none") -> str:
     return key if ablation in ("none", None) else f"{key}+{ablation}"
 
 
+def paper_points(paper: pd.DataFrame) -> pd.DataFrame:
+    """A ``prunekit.reference`` table's pruned rows with ``method`` renamed to our method keys (the paper's
+    SNIP-it during training becomes ``snip-it-during``) and ``prune_at`` folded into it, for trade-off figures."""
+    keys = {(m.paper_method, m.prune_at): k for k, m in UNSTRUCTURED_METHODS.items() if m.paper_method}
+    points = paper[paper["method"] != "baseline"].copy()
+    points["method"] = [keys.get((p, w), p) for p, w in zip(points["method"], points["prune_at"])]
+    return points.drop(columns="prune_at")
+
+
 def record_method(record: RunRecord) -> str:
     """The method key of a stored run."""
     c = record.config
@@ -123,5 +132,6 @@ __all__ = [
     "get_method",
     "method_configs",
     "method_key",
+    "paper_points",
     "record_method",
 ]

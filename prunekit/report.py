@@ -182,6 +182,15 @@ def _comparison_row(label: str, prune_at: str, paper_vals: list[float], acc: flo
     }
 
 
+def ordering_holds(runs: pd.DataFrame, better: str, worse: str, minimum: float = 0.0,
+                   method: str = "method", level: str = "level") -> tuple[list[float], bool]:
+    """The levels ≥ ``minimum`` where both methods ran, and whether ``better``'s mean accuracy over seeds is at
+    least ``worse``'s at every one of them (a frame from ``prunekit.methods.add_method_columns``)."""
+    means = {m: runs[runs[method] == m].groupby(level)["accuracy"].mean() for m in (better, worse)}
+    shared = [s for s in means[better].index if s in means[worse].index and s >= minimum]
+    return shared, all(means[better][s] >= means[worse][s] for s in shared)
+
+
 def structured_best(runs: pd.DataFrame, reductions: Sequence[str], method: str = "criterion") -> pd.DataFrame:
     """Per node criterion, the target node sparsity with the best harmonic mean of accuracy and node sparsity,
     with the mean (and bound) of accuracy, both sparsities and every ``<name>_reduction`` column over seeds."""
@@ -207,4 +216,4 @@ def structured_table(best: pd.DataFrame, reductions: Sequence[str], method: str 
     return out
 
 
-__all__ = ["accuracy_at", "best_point_comparison", "best_points", "layer_frame", "outside_bounds", "paper_comparison", "structured_best", "structured_table", "sweep_table"]
+__all__ = ["accuracy_at", "ordering_holds", "best_point_comparison", "best_points", "layer_frame", "outside_bounds", "paper_comparison", "structured_best", "structured_table", "sweep_table"]

@@ -96,3 +96,24 @@ def test_structured_best_picks_the_best_accuracy_node_sparsity_harmonic_mean():
     assert best["disk_reduction_mean"].iloc[0] == pytest.approx(10.0)
     table = structured_table(best, ["disk"])
     assert table.iloc[0]["method"] == "SNAP-it" and table.iloc[0]["disk (×)"] == "10.0"
+
+
+def test_ordering_holds_compares_seed_means_at_shared_levels_from_the_minimum():
+    import pandas as pd
+
+    from prunekit.report import ordering_holds
+
+    runs = pd.DataFrame({"method": ["a", "a", "b", "b", "a", "b", "b"],
+                         "level": [0.5, 0.5, 0.5, 0.5, 0.9, 0.9, 0.99],
+                         "accuracy": [0.90, 0.96, 0.94, 0.94, 0.80, 0.85, 0.50]})
+    assert ordering_holds(runs, "a", "b") == ([0.5, 0.9], False)  # 0.93 < 0.94 and 0.80 < 0.85
+    assert ordering_holds(runs, "b", "a", minimum=0.6) == ([0.9], True)
+
+
+def test_paper_points_name_rows_by_our_method_keys():
+    from prunekit.methods import paper_points
+    from prunekit.reference import paper_table
+
+    points = paper_points(paper_table(3))
+    assert "baseline" not in set(points["method"]) and "prune_at" not in points.columns
+    assert {"snip-it", "snip-it-during", "imp-global", "hoyersquare"} <= set(points["method"])
