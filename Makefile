@@ -9,7 +9,11 @@ PROFILE ?= cpu
 PRUNEKIT_DATA ?= $(CURDIR)/data
 export PRUNEKIT_DATA
 
-.PHONY: venv test test-unit book book-build browser-check bench run clean
+.PHONY: venv test test-unit book book-build book-smoke browser-check browser-test bench run clean
+
+# The smoke book: every notebook executed with the smoke profile into a copy of book/, built apart from
+# the committed pages, then opened in headless Chromium (CI installs Debian's chromium in .ci/run).
+SMOKE := _build/smoke
 
 $(STAMP): pyproject.toml
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
@@ -22,6 +26,7 @@ venv: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest tests -q
 	PRUNEKIT_PROFILE=smoke $(BIN)/python -m pytest --nbval-lax notebooks -q -p no:cacheprovider
+	$(MAKE) browser-test
 
 test-unit: $(STAMP)
 	$(BIN)/python -m pytest tests -q
@@ -35,6 +40,15 @@ book-build: $(STAMP)
 
 browser-check: $(STAMP)
 	$(BIN)/python tests/browser_check.py _build/html
+
+book-smoke: $(STAMP)
+	rm -rf $(SMOKE) && mkdir -p $(SMOKE) && cp -r book $(SMOKE)/book
+	PRUNEKIT_PROFILE=smoke $(BIN)/python -m prunekit.book execute --profile smoke --book-dir $(SMOKE)/book
+	$(BIN)/jupyter-book build $(SMOKE)/book --config _config.yml --path-output $(SMOKE) --warningiserror --keep-going
+
+browser-test: book-smoke
+	@command -v chromium >/dev/null || { echo "browser-test needs Chromium: apt-get install chromium"; exit 1; }
+	$(BIN)/python tests/browser_check.py $(SMOKE)/_build/html --shots $(SMOKE)/shots
 
 bench: $(STAMP)
 	$(BIN)/prunekit bench

@@ -65,6 +65,7 @@ class BookPaths:
     """Where the source notebooks, the table of contents and the executed pages are."""
 
     root: Path
+    book_dir: Path | None = None  # another folder for the executed pages (e.g. a smoke build), else <root>/book
 
     @property
     def notebooks(self) -> Path:
@@ -72,7 +73,7 @@ class BookPaths:
 
     @property
     def book(self) -> Path:
-        return self.root / "book"
+        return self.book_dir if self.book_dir is not None else self.root / "book"
 
     @property
     def toc(self) -> Path:
@@ -195,10 +196,14 @@ def execute_all(
     only: Sequence[str] | None = None,
     results_dir: str | os.PathLike | None = None,
     root: str | os.PathLike | None = None,
+    book_dir: str | os.PathLike | None = None,
 ) -> dict[str, float]:
-    """Execute every notebook (or ``only`` those) in toc order; return wall seconds per notebook."""
+    """Execute every notebook (or ``only`` those) in toc order into ``book_dir`` (default ``book/``);
+    return wall seconds per notebook."""
     name = get_profile(profile).name
-    paths = BookPaths(project_root(root))
+    if book_dir is not None and not (Path(book_dir) / "_toc.yml").is_file():
+        raise ValueError(f"book_dir {str(book_dir)!r} has no _toc.yml; pass a copy of book/")
+    paths = BookPaths(project_root(root), Path(book_dir).resolve() if book_dir is not None else None)
     order = notebook_order(paths)
     if only:
         unknown = sorted(set(only) - set(order))
@@ -225,6 +230,8 @@ def _parser() -> argparse.ArgumentParser:
                          help="execute only this notebook (repeatable), e.g. --only method")
     execute.add_argument("--results-dir", default=None,
                          help="result records folder (default: results/<profile> at the project root)")
+    execute.add_argument("--book-dir", default=None,
+                         help="write the executed pages into this copy of book/ instead (e.g. a smoke build)")
     return parser
 
 
@@ -233,7 +240,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     try:
-        seconds = execute_all(args.profile, only=args.only, results_dir=args.results_dir)
+        seconds = execute_all(args.profile, only=args.only, results_dir=args.results_dir, book_dir=args.book_dir)
     except NotebookFailed as error:
         log.error("%s", error)
         return 1

@@ -13,7 +13,7 @@ import socket
 import subprocess
 import time
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -408,6 +408,8 @@ class RunRecord:
     resources: dict[str, Any]
     provenance: dict[str, Any]
     schema: int = SCHEMA_VERSION
+    # The trained network when ``run(..., keep_model=True)`` asked for it; never serialised with the record.
+    model: nn.Module | None = field(default=None, repr=False, compare=False)
 
     @property
     def key(self) -> str:
@@ -725,8 +727,10 @@ def pruned_at_init(config: RunConfig, data_root: str | os.PathLike | None = None
     return model
 
 
-def run(config: RunConfig, *, progress: bool = True, data_root: str | os.PathLike | None = None) -> RunRecord:
-    """Build, prune (if asked), train and evaluate one configuration; return everything it measured."""
+def run(config: RunConfig, *, progress: bool = True, data_root: str | os.PathLike | None = None,
+        keep_model: bool = False) -> RunRecord:
+    """Build, prune (if asked), train and evaluate one configuration; return everything it measured
+    (and, with ``keep_model``, the trained network as ``record.model``)."""
     started = time.perf_counter()
     device = resolve_device(config.device)
     _reset_peak_memory(device)
@@ -786,7 +790,8 @@ def run(config: RunConfig, *, progress: bool = True, data_root: str | os.PathLik
         "peak_memory_kind": "cuda_allocated" if device.type == "cuda" else "process_rss",
     }
     record = RunRecord(config, json_safe(metrics), layers, json_safe(history.as_records()),
-                       json_safe([s.as_dict() for s in steps]), resources, provenance(device))
+                       json_safe([s.as_dict() for s in steps]), resources, provenance(device),
+                       model=model if keep_model else None)
     log.info("run %s done: accuracy %.4f, weight sparsity %.4f, %.1fs", config.key, accuracy,
              metrics["weight_sparsity"], resources["total_seconds"])
     return record

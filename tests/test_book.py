@@ -178,6 +178,24 @@ def test_execute_writes_the_page_with_the_profile_and_stops_on_a_cell_error(proj
     assert set(timings) == {"good"} and timings["good"]["profile"] == "smoke"
 
 
+@pytest.mark.timeout(300)
+def test_execute_into_another_book_dir_leaves_book_untouched(project, tmp_path_factory):
+    (project / "notebooks" / "bad.ipynb").unlink()
+    (project / "book" / "_toc.yml").write_text(yaml.safe_dump({"format": "jb-book", "root": "intro",
+                                                                "chapters": [{"file": "good"}]}))
+    copy = tmp_path_factory.mktemp("smoke") / "book"
+    copy.mkdir()
+    (copy / "_toc.yml").write_text((project / "book" / "_toc.yml").read_text())
+    execute_all("smoke", root=project, results_dir=project / "store", book_dir=copy)
+    assert (copy / "good.ipynb").exists() and (copy / "_timings.json").exists()
+    assert sorted(p.name for p in (project / "book").iterdir()) == ["_toc.yml"]
+
+
+def test_book_dir_without_a_toc_is_a_clear_error(project, tmp_path_factory):
+    with pytest.raises(ValueError, match="no _toc.yml"):
+        execute_all("smoke", root=project, book_dir=tmp_path_factory.mktemp("empty"))
+
+
 def test_toc_must_list_every_notebook(project):
     nbformat.write(_notebook("pass"), project / "notebooks" / "orphan.ipynb")
     with pytest.raises(ValueError, match="orphan"):
