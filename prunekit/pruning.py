@@ -35,6 +35,8 @@ class PruneStep:
     total: int
     loss: float
     seconds: float
+    removed: int = 0  # weights alive before the round and pruned by it
+    revived: int = 0  # weights pruned before the round and alive after it (criteria that regrow)
 
     def as_dict(self) -> dict:
         """Plain-dict form for JSON records."""
@@ -183,8 +185,13 @@ def prune_round(ctx: ScoringContext, crit: Criterion, index: int, target: float)
     start = time.perf_counter()
     scores = crit.score(ctx)
     masks = global_keep_masks(ctx.layers, scores, target, regrow=crit.regrows)
+    removed = revived = 0
     for name, module in ctx.layers.items():
+        before = current_mask(module) != 0
         (replace_mask if crit.regrows else apply_mask)(module, masks[name])
+        after = current_mask(module) != 0
+        removed += int((before & ~after).sum())
+        revived += int((~before & after).sum())
     achieved = weight_sparsity(ctx.model, ctx.layers)
     total = sum(current_mask(m).numel() for m in ctx.layers.values())
     step = PruneStep(
@@ -195,6 +202,8 @@ def prune_round(ctx: ScoringContext, crit: Criterion, index: int, target: float)
         total=total,
         loss=ctx.last_loss,
         seconds=time.perf_counter() - start,
+        removed=removed,
+        revived=revived,
     )
     log.debug("round %d: target %.4f reached %.4f (loss %.4f)", index, target, achieved, step.loss)
     return step

@@ -11,6 +11,7 @@ from torch.func import functional_call
 import prunekit
 from prunekit.connectivity import path_count_fraction
 from prunekit.criteria import ScoringContext, available_criteria, get_criterion
+from prunekit.experiments import RunConfig
 from prunekit.criteria.synflow import synaptic_flow, synflow_schedule
 from prunekit.masks import get_masks, layer_counts, prunable_layers
 from prunekit.pruning import kept_count
@@ -290,3 +291,44 @@ def test_synflow_rescales_flows_beyond_float32_without_changing_the_ranking():
     scale = 2.0 ** round(math.log2(float(flat32.max()) / float(flat64.max())))
     torch.testing.assert_close(flat32, (flat64 * scale).float(), rtol=0, atol=0)  # an exact power of two ...
     assert torch.all(flat32[torch.argsort(flat64)].diff() >= 0)  # ... so float32 rounding keeps the order
+
+
+# --- GraSP on SNIP-it's schedule (Appendix E) ------------------------------------------------
+
+def test_grasp_it_runs_snip_its_schedule_and_counts_what_each_round_removes():
+    model = tiny_mlp().eval()
+    result = prunekit.prune(model, "grasp-it", 0.9, data=toy_data(), samples=256, batch_size=128, steps=3)
+    assert [s.target for s in result.steps] == pytest.approx(prunekit.snip_it_schedule(0.9, 3))
+    n = result.steps[0].total
+    alive = n
+    for step in result.steps:
+        assert step.revived == 0  # without regrowth a pruned weight stays pruned
+        assert alive - step.removed == step.kept
+        alive = step.kept
+
+
+def test_grasp_it_with_regrowth_revives_pruned_weights():
+    model = tiny_mlp().eval()
+    result = prunekit.prune(model, get_criterion("grasp-it", steps=3, regrow=True), 0.9, data=toy_data(),
+                            samples=256, batch_size=128)
+    assert any(s.revived > 0 for s in result.steps[1:])
+    for before, step in zip(result.steps, result.steps[1:]):
+        assert before.kept - step.removed + step.revived == step.kept
+    with pytest.raises(TypeError, match="regrow must be a bool"):
+        get_criterion("grasp-it", regrow="yes")
+    with pytest.raises(ValueError, match="does not prune during training|prune_at"):
+        RunConfig(model="mlp5", dataset="mnist", criterion="grasp-it", sparsity=0.9, prune_at="during")
+
+
+def test_grasp_it_regrowth_scores_leave_the_model_untouched_and_equal_grasp_on_an_unpruned_net():
+    dense = tiny_mlp().eval()
+    plain = get_criterion("grasp").score(context(dense, toy_data(), samples=128))
+    again = get_criterion("grasp-it", regrow=True).score(context(dense, toy_data(), samples=128))
+    assert all(torch.allclose(plain[n], again[n], rtol=1e-5, atol=1e-9) for n in plain)
+    model = prunekit.prune(tiny_mlp(), "random", 0.5, seed=2).model.eval()
+    before = {n: (m.weight_orig.detach().clone(), m.weight_mask.clone()) for n, m in prunable_layers(model).items()}
+    scores = get_criterion("grasp-it", regrow=True).score(context(model, toy_data(), samples=128))
+    for name, m in prunable_layers(model).items():
+        assert torch.equal(m.weight_orig, before[name][0]) and torch.equal(m.weight_mask, before[name][1])
+        assert torch.equal(m.weight, m.weight_orig * m.weight_mask)
+        assert (scores[name][m.weight_mask == 0] != 0).any()  # pruned weights compete

@@ -17,12 +17,16 @@ are taken w.r.t. ``weight_orig`` of an already-pruned layer, so pruned weights c
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterable, Iterator
+
 import torch
+from torch import nn
 
 from prunekit.criteria.base import Criterion, LossFn, ScoringContext, register
 from prunekit.criteria.sensitivity import scored_parameter, scoring_mode
 from prunekit.sampling import Batch
-from prunekit.schedule import DEFAULT_STEPS
+from prunekit.schedule import DEFAULT_STEPS, snip_it_schedule
 
 DEFAULT_TEMPERATURE = 200.0
 
@@ -77,3 +81,69 @@ class GraSP(Criterion):
             name: (p.detach() if mask is None else p.detach() * mask) * h
             for name, p, mask, h in zip(ctx.layers, params, masks, hg)
         }
+
+
+@contextlib.contextmanager
+def effective_weights_as_leaves(modules: Iterable[nn.Module]) -> Iterator[list[torch.Tensor]]:
+    """Within the block every pruned layer computes with ``weight_orig = θ ⊙ m`` and an all-ones mask, so
+    derivatives w.r.t. ``weight_orig`` are taken at the effective weights (pruned positions included); yields
+    each layer's initial weights ``θ₀`` and restores ``θ₀`` and the masks afterwards."""
+    saved = []
+    for module in modules:
+        weight = scored_parameter(module)
+        mask = getattr(module, "weight_mask", None)
+        saved.append((module, weight.detach().clone(), None if mask is None else mask.clone()))
+        if mask is not None:
+            with torch.no_grad():
+                weight.mul_(mask)
+                mask.fill_(1)
+    try:
+        yield [initial for _, initial, _ in saved]
+    finally:
+        for module, initial, mask in saved:
+            with torch.no_grad():
+                scored_parameter(module).copy_(initial)
+                if mask is not None:
+                    module.weight_mask.copy_(mask)
+                    module.weight = module.weight_orig * module.weight_mask
+
+
+@register
+class GraSPit(GraSP):
+    """GraSP's score on SNIP-it's schedule (Appendix E's abandoned approach); ``regrow`` lets pruned weights return.
+
+    Without regrowth pruned weights rank last (their score is 0). With ``regrow=True`` every weight competes
+    each round, as in FORCE: ``Hg`` is taken at the effective weights ``θ ⊙ m`` (so a pruned position has a
+    gradient too) and a pruned weight is scored with its initial value, ``θ₀ ⊙ Hg(θ ⊙ m)``.
+    """
+
+    name = "grasp-it"
+    description = "GraSP re-scored on SNIP-it's schedule (Appendix E: abandoned); regrow=True re-chooses the mask"
+    timings = ("before",)
+
+    def __init__(self, steps: int = DEFAULT_STEPS, temperature: float = DEFAULT_TEMPERATURE,
+                 regrow: bool = False) -> None:
+        super().__init__(steps, temperature)
+        if not isinstance(regrow, bool):
+            raise TypeError(f"regrow must be a bool, got {type(regrow).__name__}")
+        self.regrows = regrow
+
+    def schedule(self, sparsity: float) -> list[float]:
+        """SNIP-it's κ_i rounds."""
+        return snip_it_schedule(sparsity, self.steps)
+
+    def score(self, ctx: ScoringContext) -> dict[str, torch.Tensor]:
+        """GraSP's ``θ ⊙ Hg``; with regrowth ``θ₀ ⊙ Hg`` at the effective weights, pruned weights included."""
+        if not self.regrows:
+            return super().score(ctx)
+        batches = ctx.draw()
+        modules = list(ctx.layers.values())
+        with effective_weights_as_leaves(modules) as initial:
+            params = [scored_parameter(m) for m in modules]
+            with scoring_mode(ctx.model, ctx.score_mode):
+                ctx.last_loss, hg = hessian_gradient_product(ctx.model, params, batches, ctx.loss_fn,
+                                                             self.temperature)
+        return {name: theta0 * h for name, theta0, h in zip(ctx.layers, initial, hg)}
+
+    def __repr__(self) -> str:
+        return f"GraSPit(steps={self.steps}, regrow={self.regrows})"
