@@ -27,6 +27,7 @@ __all__ = [
     "cache_dir",
     "load_split",
     "require_dataset",
+    "validation_split",
     "TensorBatches",
     "make_batches",
 ]
@@ -472,6 +473,25 @@ def load_split(
         images, labels = _load_imagenette(bool(train), base, limit)
     logger.debug("loaded %s %s: %s images", key, "train" if train else "test", tuple(images.shape))
     return images, labels
+
+
+VALIDATION_SEED = 0  # one held-out set for every run and seed, so tuned settings are compared on the same images
+
+
+def validation_split(images: Tensor, labels: Tensor, fraction: float,
+                     seed: int = VALIDATION_SEED) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    """Split a training set into (train images, train labels, validation images, validation labels): a seeded
+    random ``fraction`` of it held out (Appendix F: 20 %), the same for every call with the same seed."""
+    if isinstance(fraction, bool) or not isinstance(fraction, (int, float)) or not 0.0 < fraction < 1.0:
+        raise ValueError(f"validation fraction must be in (0, 1), got {fraction!r}")
+    if len(images) != len(labels):
+        raise ValueError(f"images and labels differ in length: {len(images)} vs {len(labels)}")
+    held = round(fraction * len(images))
+    if not 0 < held < len(images):
+        raise ValueError(f"a validation fraction of {fraction} of {len(images)} images leaves an empty split")
+    order = torch.randperm(len(images), generator=torch.Generator().manual_seed(seed)).to(images.device)
+    train_idx, val_idx = order[held:].sort().values, order[:held].sort().values
+    return images[train_idx], labels[train_idx], images[val_idx], labels[val_idx]
 
 
 def require_dataset(name: str, root: str | os.PathLike | None = None) -> None:

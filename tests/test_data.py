@@ -416,3 +416,23 @@ def test_library_has_no_print():
     source = Path(D.__file__).read_text()
     assert "print(" not in source
     assert os.path.basename(D.__file__) == "data.py"
+
+
+def test_validation_split_holds_out_a_fixed_disjoint_fraction():
+    from prunekit.data import validation_split
+
+    images = torch.arange(100).reshape(100, 1, 1, 1).to(torch.uint8)
+    labels = torch.arange(100) % 10
+    tr_x, tr_y, va_x, va_y = validation_split(images, labels, 0.2)
+    assert len(va_x) == 20 and len(tr_x) == 80
+    ids_train, ids_val = set(tr_x.flatten().tolist()), set(va_x.flatten().tolist())
+    assert not ids_train & ids_val and len(ids_train | ids_val) == 100
+    assert torch.equal(tr_y, tr_x.flatten().long() % 10)  # labels travel with their images
+    again = validation_split(images, labels, 0.2)
+    assert torch.equal(again[2], va_x)  # the same held-out set on every call
+    assert not torch.equal(validation_split(images, labels, 0.2, seed=1)[2], va_x)
+    for bad in (0.0, 1.0, -0.1, True):
+        with pytest.raises(ValueError, match="validation fraction"):
+            validation_split(images, labels, bad)
+    with pytest.raises(ValueError, match="differ in length"):
+        validation_split(images, labels[:5], 0.2)
