@@ -58,4 +58,49 @@ def paper_source() -> str:
     return str(_document()["source"])
 
 
-__all__ = ["available_tables", "paper_source", "paper_table", "paper_units"]
+ARCHITECTURES_FILE = "architectures.json"
+_LAYER_COLUMNS = ("model", "label", "position", "type", "in", "out", "kernel", "stride", "padding", "bias",
+                  "batchnorm", "downsampling")
+
+
+@lru_cache(maxsize=1)
+def _setup_document() -> dict:
+    """The parsed experimental-setup file: Section 4 / Appendix F, J and L (read once per process)."""
+    text = resources.files(__name__).joinpath(ARCHITECTURES_FILE).read_text(encoding="utf-8")
+    return json.loads(text)
+
+
+def paper_architectures() -> pd.DataFrame:
+    """Appendix L's weight-holding layers as printed, one row per layer (``in``/``out`` may be ``"I"``/``"K"``)."""
+    models = _setup_document()["architectures"]["models"]
+    rows = [
+        {"model": name, "label": spec["label"], "position": i, **layer}
+        for name, spec in models.items()
+        for i, layer in enumerate(spec["layers"])
+    ]
+    frame = pd.DataFrame(rows).reindex(columns=list(_LAYER_COLUMNS))
+    frame = frame.astype({"kernel": "Int64", "stride": "Int64", "padding": "Int64", "bias": "boolean",
+                          "batchnorm": "boolean", "downsampling": "boolean"})
+    frame.attrs["paper_section"] = _setup_document()["architectures"]["paper_section"]
+    frame.attrs["common"] = dict(_setup_document()["architectures"]["common"])
+    frame.attrs["pooling"] = {name: list(spec["pooling"]) for name, spec in models.items()}
+    return frame
+
+
+def paper_training_setup() -> dict:
+    """Section 4's and Appendix F's optimisation budget (optimiser, lr, weight decay, epochs, …) as printed."""
+    return json.loads(json.dumps(_setup_document()["training"]))  # a deep copy: callers may edit it
+
+
+def paper_datasets() -> pd.DataFrame:
+    """Appendix J's facts per dataset (input shape, classes, train/test sizes, flip probability), one row each."""
+    section = _setup_document()["datasets"]
+    rows = [{"dataset": name, **facts} for name, facts in section.items() if name != "paper_section"]
+    frame = pd.DataFrame(rows)
+    frame["input_shape"] = frame["input_shape"].map(tuple)
+    frame.attrs["paper_section"] = section["paper_section"]
+    return frame
+
+
+__all__ = ["available_tables", "paper_architectures", "paper_datasets", "paper_source", "paper_table",
+           "paper_training_setup", "paper_units"]
