@@ -82,6 +82,9 @@ PAPER_CLAIMS: dict[str, PaperClaim] = {
     "grasp-it-disconnects": PaperClaim(
         "Appendix E", "GraSP applied iteratively with pruned weights left out disconnects the network",
         "stated without numbers"),
+    "grasp-it-ineffective": PaperClaim(
+        "Appendix E", "GraSP's criterion does not work as SNIP-it's criterion (the approach was abandoned)",
+        "stated without numbers"),
     "mask-sanity": PaperClaim(
         "beyond the paper (Frankle et al. 2021)", "A mask found before training carries information beyond its "
         "layer-wise sparsities", "not tested by the paper"),
