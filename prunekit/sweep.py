@@ -2,6 +2,8 @@
 
 Each finished run is written to the store at once, so a sweep killed mid-way loses only the runs in
 flight and a restart recomputes nothing that finished. With Ray, workers compute and the driver writes.
+With ``keep_models=True`` (local backend) the trained network of each run is stored beside its record
+(``ResultStore.put_model``), and a run whose record exists but whose model file does not is run again.
 """
 
 from __future__ import annotations
@@ -82,22 +84,31 @@ def unique(configs: Iterable[RunConfig]) -> list[RunConfig]:
     return list(seen.values())
 
 
-def _stored(configs: Sequence[RunConfig], store: ResultStore) -> tuple[dict[str, RunRecord], list[RunConfig]]:
-    """Split ``configs`` into stored records (by key) and the unique configs still to run."""
+def _stored(configs: Sequence[RunConfig], store: ResultStore,
+            keep_models: bool = False) -> tuple[dict[str, RunRecord], list[RunConfig]]:
+    """Split ``configs`` into stored records (by key) and the unique configs still to run (with
+    ``keep_models``, also those whose record lacks its model file)."""
     found: dict[str, RunRecord] = {}
     todo: list[RunConfig] = []
     for config in unique(configs):
         record = store.get(config)
-        if record is None:
+        if record is None or (keep_models and not store.has_model(config)):
             todo.append(config)
         else:
             found[config.key] = record
     return found, todo
 
 
-def missing(configs: Iterable[RunConfig], store: ResultStore) -> list[RunConfig]:
-    """The configs (without repeats) that have no valid record in ``store``."""
-    return _stored(list(configs), store)[1]
+def missing(configs: Iterable[RunConfig], store: ResultStore, *, keep_models: bool = False) -> list[RunConfig]:
+    """The configs (without repeats) that have no valid record in ``store`` (with ``keep_models``: or no model file)."""
+    return _stored(list(configs), store, _check_keep_models(keep_models))[1]
+
+
+def _check_keep_models(keep_models: object) -> bool:
+    """``keep_models`` if it is a bool, else ValueError."""
+    if not isinstance(keep_models, bool):
+        raise ValueError(f"keep_models must be True or False, got {keep_models!r}")
+    return keep_models
 
 
 # ------------------------------------------------------------------------------------------------------ sweep
@@ -105,35 +116,51 @@ def missing(configs: Iterable[RunConfig], store: ResultStore) -> list[RunConfig]
 
 def sweep(configs: Iterable[RunConfig], store: ResultStore, *, backend: str = "local", address: str | None = None,
           progress: bool = True, data_root: str | os.PathLike | None = None,
-          cpus_per_task: int | None = None) -> list[RunRecord]:
+          cpus_per_task: int | None = None, keep_models: bool = False) -> list[RunRecord]:
     """Run what ``store`` lacks, storing each record as it finishes; return every record in config order.
 
     ``cpus_per_task`` (Ray only) is the CPUs a CPU run reserves and the torch threads it uses; by
     default this process's torch thread count, so that Ray and local runs compute bit-identical
     results on the same machine (CPU kernels round differently with another thread count).
+    ``keep_models`` (local backend only) also stores each run's trained network and re-runs a stored
+    record that has no model file (its record is overwritten); read the networks back with
+    ``store.load_model(config)`` (the returned records do not hold them).
     """
     if backend not in BACKENDS:
         raise ValueError(f"backend must be one of {', '.join(BACKENDS)}; got {backend!r}")
+    if _check_keep_models(keep_models) and backend != "local":
+        raise ValueError(f"keep_models=True needs the local backend (model files are written where the run "
+                         f"trains); got backend {backend!r}")
     configs = list(configs)
     bad = [c for c in configs if not isinstance(c, RunConfig)]
     if bad:
         raise TypeError(f"sweep() takes RunConfig objects, got {type(bad[0]).__name__}")
-    found, todo = _stored(configs, store)
-    log.info("sweep: %d runs, %d stored, %d to run (%s backend, store %s)",
-             len(configs), len(found), len(todo), backend, store.root)
+    structured = [c.key for c in configs if keep_models and c.structured]
+    if structured:
+        raise ValueError(f"keep_models=True cannot store structured (physically shrunk) runs: {structured[:5]}")
+    found, todo = _stored(configs, store, keep_models)
+    log.info("sweep: %d runs, %d stored, %d to run (%s backend, store %s%s)", len(configs), len(found), len(todo),
+             backend, store.root, ", keeping models" if keep_models else "")
     if todo and backend == "local":
-        _run_local(todo, store, found, progress, data_root)
+        _run_local(todo, store, found, progress, data_root, keep_models)
     elif todo:
         _run_ray(todo, store, found, progress, address, data_root, cpus_per_task)
     return [found[c.key] for c in configs]
 
 
 def _run_local(todo: list[RunConfig], store: ResultStore, found: dict[str, RunRecord], progress: bool,
-               data_root: str | os.PathLike | None) -> None:
-    """Run sequentially in this process, storing each record as soon as it exists."""
+               data_root: str | os.PathLike | None, keep_models: bool = False) -> None:
+    """Run sequentially in this process, storing each record (and, if asked, model) as soon as it exists."""
     for config in tqdm(todo, desc="sweep", unit="run", disable=not progress):
-        record = run(config, progress=progress, data_root=data_root)
+        record = run(config, progress=progress, data_root=data_root, keep_model=keep_models)
+        if not keep_models and store.has_model(config):
+            log.warning("run %s was recomputed without keep_models; its model file %s may no longer match the "
+                        "new record", config.key, store.model_path_for(config))
+        # The record first: killed in between, the run lacks its model and a keep_models sweep redoes it.
         store.put(record)
+        if keep_models:
+            store.put_model(record, record.model)
+            record.model = None  # the file holds it; a long sweep should not keep every network in memory
         found[record.key] = record
 
 

@@ -4,11 +4,22 @@ and bad input is refused before any attack runs."""
 from __future__ import annotations
 
 import foolbox as fb
+import pandas as pd
 import pytest
 import torch
 
-from prunekit.analysis.robustness import InputSpec, attack_success, cw_attack, denormalise, foolbox_model
-from prunekit.data import TensorBatches, dataset_info
+from prunekit.analysis.robustness import (
+    InputSpec,
+    attack_each,
+    attack_success,
+    compare_success,
+    cw_attack,
+    denormalise,
+    first_test_images,
+    foolbox_model,
+    normalise,
+)
+from prunekit.data import TensorBatches, dataset_info, load_split
 from tests.conftest import tiny_mlp
 
 SPEC = InputSpec((1, 8, 8), (0.0, 1.0), (0.5,), (0.25,))
@@ -102,3 +113,52 @@ def test_specs_are_validated():
         InputSpec((3, 8, 8), mean=(0.5,), std=(0.25,))
     with pytest.raises(ValueError, match="bounds"):
         InputSpec((1, 8, 8), bounds=(1.0, 0.0))
+
+
+def test_normalise_is_the_inverse_of_denormalise_and_what_the_model_receives():
+    info = dataset_info("mnist")
+    raw = torch.randint(0, 256, (3, 1, 28, 28), dtype=torch.uint8)
+    batches = TensorBatches(raw, torch.zeros(3, dtype=torch.long), info, 3, shuffle=False, augment=False)
+    spec = InputSpec.for_dataset("mnist")
+    torch.testing.assert_close(normalise(raw.float() / 255, spec), batches.normalise(raw))
+    images = torch.rand(2, 1, 8, 8)
+    torch.testing.assert_close(denormalise(normalise(images, SPEC), SPEC), images)
+
+
+def test_first_test_images_are_the_raw_first_images_of_the_test_split(mnist_data_root):
+    images, labels = first_test_images("mnist", 5, root=mnist_data_root)
+    raw, expected = load_split("mnist", False, root=mnist_data_root, limit=5)
+    assert images.dtype == torch.float32 and 0.0 <= float(images.min()) and float(images.max()) <= 1.0
+    torch.testing.assert_close(images * 255, raw.float())
+    assert torch.equal(labels, expected)
+    with pytest.raises(ValueError, match="n must be an int >= 1"):
+        first_test_images("mnist", 0)
+
+
+class _FoolsFirst:
+    """A stand-in attack that fools the first ``k · ε`` images at each ε."""
+
+    def __init__(self, k: int):
+        self.k = k
+
+    def __call__(self, fmodel, images, labels, *, epsilons):
+        success = torch.zeros(len(epsilons), len(images), dtype=torch.bool)
+        for i, eps in enumerate(epsilons):
+            success[i, : min(len(images), int(self.k * eps))] = True
+        return None, None, success
+
+
+def test_attack_each_labels_each_models_rows_and_compare_success_reads_them_per_epsilon():
+    model, images, labels = _setup()
+    weak = attack_each({"snip-it": model}, images, labels, [0.0, 1.0, 2.0], SPEC, _FoolsFirst(2))
+    strong = attack_each({"snip": model}, images, labels, [0.0, 1.0, 2.0], SPEC, _FoolsFirst(4))
+    frame = pd.concat([weak, strong], ignore_index=True)
+    assert frame[frame["method"] == "snip"]["success_rate"].tolist() == [0.0, 4 / 16, 8 / 16]
+    out = compare_success(frame, "snip-it", "snip").set_index("epsilon")
+    assert out.loc[1.0, "snip-it"] == 2 / 16 and out.loc["mean", "snip"] == pytest.approx(4 / 16)
+    assert out["a_at_most_b"].all()
+    assert not compare_success(frame, "snip", "snip-it")["a_at_most_b"].iloc[1:].any()
+    with pytest.raises(ValueError, match=r"\['grasp'\] are not in the frame"):
+        compare_success(frame, "snip", "grasp")
+    with pytest.raises(ValueError, match="at least one model"):
+        attack_each({}, images, labels, [0.0], SPEC)

@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import contextlib
 import math
-from collections.abc import Iterator, Sequence
+import os
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 import foolbox as fb
@@ -25,7 +26,7 @@ import pandas as pd
 import torch
 from torch import nn
 
-from prunekit.data import dataset_info
+from prunekit.data import dataset_info, load_split
 
 ROUNDING_TOLERANCE = 1e-5  # relative to the bounds' range: what denormalise treats as float rounding
 
@@ -80,6 +81,26 @@ def denormalise(normalised: torch.Tensor, spec: InputSpec) -> torch.Tensor:
     tol = ROUNDING_TOLERANCE * (hi - lo)
     raw = torch.where((raw < lo) & (raw >= lo - tol), torch.full_like(raw, lo), raw)
     return torch.where((raw > hi) & (raw <= hi + tol), torch.full_like(raw, hi), raw)
+
+
+def normalise(raw: torch.Tensor, spec: InputSpec) -> torch.Tensor:
+    """Apply the spec's normalisation, ``(x − mean) / std``: raw images → what the model receives (inverse of
+    :func:`denormalise`)."""
+    if spec.mean is None:
+        return raw.clone()
+    shape = (1, -1) + (1,) * (len(spec.shape) - 1)
+    mean = torch.tensor(spec.mean, dtype=raw.dtype, device=raw.device).view(shape)
+    std = torch.tensor(spec.std, dtype=raw.dtype, device=raw.device).view(shape)
+    return (raw - mean) / std
+
+
+def first_test_images(dataset: str, n: int, root: str | os.PathLike | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """The first ``n`` test images of ``dataset`` as raw float images in [0, 1] and their labels: a fixed subset,
+    the same for every model it is used on."""
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise ValueError(f"n must be an int >= 1, got {n!r}")
+    images, labels = load_split(dataset, False, root=root, limit=n)
+    return images.to(torch.float32) / 255.0, labels
 
 
 def check_attack_inputs(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, spec: InputSpec) -> None:
@@ -175,5 +196,35 @@ def attack_success(
                          "fooled": fooled.long().tolist(), "n": len(images)})
 
 
-__all__ = ["InputSpec", "attack_success", "check_attack_inputs", "cw_attack", "denormalise", "foolbox_model",
-           "frozen_parameters"]
+def attack_each(models: Mapping[str, nn.Module], images: torch.Tensor, labels: torch.Tensor,
+                epsilons: Sequence[float], spec: InputSpec, attack: fb.attacks.Attack | None = None, *,
+                column: str = "method") -> pd.DataFrame:
+    """:func:`attack_success` of every model on the same images, one block of rows per model labelled in ``column``."""
+    if not models:
+        raise ValueError("attack_each needs at least one model")
+    frames = [attack_success(model, images, labels, epsilons, spec, attack).assign(**{column: name})
+              for name, model in models.items()]
+    return pd.concat(frames, ignore_index=True)
+
+
+def compare_success(frame: pd.DataFrame, a: str, b: str, *, method: str = "method") -> pd.DataFrame:
+    """Success rates of methods ``a`` and ``b`` side by side per ε, with ``a_at_most_b`` (``a`` no more often
+    fooled than ``b`` there); a last row ``mean`` holds the means over the ε grid."""
+    for column in (method, "epsilon", "success_rate"):
+        if column not in frame.columns:
+            raise ValueError(f"the frame lacks column {column!r}; it has {list(frame.columns)}")
+    found = set(frame[method].astype(str))
+    absent = [m for m in (a, b) if m not in found]
+    if absent:
+        raise ValueError(f"method(s) {absent} are not in the frame; it has {sorted(found)}")
+    wide = frame[frame[method].isin([a, b])].pivot_table(index="epsilon", columns=method, values="success_rate")
+    if wide[[a, b]].isna().any().any():
+        raise ValueError(f"{a} and {b} were not attacked at the same ε values")
+    out = pd.DataFrame({"epsilon": wide.index.astype(object), a: wide[a].to_numpy(), b: wide[b].to_numpy()})
+    out.loc[len(out)] = ["mean", float(wide[a].mean()), float(wide[b].mean())]
+    out["a_at_most_b"] = out[a] <= out[b] + 1e-12
+    return out
+
+
+__all__ = ["InputSpec", "attack_each", "attack_success", "check_attack_inputs", "compare_success", "cw_attack",
+           "denormalise", "foolbox_model", "frozen_parameters", "normalise", "first_test_images"]

@@ -10,12 +10,15 @@ Pass the same ``inputs`` for every method so their maps compare.
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import nn
 
 from prunekit.train import eval_mode
 
 CHANNEL_REDUCTIONS = ("max", None)
+TOP_FRACTION = 0.05  # Figure 3's concentration measure: the share of a map's total held by its top 5 % of pixels
 
 
 def _check_classes(classes: torch.Tensor, n: int, num_classes: int) -> torch.Tensor:
@@ -65,4 +68,43 @@ def saliency_maps(
     return maps.amax(dim=1) if channel_reduce == "max" else maps
 
 
-__all__ = ["eval_mode", "saliency_maps"]
+def top_share(maps: torch.Tensor, fraction: float = TOP_FRACTION) -> torch.Tensor:
+    """Per map, the share of its total saliency held by its ``ceil(fraction · pixels)`` most salient pixels.
+
+    ``maps`` is (N, ...) non-negative (e.g. :func:`saliency_maps`); the result is (N,) in
+    ``[k / pixels, 1]``: ``fraction`` (rounded up to whole pixels) for a uniform map, 1 for a map
+    that is zero outside ``k`` pixels. A high share means a model that looks at few pixels. A map
+    that is zero everywhere (a class score that no input pixel reaches, e.g. an output unit pruned
+    off every path from the input) has no concentration: NaN.
+    """
+    if not isinstance(maps, torch.Tensor) or not maps.dtype.is_floating_point:
+        raise TypeError(f"maps must be a floating-point torch.Tensor, got {getattr(maps, 'dtype', type(maps))}")
+    if maps.dim() < 2 or len(maps) == 0 or maps[0].numel() == 0:
+        raise ValueError(f"maps must be a non-empty batch (N, ...) of maps, got shape {tuple(maps.shape)}")
+    if isinstance(fraction, bool) or not isinstance(fraction, (int, float)) or not 0.0 < fraction <= 1.0:
+        raise ValueError(f"fraction must be in (0, 1], got {fraction!r}")
+    flat = maps.detach().flatten(1).to(torch.float64)
+    if (flat < 0).any():
+        raise ValueError("maps must be non-negative (absolute gradients), got negative values")
+    totals = flat.sum(1)
+    k = min(flat.shape[1], math.ceil(fraction * flat.shape[1] - 1e-9))
+    shares = flat.topk(k, dim=1).values.sum(1) / totals
+    return torch.where(totals > 0, shares, torch.full_like(shares, math.nan))
+
+
+def region_share(maps: torch.Tensor, region: torch.Tensor) -> torch.Tensor:
+    """Per map, the share of its total saliency that falls inside ``region`` (a boolean mask of one map's shape);
+    NaN for a map that is zero everywhere."""
+    if not isinstance(maps, torch.Tensor) or not maps.dtype.is_floating_point:
+        raise TypeError(f"maps must be a floating-point torch.Tensor, got {getattr(maps, 'dtype', type(maps))}")
+    if not isinstance(region, torch.Tensor) or region.dtype != torch.bool:
+        raise TypeError(f"region must be a boolean torch.Tensor, got {getattr(region, 'dtype', type(region))}")
+    if maps.dim() < 2 or tuple(region.shape) != tuple(maps.shape[1:]):
+        raise ValueError(f"region must have the shape of one map, {tuple(maps.shape[1:])}, got {tuple(region.shape)}")
+    flat = maps.detach().flatten(1).to(torch.float64)
+    totals = flat.sum(1)
+    inside = flat[:, region.reshape(-1).to(flat.device)].sum(1)
+    return torch.where(totals > 0, inside / totals, torch.full_like(totals, math.nan))
+
+
+__all__ = ["TOP_FRACTION", "eval_mode", "region_share", "saliency_maps", "top_share"]
