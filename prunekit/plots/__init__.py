@@ -49,12 +49,22 @@ METHOD_COLORS: dict[str, str] = {
     "hoyersquare": "#8c564b",
     "snap-it": "#ff7f0e",
     "cnip-it": "#e6550d",
+    "efficientconvnets": "#637939",
+    "gatedecorators": "#843c39",
+    "group-hs": "#7b4173",
+    "l0": "#3182bd",
+    "grasp-it": "#74c476",
     "none": "#000000",
     "baseline": "#000000",
 }
 METHOD_LABELS: dict[str, str] = {
     "snip-it": "SNIP-it",
     "snip-it-during": "SNIP-it (during)",
+    "efficientconvnets": "EfficientConvNets",
+    "gatedecorators": "GateDecorators",
+    "group-hs": "Group-HS",
+    "l0": "L0",
+    "grasp-it": "GraSP-it",
     "snip": "SNIP",
     "magnitude": "Magnitude",
     "synflow": "SynFlow",
@@ -131,7 +141,7 @@ def percent_label(value: float, _pos: object = None) -> str:
 def sparsity_axis(ax, lo: float, hi: float) -> None:
     """Give ``ax`` a sparsity x-axis on the 'nines' scale, ticked at the paper's sparsity levels."""
     ax.set_xscale("function", functions=(_nines, _from_nines))
-    ticks = [t for t in SPARSITY_TICKS if lo - 1e-9 <= t <= hi + 1e-9] or [lo, hi]
+    ticks = [t for t in SPARSITY_TICKS if lo - 1e-6 <= t <= hi + 1e-6] or [lo, hi]
     ax.xaxis.set_major_locator(FixedLocator(ticks))
     ax.xaxis.set_minor_locator(NullLocator())
     ax.xaxis.set_major_formatter(FuncFormatter(percent_label))
