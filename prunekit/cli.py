@@ -108,6 +108,10 @@ def _add_run_parser(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--prune-at", default=None,
                         help=f"when to prune: {', '.join(PRUNE_AT)} (default: before; none for the dense baseline)")
     parser.add_argument("--seed", type=int, default=0, help="random seed of initialisation, data order and scoring")
+    parser.add_argument("--structured", action="store_true",
+                        help="prune whole nodes with a node criterion (snap-it, cnip-it, random before training; "
+                             "efficientconvnets, gatedecorators, group-hs after it; l0 during it) and train/return "
+                             "the physically shrunk network; sparsity is a node sparsity")
     _add_budget_options(parser)
     parser.add_argument("--no-store", action="store_true", help="compute without reading or writing the store")
     parser.set_defaults(handler=_cmd_run)
@@ -186,6 +190,8 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
     names = ("epochs", "train_limit", "test_limit", "samples", "batch_size", "steps", "prune_interval",
              "rewind_epoch", "ablation")
     values = {name: getattr(args, name) for name in names if getattr(args, name) is not None}
+    if getattr(args, "structured", False):
+        values["structured"] = True
     if args.options:
         values["criterion_options"] = dict(_option(text) for text in args.options)
     values["device"] = args.device
@@ -218,7 +224,12 @@ def _run_config(args: argparse.Namespace):
     from prunekit.experiments import NO_CRITERION, RunConfig
 
     name = args.criterion.strip().lower()
-    no_target = name == NO_CRITERION or (name in available_criteria() and not get_criterion(name).targets_sparsity)
+    if args.structured:
+        from prunekit.structured import available_node_criteria, get_node_criterion
+
+        no_target = name in available_node_criteria() and not get_node_criterion(name).targets_sparsity
+    else:
+        no_target = name == NO_CRITERION or (name in available_criteria() and not get_criterion(name).targets_sparsity)
     sparsity = args.sparsity if args.sparsity is not None else (0.0 if no_target else DEFAULT_SPARSITY)
     return RunConfig.from_profile(_profile(args), model=args.model, dataset=args.dataset, criterion=args.criterion,
                                   sparsity=sparsity, prune_at=args.prune_at, seed=args.seed, **_overrides(args))

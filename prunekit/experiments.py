@@ -24,8 +24,9 @@ from torch import nn
 import prunekit
 from prunekit.criteria import available_criteria, get_criterion
 from prunekit.criteria.sensitivity import SCORE_MODES
-from prunekit.data import DATASET_NAMES, TensorBatches, dataset_info, load_split, make_batches
+from prunekit.data import DATASET_NAMES, TensorBatches, dataset_info, load_split, make_batches, validation_split
 from prunekit.masks import apply_mask, current_mask, prunable_layers
+from prunekit.memory import MemorySampler
 from prunekit.metrics import (
     TRAINING_PASSES,
     csr_size_bits,
@@ -37,6 +38,8 @@ from prunekit.metrics import (
 )
 from prunekit.models import available_models, build_model
 from prunekit.structured import available_node_criteria, get_node_criterion, hidden_layers, prune_nodes, shrink
+from prunekit.structured.after import StructuredPruner, structured_pruner
+from prunekit.structured.measure import node_flops, training_memory_bytes
 from prunekit.nodes import node_sparsity
 from prunekit.profiles import Profile, get_profile
 from prunekit.ablations import ABLATIONS, apply_ablation
@@ -62,8 +65,10 @@ PRUNE_AT = ("none", "before", "during", "after")  # when a run prunes (a criteri
 # the keys of runs stored before the field existed (e.g. results/cpu) do not change.
 CONDITIONAL_KEY_FIELDS = {"prune_interval": "during"}
 # Fields added later: left out of the key while they hold this default, for the same reason.
-DEFAULTED_KEY_FIELDS = {"rewind_epoch": None, "ablation": "none", "structured": False}
-# Node criteria that RunConfig can run: they prune before training, then the network is physically shrunk.
+DEFAULTED_KEY_FIELDS = {"rewind_epoch": None, "ablation": "none", "structured": False, "validation": 0.0}
+# Node criteria that prune before training: the network is physically shrunk, then trained. The others
+# (efficientconvnets, gatedecorators, group-hs, l0) prune in the training loop (prunekit.structured.after);
+# each node criterion names when it prunes (its ``timings``).
 STRUCTURED_BEFORE = ("snap", "snap-it", "cnip-it", "random")
 IMP_CRITERION = "imp-global"  # the criterion whose runs rewind (rewind_epoch set by from_profile)
 PAPER_EPOCHS = 80  # the paper's budget; τ and IMP's rewind epoch scale with a profile's epochs
@@ -108,6 +113,14 @@ def _sparsity_field(value: object) -> float:
     """Return ``value`` as a float in [0, 1), else raise ValueError naming the field."""
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value < 1.0:
         raise ValueError(f"sparsity must be a fraction in [0, 1), got {value!r}")
+    return float(value)
+
+
+def _validation_field(value: object) -> float:
+    """Return ``value`` as a held-out share in [0, 1) (0: evaluate on the test set), else raise ValueError."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value < 1.0:
+        raise ValueError(f"validation must be a share of the training set in [0, 1) (0: use the test set), "
+                         f"got {value!r}")
     return float(value)
 
 
@@ -177,9 +190,14 @@ def _options_field(value: object) -> tuple[tuple[str, Any], ...]:
 # ---------------------------------------------------------------------------------------------------- config
 
 
+def scaled_epochs(paper_value: float, epochs: int) -> float:
+    """A point in the paper's 80-epoch budget (τ, a rewind epoch) at the same share of a budget of ``epochs``."""
+    return round(paper_value * epochs / PAPER_EPOCHS, 6)
+
+
 def default_rewind_epoch(epochs: int) -> float:
     """IMP's rewind point for a budget of ``epochs``: the paper's 6 of 80 epochs, scaled."""
-    return round(DEFAULT_REWIND_EPOCH * epochs / PAPER_EPOCHS, 6)
+    return scaled_epochs(DEFAULT_REWIND_EPOCH, epochs)
 
 
 @dataclass(frozen=True)
@@ -200,6 +218,7 @@ class RunConfig:
     batch_size: int | None = None  # None: the dataset's paper batch size
     train_limit: int | None = None  # None: the full training set
     test_limit: int | None = None  # None: the full test set
+    validation: float = 0.0  # > 0: hold out this share of the training set and evaluate on it, not on the test set
     samples: int = DEFAULT_SAMPLES
     scoring_batch_size: int = DEFAULT_BATCH_SIZE
     steps: int = DEFAULT_STEPS
@@ -227,7 +246,7 @@ class RunConfig:
         if criterion == NO_CRITERION:
             default_prune_at = PRUNE_AT[0]
         else:
-            default_prune_at = "before" if structured else get_criterion(criterion).timings[0]
+            default_prune_at = (get_node_criterion(criterion) if structured else get_criterion(criterion)).timings[0]
         dataset = _dataset_field(self.dataset)
         batch_size = _int_field("batch_size", self.batch_size, 1, optional=True)
         if self.profile is not None and not isinstance(self.profile, str):
@@ -247,6 +266,7 @@ class RunConfig:
             "batch_size": batch_size or dataset_info(dataset).batch_size,
             "train_limit": _int_field("train_limit", self.train_limit, 1, optional=True),
             "test_limit": _int_field("test_limit", self.test_limit, 1, optional=True),
+            "validation": _validation_field(self.validation),
             "samples": _int_field("samples", self.samples, 1),
             "scoring_batch_size": _int_field("scoring_batch_size", self.scoring_batch_size, 1),
             "steps": _int_field("steps", self.steps, 0),
@@ -276,7 +296,7 @@ class RunConfig:
             return
         crit = self._checked_criterion()
         if self.structured:
-            self._check_structured()
+            self._check_structured(crit)
             return
         if self.prune_at not in crit.timings:
             raise ValueError(f"prune_at must be one of {', '.join(crit.timings)} for criterion {self.criterion!r}; "
@@ -300,18 +320,21 @@ class RunConfig:
                                  f"{self.sparsity} with steps={self.steps} and prune_interval={self.prune_interval} "
                                  f"needs at least {needed} epochs")
 
-    def _check_structured(self) -> None:
-        """Rules of a structured run: a node criterion that prunes before training, to a node sparsity."""
-        if self.criterion not in STRUCTURED_BEFORE:
-            raise ValueError(f"structured criterion {self.criterion!r} prunes after training, which RunConfig does not "
-                             f"run yet; structured runs accept {', '.join(STRUCTURED_BEFORE)} (use "
-                             f"prunekit.structured.prune_nodes on a trained model for the others)")
-        if self.prune_at != "before":
-            raise ValueError(f"prune_at must be 'before' for a structured run, got {self.prune_at!r}")
-        if self.sparsity == 0.0:
-            raise ValueError(f"sparsity must be in (0, 1) when criterion is {self.criterion!r}, got 0.0")
+    def _check_structured(self, crit) -> None:
+        """Rules of a structured run: when its node criterion prunes, and a node sparsity or a regulariser λ."""
         if self.rewind_epoch is not None or self.ablation != "none":
             raise ValueError("rewind_epoch and ablation apply to weight pruning, not to a structured run")
+        if self.prune_at not in crit.timings:
+            raise ValueError(f"structured criterion {self.criterion!r} prunes {crit.timings[0]} training: prune_at "
+                             f"must be {' or '.join(repr(t) for t in crit.timings)}, got {self.prune_at!r}")
+        if crit.targets_sparsity and self.sparsity == 0.0:
+            raise ValueError(f"sparsity must be in (0, 1) when criterion is {self.criterion!r}, got 0.0")
+        if not crit.targets_sparsity and self.sparsity != 0.0:
+            raise ValueError(f"sparsity must be 0 for structured criterion {self.criterion!r}: its node sparsity "
+                             f"follows from its regulariser strength (criterion_options lam), got {self.sparsity!r}")
+        if self.prune_at != "before" and self.epochs < 1:
+            raise ValueError(f"structured criterion {self.criterion!r} prunes in the training loop and needs "
+                             f"epochs >= 1, got {self.epochs}")
 
     def _checked_criterion(self):
         """``make_criterion()``, with options the criterion does not take reported as a ValueError naming them."""
@@ -373,8 +396,12 @@ class RunConfig:
             "scoring_batch_size": chosen.scoring_batch_size,
             "profile": chosen.name,
         }
-        if str(overrides.get("criterion", "")).strip().lower() == IMP_CRITERION:
+        name = str(overrides.get("criterion", "")).strip().lower()
+        if name == IMP_CRITERION:
             values["rewind_epoch"] = default_rewind_epoch(chosen.epochs)
+        if overrides.get("structured") is True and name in available_node_criteria():
+            # L0 and GateDecorators train twice as long as the others (Section 4, Appendix F)
+            values["epochs"] = chosen.epochs * get_node_criterion(name).epoch_factor
         values.update(overrides)
         return cls(**values)
 
@@ -382,7 +409,9 @@ class RunConfig:
         """A copy with ``changes``; switching to or from the dense baseline re-derives ``prune_at``."""
         if "criterion" in changes and "prune_at" not in changes:
             new = str(changes["criterion"]).strip().lower()
-            timings = ("none",) if new == NO_CRITERION else get_criterion(new).timings
+            structured = changes.get("structured", self.structured)
+            lookup = get_node_criterion if structured is True else get_criterion
+            timings = ("none",) if new == NO_CRITERION else lookup(new).timings
             if self.prune_at not in timings:
                 changes["prune_at"] = None  # the new criterion's default timing
             if "rewind_epoch" not in changes:
@@ -476,10 +505,17 @@ class RunData:
 
 
 def load_run_data(config: RunConfig, device: torch.device, root: str | os.PathLike | None = None) -> RunData:
-    """Training, scoring and test batches on ``device``; scoring draws from the training set, never the test set."""
+    """Training, scoring and test batches on ``device``; scoring draws from the training set, never the test set.
+    With ``config.validation`` the evaluation stream is that held-out share of the training set instead."""
     info = dataset_info(config.dataset)
     images, labels = load_split(config.dataset, True, root=root, limit=config.train_limit)
     images, labels = images.to(device), labels.to(device)  # one copy on the device, shared by two streams
+    if config.validation:
+        images, labels, held_images, held_labels = validation_split(images, labels, config.validation)
+        if config.test_limit is not None:
+            held_images, held_labels = held_images[: config.test_limit], held_labels[: config.test_limit]
+        held_out = TensorBatches(held_images, held_labels, info, config.batch_size, shuffle=False, augment=False,
+                                 device=device)
 
     def stream(batch_size: int, seed: int) -> TensorBatches:
         return TensorBatches(images, labels, info, batch_size, shuffle=True, augment=True, device=device, seed=seed)
@@ -488,8 +524,9 @@ def load_run_data(config: RunConfig, device: torch.device, root: str | os.PathLi
         train=stream(config.batch_size, config.seed),
         # like the authors' code, the criterion sees fresh (augmented) training batches
         scoring=stream(config.scoring_batch_size, config.seed + SCORING_SEED_OFFSET),
-        test=make_batches(config.dataset, train=False, batch_size=config.batch_size, device=device, root=root,
-                          limit=config.test_limit),
+        test=held_out if config.validation else make_batches(config.dataset, train=False,
+                                                             batch_size=config.batch_size, device=device,
+                                                             root=root, limit=config.test_limit),
     )
 
 
@@ -513,6 +550,43 @@ class FlopsMeter(Callback):
         """Book the epoch just run and measure the masks of the next one."""
         self.per_epoch.append(self._upcoming)
         self._upcoming = self._measure(state.model)
+
+
+class NodeFlopsMeter(FlopsMeter):
+    """Training FLOPs of a network whose nodes are masked while it trains, counted per optimiser step as the
+    shrunk network it equals (:func:`prunekit.structured.measure.node_flops`), re-measured whenever the pruner
+    changes the masks (register it after the pruner): the dense phase counts dense."""
+
+    def __init__(self, input_shape: tuple[int, ...], samples_per_epoch: int, pruner: StructuredPruner) -> None:
+        super().__init__(input_shape, samples_per_epoch)
+        self.pruner = pruner
+        self._seen = 0
+        self._epoch_flops = 0.0
+
+    def _measure(self, model: nn.Module) -> int:
+        return TRAINING_PASSES * node_flops(model, self.input_shape)  # per sample
+
+    def _refresh(self, state: TrainState) -> None:
+        if self.pruner.version != self._seen:
+            self._upcoming, self._seen = self._measure(state.model), self.pruner.version
+
+    def on_train_start(self, state: TrainState) -> None:
+        """Measure the network the first step trains."""
+        self._upcoming, self._seen, self._epoch_flops = self._measure(state.model), self.pruner.version, 0.0
+
+    def on_step_end(self, state: TrainState) -> None:
+        """Book the step just taken, then re-measure if the masks changed."""
+        if state.steps_per_epoch:
+            self._epoch_flops += self._upcoming * self.samples_per_epoch / state.steps_per_epoch
+        self._refresh(state)
+
+    def on_epoch_end(self, state: TrainState) -> None:
+        """Close the epoch's account (a whole epoch at once for batches without a length)."""
+        if not state.steps_per_epoch:
+            self._epoch_flops = self._upcoming * self.samples_per_epoch
+        self.per_epoch.append(int(round(self._epoch_flops)))
+        self._epoch_flops = 0.0
+        self._refresh(state)
 
 
 def git_commit() -> str | None:
@@ -595,6 +669,10 @@ def _fresh_model(config: RunConfig, seed: int, device: torch.device) -> nn.Modul
 def _prune_callback(config: RunConfig, scoring: TensorBatches) -> Callback | None:
     """The callback that prunes during (or after) training when the config asks for it (scoring on the same
     stream as pruning before training)."""
+    if config.structured:
+        if config.prune_at == "before":
+            return None
+        return structured_pruner(config.make_criterion(), config.sparsity, scoring, **_prune_options(config))
     if config.prune_at == "during":
         return PruneDuringTraining(config.make_criterion(), config.sparsity, scoring, interval=config.prune_interval,
                                    rewind_epoch=config.rewind_epoch, **_prune_options(config))
@@ -682,6 +760,23 @@ def _model_metrics(model: nn.Module, input_shape: tuple[int, ...], dense: DenseR
     return metrics, layers
 
 
+def _shrunk(model: nn.Module, config: RunConfig, input_shape: tuple[int, ...], keep_zero_weights: bool = False
+            ) -> nn.Module:
+    """The physically smaller copy of a node-masked network (with ``keep_zero_weights``, weights that are
+    exactly zero inside the surviving nodes stay masked, as CNIP-it pruned them)."""
+    device = next(model.parameters()).device
+    example = torch.randn(2, *input_shape, generator=torch.Generator().manual_seed(config.seed)).to(device)
+    small = shrink(model, example)
+    if keep_zero_weights:
+        for module in prunable_layers(small).values():
+            zero = module.weight.detach() == 0
+            if zero.any():
+                apply_mask(module, ~zero)
+    log.info("shrunk %s from %d to %d parameters", config.model, sum(p.numel() for p in model.parameters()),
+             sum(p.numel() for p in small.parameters()))
+    return small
+
+
 def _prune_nodes_before(model: nn.Module, config: RunConfig, scoring: TensorBatches,
                         input_shape: tuple[int, ...]) -> tuple[nn.Module, list[Any]]:
     """Prune nodes at initialisation, then return the physically shrunk network and the rounds it ran."""
@@ -689,17 +784,7 @@ def _prune_nodes_before(model: nn.Module, config: RunConfig, scoring: TensorBatc
     result = prune_nodes(model, crit, config.sparsity, scoring if crit.needs_data else None, samples=config.samples,
                          batch_size=config.scoring_batch_size, steps=config.steps, score_mode=config.score_mode,
                          seed=config.seed)
-    device = next(model.parameters()).device
-    example = torch.randn(2, *input_shape, generator=torch.Generator().manual_seed(config.seed)).to(device)
-    small = shrink(model, example)
-    if crit.combined:  # CNIP-it also pruned single weights inside the surviving nodes: keep them pruned
-        for module in prunable_layers(small).values():
-            zero = module.weight.detach() == 0
-            if zero.any():
-                apply_mask(module, ~zero)
-    log.info("shrunk %s from %d to %d parameters", config.model, sum(p.numel() for p in model.parameters()),
-             sum(p.numel() for p in small.parameters()))
-    return small, result.steps
+    return _shrunk(model, config, input_shape, keep_zero_weights=crit.combined), result.steps
 
 
 def _reset_peak_memory(device: torch.device) -> None:
@@ -713,6 +798,37 @@ def initial_model(config: RunConfig, data: RunData, device: torch.device) -> nn.
     info = dataset_info(config.dataset)
     seed_everything(config.seed)
     return build_model(config.model, info.input_shape, info.num_classes).to(device)
+
+
+def _prune_at_start(model: nn.Module, config: RunConfig, data: RunData,
+                    input_shape: tuple[int, ...]) -> tuple[nn.Module, list[Any]]:
+    """What happens before the first training step: pruning at initialisation (and shrinking, for a structured
+    run) when the config prunes before training; the network training starts with and the rounds it ran."""
+    if config.structured:
+        if config.prune_at != "before":
+            return model, []
+        return _prune_nodes_before(model, config, data.scoring, input_shape)
+    return model, _prune_before(model, config, data.scoring)
+
+
+def training_start(config: RunConfig, data_root: str | os.PathLike | None = None) -> tuple[nn.Module, nn.Module]:
+    """The unpruned network of a run and the one its training starts with (pruned, and shrunk for a structured
+    run, when it prunes before training; the unpruned one itself otherwise), as ``run`` builds them."""
+    device = resolve_device(config.device)
+    info = dataset_info(config.dataset)
+    data = load_run_data(config, device, data_root)
+    model = initial_model(config, data, device)
+    dense = copy.deepcopy(model)
+    start, _ = _prune_at_start(model, config, data, info.input_shape)
+    return dense, start
+
+
+def memory_metrics(dense: nn.Module, start: nn.Module, config: RunConfig) -> dict[str, int]:
+    """``train_memory_bytes`` of the network training starts with and ``dense_train_memory_bytes`` of the unpruned
+    one (:func:`prunekit.structured.measure.training_memory_bytes`, the run's batch size)."""
+    shape = dataset_info(config.dataset).input_shape
+    return {"train_memory_bytes": training_memory_bytes(start, shape, config.batch_size, seed=config.seed),
+            "dense_train_memory_bytes": training_memory_bytes(dense, shape, config.batch_size, seed=config.seed)}
 
 
 def pruned_at_init(config: RunConfig, data_root: str | os.PathLike | None = None) -> nn.Module:
@@ -738,15 +854,14 @@ def run(config: RunConfig, *, progress: bool = True, data_root: str | os.PathLik
     data = load_run_data(config, device, data_root)
     model = initial_model(config, data, device)
     dense = dense_reference(model, info.input_shape)
+    dense_memory = training_memory_bytes(model, info.input_shape, config.batch_size, seed=config.seed)
     log.info("run %s: %s on %s, %s at %.4f (%s), %d epochs, seed %d", config.key, config.model, config.dataset,
              config.criterion, config.sparsity, config.prune_at, config.epochs, config.seed)
 
     prune_start = time.perf_counter()
-    if config.structured:
-        model, steps = _prune_nodes_before(model, config, data.scoring, info.input_shape)
-    else:
-        steps = _prune_before(model, config, data.scoring)
+    model, steps = _prune_at_start(model, config, data, info.input_shape)
     prune_seconds = time.perf_counter() - prune_start
+    start_memory = training_memory_bytes(model, info.input_shape, config.batch_size, seed=config.seed)
 
     callbacks: list[Callback] = []
     during = _prune_callback(config, data.scoring)
@@ -754,11 +869,19 @@ def run(config: RunConfig, *, progress: bool = True, data_root: str | os.PathLik
         callbacks.append(during)
     # The meter comes last: it measures the masks each epoch starts with, after any pruning at its end,
     # so the training FLOPs of a "during" run fall step by step.
-    meter = FlopsMeter(info.input_shape, data.train.num_samples)
+    if isinstance(during, StructuredPruner):
+        meter = NodeFlopsMeter(info.input_shape, data.train.num_samples, during)
+    else:
+        meter = FlopsMeter(info.input_shape, data.train.num_samples)
     callbacks.append(meter)
+    sampler = MemorySampler()  # memory during training, every few optimiser steps (median: Figure 21)
+    callbacks.append(sampler)
     train_start = time.perf_counter()
     history = train(model, data.train, data.test, _train_config(config, device, progress), callbacks)
     train_seconds = time.perf_counter() - train_start
+    if isinstance(during, StructuredPruner):
+        during.finalize(model)
+        model = _shrunk(model, config, info.input_shape)
     if during is not None:
         steps = list(during.steps_done)
         prune_seconds = sum(s.seconds for s in steps)  # also inside train_seconds
@@ -777,6 +900,8 @@ def run(config: RunConfig, *, progress: bool = True, data_root: str | os.PathLik
         **model_metrics,
         "training_flops": sum(meter.per_epoch),
         "dense_training_flops": TRAINING_PASSES * dense.inference_flops * data.train.num_samples * config.epochs,
+        "train_memory_bytes": start_memory,
+        "dense_train_memory_bytes": dense_memory,
         "train_samples": data.train.num_samples,
         "test_samples": data.test.num_samples,
     }
@@ -786,8 +911,10 @@ def run(config: RunConfig, *, progress: bool = True, data_root: str | os.PathLik
         "eval_seconds": eval_seconds,
         "inference_seconds": inference_seconds(model, info.input_shape, config.batch_size),
         "total_seconds": time.perf_counter() - started,
-        "peak_memory_bytes": peak_memory_bytes(device),
+        # on CUDA the sampler resets torch's peak counter between samples, so the run's peak is the larger one
+        "peak_memory_bytes": max(peak_memory_bytes(device), sampler.peak_bytes),
         "peak_memory_kind": "cuda_allocated" if device.type == "cuda" else "process_rss",
+        **sampler.as_resources(),  # median_memory_bytes, sampled_peak_memory_bytes, memory_samples, memory_kind
     }
     record = RunRecord(config, json_safe(metrics), layers, json_safe(history.as_records()),
                        json_safe([s.as_dict() for s in steps]), resources, provenance(device),
@@ -803,6 +930,7 @@ __all__ = [
     "PRUNE_AT",
     "SCHEMA_VERSION",
     "FlopsMeter",
+    "NodeFlopsMeter",
     "RunConfig",
     "RunData",
     "RunRecord",
@@ -811,8 +939,10 @@ __all__ = [
     "load_run_data",
     "initial_model",
     "mask_digest",
+    "memory_metrics",
     "provenance",
     "pruned_at_init",
     "run",
+    "training_start",
 ]
 

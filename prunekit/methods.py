@@ -3,7 +3,10 @@
 A *method* is what a table row or a figure line shows (e.g. "SNIP-it (during)"); a criterion is what
 scores weights. ``method_configs`` turns a method into the run configs of a sweep for a profile, and
 ``add_method_columns`` labels stored runs with their method and the level they were swept over
-(the target sparsity, or λ for HoyerSquare, whose sparsity follows from λ).
+(the target sparsity, or λ for HoyerSquare, whose sparsity follows from λ). The structured methods of
+Section 5 (``STRUCTURED_METHODS``: SNAP-it, CNIP-it, structured Random before training, EfficientConvNets,
+GateDecorators and Group-HS after it, L0 during it) have the same recipes through
+``structured_method_configs`` and ``add_structured_columns`` (their target is a node sparsity, or λ).
 """
 
 from __future__ import annotations
@@ -18,6 +21,8 @@ from prunekit.criteria.hoyersquare import LAMBDA_GRID
 from prunekit.experiments import NO_CRITERION, RunConfig, RunRecord
 from prunekit.profiles import Profile, get_profile
 
+LAMBDA_CRITERIA = ("hoyersquare", "group-hs", "l0")  # sparsity follows from a regulariser strength λ
+
 
 @dataclass(frozen=True)
 class Method:
@@ -28,11 +33,12 @@ class Method:
     prune_at: str
     paper_method: str | None  # the method id in ``prunekit.reference`` tables; None: beyond the paper
     in_paper: bool = True
+    structured: bool = False  # prunes whole nodes (a node criterion of prunekit.structured)
 
     @property
     def sweeps_lambda(self) -> bool:
-        """True when the method's sparsity follows from a regulariser strength λ (HoyerSquare)."""
-        return self.criterion == "hoyersquare"
+        """True when the method's sparsity follows from a regulariser strength λ (HoyerSquare, Group-HS, L0)."""
+        return self.criterion in LAMBDA_CRITERIA
 
 
 UNSTRUCTURED_METHODS: dict[str, Method] = {m.key: m for m in (
@@ -50,6 +56,17 @@ UNSTRUCTURED_METHODS: dict[str, Method] = {m.key: m for m in (
 )}
 PAPER_UNSTRUCTURED = tuple(k for k, m in UNSTRUCTURED_METHODS.items() if m.in_paper)
 
+# Keyed by node criterion: the structured chapter's frames name methods by their criterion.
+STRUCTURED_METHODS: dict[str, Method] = {m.key: m for m in (
+    Method("efficientconvnets", "efficientconvnets", "after", "efficient-convnets", structured=True),
+    Method("gatedecorators", "gatedecorators", "after", "gate-decorators", structured=True),
+    Method("group-hs", "group-hs", "after", "group-hs", structured=True),
+    Method("l0", "l0", "during", "l0", structured=True),
+    Method("random", "random", "before", "random", structured=True),
+    Method("snap-it", "snap-it", "before", "snap-it", structured=True),
+    Method("cnip-it", "cnip-it", "before", None, in_paper=False, structured=True),
+)}
+
 
 def get_method(key: str) -> Method:
     """The named unstructured method, else ValueError listing the known ones."""
@@ -57,6 +74,37 @@ def get_method(key: str) -> Method:
     if name not in UNSTRUCTURED_METHODS:
         raise ValueError(f"unknown method {key!r}; known methods: {', '.join(UNSTRUCTURED_METHODS)}")
     return UNSTRUCTURED_METHODS[name]
+
+
+def get_structured_method(key: str) -> Method:
+    """The named structured method (a node criterion), else ValueError listing the known ones."""
+    name = key.strip().lower() if isinstance(key, str) else None
+    if name not in STRUCTURED_METHODS:
+        raise ValueError(f"unknown structured method {key!r}; known structured methods: "
+                         f"{', '.join(STRUCTURED_METHODS)}")
+    return STRUCTURED_METHODS[name]
+
+
+def structured_method_configs(method: str | Method, profile: str | Profile, *, model: str, dataset: str,
+                              seeds: Sequence[int], sparsities: Sequence[float] | None = None,
+                              lambdas: Sequence[float] = LAMBDA_GRID, **overrides: object) -> list[RunConfig]:
+    """The runs of one structured method in a profile: every node sparsity (or λ) × seed, with the profile's
+    budgets (twice its epochs for L0 and GateDecorators)."""
+    m = method if isinstance(method, Method) else get_structured_method(method)
+    return method_configs(m, profile, model=model, dataset=dataset, seeds=seeds, sparsities=sparsities,
+                          lambdas=lambdas, structured=True, **overrides)
+
+
+def add_structured_columns(runs: pd.DataFrame) -> pd.DataFrame:
+    """A copy of a store frame of structured (and dense) runs with ``method`` (the node criterion, ``none`` for
+    the dense baseline) and ``level`` (target node sparsity, or λ for Group-HS and L0) columns."""
+    missing = [c for c in ("criterion", "sparsity", "criterion_options") if c not in runs.columns]
+    if missing:
+        raise ValueError(f"the frame lacks column(s) {missing}; it has {list(runs.columns)}")
+    out = runs.copy()
+    out["method"] = out["criterion"].astype(str)
+    out["level"] = out.apply(_level, axis=1) if len(out) else pd.Series(dtype=float)
+    return out
 
 
 def method_configs(method: str | Method, profile: str | Profile, *, model: str, dataset: str,
@@ -106,7 +154,7 @@ def record_method(record: RunRecord) -> str:
 
 def _level(row: pd.Series) -> float:
     """The swept value of a run: its target sparsity, or λ for a run whose sparsity follows from λ."""
-    if row["criterion"] == "hoyersquare":
+    if row["criterion"] in LAMBDA_CRITERIA:
         return float(json.loads(row["criterion_options"]).get("lam", float("nan")))
     return float(row["sparsity"])
 
@@ -124,14 +172,19 @@ def add_method_columns(runs: pd.DataFrame) -> pd.DataFrame:
 
 
 __all__ = [
+    "LAMBDA_CRITERIA",
     "PAPER_UNSTRUCTURED",
+    "STRUCTURED_METHODS",
     "UNSTRUCTURED_METHODS",
     "Method",
     "add_method_columns",
+    "add_structured_columns",
     "dense_configs",
     "get_method",
+    "get_structured_method",
     "method_configs",
     "method_key",
     "paper_points",
     "record_method",
+    "structured_method_configs",
 ]

@@ -5,13 +5,15 @@ Store frames hold fractions; tables shown to readers use percent like the paper.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 
+from prunekit.analysis.costs import SETUP_COLUMNS, cost_reductions
 from prunekit.experiments import RunRecord
 from prunekit.plots import method_label, method_order, percent_label
+from prunekit.plots.structured import STRUCTURED_TIMINGS, structured_label, structured_order
 from prunekit.store import add_harmonic_mean, aggregate, best_hm
 
 
@@ -191,29 +193,128 @@ def ordering_holds(runs: pd.DataFrame, better: str, worse: str, minimum: float =
     return shared, all(means[better][s] >= means[worse][s] for s in shared)
 
 
-def structured_best(runs: pd.DataFrame, reductions: Sequence[str], method: str = "criterion") -> pd.DataFrame:
-    """Per node criterion, the target node sparsity with the best harmonic mean of accuracy and node sparsity,
+def structured_best(runs: pd.DataFrame, reductions: Sequence[str], method: str = "criterion",
+                    level: str = "sparsity") -> pd.DataFrame:
+    """Per node criterion, the swept level (target node sparsity; λ for Group-HS and L0, see
+    ``prunekit.methods.add_structured_columns``) with the best harmonic mean of accuracy and node sparsity,
     with the mean (and bound) of accuracy, both sparsities and every ``<name>_reduction`` column over seeds."""
     pruned = runs[runs[method] != "none"]
     if pruned.empty:
         raise ValueError("structured_best needs at least one pruned run")
     scored = add_harmonic_mean(pruned, sparsity="node_sparsity")
     values = ["accuracy", "weight_sparsity", "node_sparsity", "hm", *[f"{r}_reduction" for r in reductions]]
-    levels = aggregate(scored, by=[method, "sparsity"], values=values)
+    levels = aggregate(scored, by=[method, level], values=values)
     return levels.loc[levels.groupby(method, sort=True)["hm_mean"].idxmax()].reset_index(drop=True)
 
 
-def structured_table(best: pd.DataFrame, reductions: Sequence[str], method: str = "criterion") -> pd.DataFrame:
-    """:func:`structured_best` as the paper's Table 1 shows it: percent and reduction factors (×)."""
+def _level_label(method: str, value: float) -> str:
+    """'κ = 90%' for a method with a target node sparsity, 'λ = 0.1' for one whose sparsity follows from λ."""
+    from prunekit.structured import available_node_criteria, get_node_criterion
+
+    targets = method not in available_node_criteria() or get_node_criterion(method).targets_sparsity
+    return f"κ = {percent_label(value)}" if targets else f"λ = {value:g}"
+
+
+def structured_table(best: pd.DataFrame, reductions: Sequence[str], method: str = "criterion",
+                     level: str | None = None) -> pd.DataFrame:
+    """:func:`structured_best` as the paper's Table 1 shows it (after-training methods first): percent and
+    reduction factors (×); with ``level``, the chosen level (κ or λ) and the number of seeds n as well."""
+    rank = {name: i for i, name in enumerate(structured_order(best[method]))}
+    best = best.iloc[np.argsort([rank[str(m)] for m in best[method]], kind="stable")]
     out = pd.DataFrame({
-        "method": best[method].map(method_label),
+        "method": [structured_label(m, timing=False) for m in best[method]],
+        "prunes": [STRUCTURED_TIMINGS.get(str(m), "") for m in best[method]],
         "accuracy (%)": [_pm(m, b) for m, b in zip(best["accuracy_mean"], best["accuracy_bound"])],
         "weight sparsity (%)": [f"{100 * v:.1f}" for v in best["weight_sparsity_mean"]],
         "node sparsity (%)": [f"{100 * v:.1f}" for v in best["node_sparsity_mean"]],
     })
+    if level is not None:
+        out.insert(2, "level", [_level_label(str(m), float(v)) for m, v in zip(best[method], best[level])])
     for name in reductions:
         out[f"{name.replace('_', ' ')} (×)"] = [f"{v:.1f}" for v in best[f"{name}_reduction_mean"]]
+    if level is not None:
+        out["n"] = best["accuracy_n"].astype(int).to_numpy()
     return out
 
 
-__all__ = ["accuracy_at", "ordering_holds", "best_point_comparison", "best_points", "layer_frame", "outside_bounds", "paper_comparison", "structured_best", "structured_table", "sweep_table"]
+# Table 1 / Table 4 cost columns: our reduction name → (record column, the paper's column, heading)
+STRUCTURED_COSTS: dict[str, tuple[str, str, str]] = {
+    "inference_flops": ("inference_flops", "flops_inference", "FLOPs inference (×)"),
+    "training_flops": ("training_flops", "flops_train", "FLOPs train (×)"),
+    "inference_time": ("inference_seconds", "time_inference", "time inference (×)"),
+    "train_time": ("train_seconds", "time_train", "time train (×)"),
+    "disk": ("csr_bits", "disk", "disk (×)"),
+    "train_memory": ("train_memory_bytes", "ram", "RAM (×)"),
+}
+
+
+def structured_costs(runs: pd.DataFrame, reductions: Sequence[str] = tuple(STRUCTURED_COSTS),
+                     setup: Sequence[str] = tuple(c for c in SETUP_COLUMNS if c != "epochs")) -> pd.DataFrame:
+    """Per run, every ``<name>_reduction`` of :data:`STRUCTURED_COSTS` against the mean dense run of its setup.
+
+    By default the setup leaves out ``epochs``, so the 2×-epoch methods (L0, GateDecorators) are compared
+    with the standard dense run, as the paper does; ``train_memory`` compares the memory at the start of
+    training (:func:`prunekit.structured.measure.training_memory_bytes`).
+    """
+    unknown = [r for r in reductions if r not in STRUCTURED_COSTS]
+    if unknown:
+        raise ValueError(f"unknown structured cost(s) {unknown}; accepted: {', '.join(STRUCTURED_COSTS)}")
+    return cost_reductions(runs, metrics={r: STRUCTURED_COSTS[r][0] for r in reductions}, setup=setup)
+
+
+def _times(value: float) -> str:
+    """A reduction factor as the paper prints it: '15.3' below 100, '6e+02' above."""
+    if value != value:
+        return ""
+    return f"{value:.1f}" if value < 100 else f"{value:.0e}"
+
+
+def structured_comparison(best: pd.DataFrame, paper: Mapping[str, pd.DataFrame], methods: Mapping[str, object],
+                          reductions: Sequence[str], ours: str, dense: pd.Series | None = None,
+                          method: str = "criterion") -> pd.DataFrame:
+    """Table 1 / Table 4 rows: per structured method our HM-best point beside the paper's rows.
+
+    ``best`` comes from :func:`structured_best` (with ``<name>_reduction_mean`` for every name of
+    ``reductions``); ``paper`` maps a source label (e.g. "paper T4: CIFAR10 VGG16") to the rows of one
+    dataset and model of a :func:`prunekit.reference.paper_table`; ``methods`` maps our method keys to
+    ``prunekit.methods.Method`` (for the paper's id and timing); ``ours`` labels our rows; ``dense``
+    holds our dense accuracies (one per seed). Percent values, reductions as factors (×).
+    """
+    heads = [STRUCTURED_COSTS[r][2] for r in reductions]
+    columns = ["method", "prunes", "source", "accuracy (%)", "weight sparsity (%)", "node sparsity (%)", *heads]
+    rows = []
+    if dense is not None and len(dense):
+        acc = dense.astype(float)
+        bound = 1.96 * acc.std(ddof=1) / len(acc) ** 0.5 if len(acc) > 1 else 0.0
+        rows.append({"method": "Baseline (dense)", "prunes": "", "source": ours,
+                     "accuracy (%)": _pm(acc.mean(), bound)})
+    for label, table in paper.items():
+        base = table[table["method"] == "baseline"]
+        if not base.empty:
+            rows.append({"method": "Baseline (dense)", "prunes": "", "source": label,
+                         "accuracy (%)": f"{base['accuracy'].iloc[0]:.0f}"})
+    present = list(dict.fromkeys(best[method]))
+    for key in [k for k in methods if k in present] + [k for k in structured_order(present) if k not in methods]:
+        m = methods.get(key)
+        mine = best[best[method] == key].iloc[0]
+        row = {"method": structured_label(key, timing=False), "prunes": getattr(m, "prune_at", ""), "source": ours,
+               "accuracy (%)": _pm(mine["accuracy_mean"], mine["accuracy_bound"]),
+               "weight sparsity (%)": f"{100 * mine['weight_sparsity_mean']:.1f}",
+               "node sparsity (%)": f"{100 * mine['node_sparsity_mean']:.1f}"}
+        row |= {STRUCTURED_COSTS[r][2]: _times(float(mine[f"{r}_reduction_mean"])) for r in reductions}
+        rows.append(row)
+        for label, table in paper.items():
+            ref = table[table["method"] == getattr(m, "paper_method", None)] if m is not None else table.iloc[0:0]
+            for _, p in ref.iterrows():
+                entry = {"method": structured_label(key, timing=False), "prunes": p["prune_at"], "source": label,
+                         "accuracy (%)": f"{p['accuracy']:.0f} ± {p['bound']:.1f}",
+                         "weight sparsity (%)": f"{p['weight_sparsity']:.0f}",
+                         "node sparsity (%)": f"{p['node_sparsity']:.0f}"}
+                entry |= {STRUCTURED_COSTS[r][2]: _times(float(p[STRUCTURED_COSTS[r][1]])) for r in reductions}
+                rows.append(entry)
+    return pd.DataFrame(rows, columns=columns).fillna("")
+
+
+__all__ = ["STRUCTURED_COSTS", "accuracy_at", "best_point_comparison", "best_points", "layer_frame", "ordering_holds",
+           "outside_bounds", "paper_comparison", "structured_best", "structured_comparison", "structured_costs",
+           "structured_table", "sweep_table"]

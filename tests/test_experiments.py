@@ -55,6 +55,7 @@ CHANGES = {
     "rewind_epoch": 1.0,  # only with prune_at "during" (tests/test_unstructured_methods.py)
     "ablation": "shuffle",
     "structured": True,  # needs a node criterion (tests/test_unstructured_methods.py)
+    "validation": 0.2,  # evaluate on a held-out share of the training set (Appendix F tuning)
 }
 
 
@@ -303,3 +304,106 @@ def test_scoring_draws_from_training_data_not_test_data(mnist_data_root):
     assert data.test.images.data_ptr() != data.train.images.data_ptr() and data.test.num_samples == 128
     assert data.scoring.seed != data.train.seed and data.scoring.shuffle
     assert data.scoring.batch_size == 128
+
+
+# ------------------------------------------------------------------ structured baselines in the training loop
+
+
+def test_before_training_structured_keys_are_those_of_the_committed_cpu_records():
+    snap = RunConfig.from_profile("cpu", model="mlp5", dataset="mnist", criterion="snap-it", sparsity=0.9, seed=0,
+                                  structured=True)
+    cnip = RunConfig.from_profile("cpu", model="mlp5", dataset="mnist", criterion="cnip-it", sparsity=0.5, seed=1,
+                                  structured=True)
+    assert (snap.key, cnip.key) == ("f3a55118f5ba43c4", "8cfa2e2806e3f5c0")  # results/cpu/<key>.json
+
+
+@pytest.mark.parametrize("criterion, sparsity, prune_at, epochs", [
+    ("efficientconvnets", 0.5, "after", 6),
+    ("gatedecorators", 0.5, "after", 12),  # twice the budget (Section 4)
+    ("group-hs", 0.0, "after", 6),
+    ("l0", 0.0, "during", 12),  # the paper's Table 1 lists L0 as pruning during training
+])
+def test_structured_baselines_take_their_timing_and_budget_from_the_method(criterion, sparsity, prune_at, epochs):
+    config = RunConfig.from_profile("cpu", model="mlp5", dataset="mnist", criterion=criterion, sparsity=sparsity,
+                                    structured=True)
+    assert (config.prune_at, config.epochs) == (prune_at, epochs)
+    assert RunConfig.from_profile("cpu", model="mlp5", dataset="mnist", criterion=criterion, sparsity=sparsity,
+                                  structured=True, epochs=3).epochs == 3
+
+
+@pytest.mark.parametrize("changes, match", [
+    (dict(criterion="efficientconvnets", sparsity=0.5, prune_at="before"),
+     "structured criterion 'efficientconvnets' prunes after training: prune_at must be 'after'"),
+    (dict(criterion="snap-it", sparsity=0.5, prune_at="after"), "'snap-it' prunes before training"),
+    (dict(criterion="l0", prune_at="after"), "'l0' prunes during training"),
+    (dict(criterion="group-hs", sparsity=0.5), "sparsity must be 0 for structured criterion 'group-hs'"),
+    (dict(criterion="l0", sparsity=0.9), "sparsity must be 0 for structured criterion 'l0'"),
+    (dict(criterion="gatedecorators", sparsity=0.0), "sparsity must be in \\(0, 1\\)"),
+    (dict(criterion="efficientconvnets", sparsity=0.5, criterion_options={"lam": 1e-3}),
+     "are not accepted by node criterion 'efficientconvnets'"),
+    (dict(criterion="snap-it", sparsity=0.5, criterion_options={"lam": 1e-3}), "not accepted by node criterion"),
+    (dict(criterion="group-hs", criterion_options={"lam": -1.0}), "Group-HS's lam"),
+    (dict(criterion="efficientconvnets", sparsity=0.5, epochs=0), "needs epochs >= 1"),
+])
+def test_structured_configs_reject_bad_combinations_with_a_clear_message(changes, match):
+    fields = {"model": "mlp5", "dataset": "mnist", "structured": True, "sparsity": 0.0, **changes}
+    with pytest.raises(ValueError, match=match):
+        RunConfig(**fields)
+
+
+def test_replace_picks_the_new_node_criterions_timing():
+    base = RunConfig(model="mlp5", dataset="mnist", criterion="snap-it", sparsity=0.5, structured=True)
+    assert base.replace(criterion="efficientconvnets").prune_at == "after"
+    assert base.replace(criterion="l0", sparsity=0.0).prune_at == "during"
+
+
+def _evaluate_shrunk(record, data_root):
+    from prunekit.experiments import load_run_data
+    from prunekit.train import evaluate
+
+    data = load_run_data(record.config, torch.device("cpu"), data_root)
+    return evaluate(record.model, data.test, torch.device("cpu"), amp=False)[1]
+
+
+@pytest.mark.parametrize("criterion, sparsity, options", [
+    ("efficientconvnets", 0.5, {}),
+    ("gatedecorators", 0.5, {}),
+    ("group-hs", 0.0, {"lam": 0.05}),
+    ("l0", 0.0, {"lam": 2.0}),
+])
+def test_a_structured_baseline_trains_prunes_and_returns_the_shrunk_network_it_scored(
+        criterion, sparsity, options, mnist_data_root, single_thread):
+    config = tiny_config(criterion=criterion, sparsity=sparsity, structured=True, criterion_options=options,
+                         epochs=2, amp=False)
+    record = run(config, progress=False, data_root=mnist_data_root, keep_model=True)
+    m = record.metrics
+    # the record's accuracy (the masked network at the last epoch) is the shrunk network's
+    assert m["accuracy"] == pytest.approx(_evaluate_shrunk(record, mnist_data_root), abs=1e-9)
+    widths = [layer.out_features for layer in record.model.modules() if isinstance(layer, torch.nn.Linear)][:-1]
+    assert m["node_sparsity"] == pytest.approx(1 - sum(widths) / (4 * 512))
+    if criterion in ("efficientconvnets", "gatedecorators"):
+        assert m["node_sparsity"] == pytest.approx(0.5, abs=0.01)
+        assert m["inference_flops"] < m["dense_inference_flops"] and m["parameters"] < 1199114  # MLP5 on MNIST unpruned
+    # it started training dense; the dense phase counts dense FLOPs, so training costs at most the dense run's
+    assert m["train_memory_bytes"] == m["dense_train_memory_bytes"]
+    assert m["training_flops"] <= m["dense_training_flops"]
+    assert record.prune_steps and all("epoch" in step for step in record.prune_steps)
+    assert not any(name.endswith(("node_gate", "node_log_alpha")) for name, _ in record.model.named_parameters())
+
+
+def test_a_structured_run_before_training_starts_with_less_training_memory(mnist_data_root, single_thread):
+    record = run(tiny_config(criterion="random", sparsity=0.5, structured=True, epochs=1), progress=False,
+                 data_root=mnist_data_root)
+    assert record.metrics["train_memory_bytes"] < record.metrics["dense_train_memory_bytes"]
+
+
+def test_measuring_training_memory_changes_nothing_a_run_computes(mnist_data_root, single_thread, monkeypatch):
+    import prunekit.experiments as experiments
+
+    config = tiny_config(criterion="snap-it", sparsity=0.5, structured=True, epochs=1)
+    measured = run(config, progress=False, data_root=mnist_data_root).comparable()
+    monkeypatch.setattr(experiments, "training_memory_bytes", lambda *args, **kwargs: 0)
+    unmeasured = run(config, progress=False, data_root=mnist_data_root).comparable()
+    for record in (measured, unmeasured):
+        record["metrics"].pop("train_memory_bytes"), record["metrics"].pop("dense_train_memory_bytes")
+    assert measured == unmeasured

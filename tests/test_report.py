@@ -117,3 +117,77 @@ def test_paper_points_name_rows_by_our_method_keys():
     points = paper_points(paper_table(3))
     assert "baseline" not in set(points["method"]) and "prune_at" not in points.columns
     assert {"snip-it", "snip-it-during", "imp-global", "hoyersquare"} <= set(points["method"])
+
+
+def _structured_runs():
+    """Store-like rows: dense runs at 6 epochs, SNAP-it at two node sparsities, L0 (12 epochs) at two λ."""
+    import pandas as pd
+
+    setup = dict(model="mlp5", dataset="mnist", batch_size=512, train_limit=None, test_limit=None, lr=2e-3,
+                 weight_decay=5e-5, grad_clip=10.0, amp=True)
+    rows = []
+    for seed in (0, 1):
+        base = dict(setup, seed=seed, criterion_options="{}")
+        rows.append(dict(base, criterion="none", prune_at="none", sparsity=0.0, epochs=6, accuracy=0.98,
+                         weight_sparsity=0.0, node_sparsity=0.0, inference_flops=100.0, training_flops=600.0,
+                         train_memory_bytes=1000.0, key=f"d{seed}"))
+        for level, acc in ((0.5, 0.97), (0.9, 0.95)):
+            rows.append(dict(base, criterion="snap-it", prune_at="before", sparsity=level, epochs=6, accuracy=acc,
+                             weight_sparsity=level, node_sparsity=level, inference_flops=100.0 * (1 - level),
+                             training_flops=600.0 * (1 - level), train_memory_bytes=1000.0 * (1 - level),
+                             key=f"s{seed}{level}"))
+        for lam, node, acc in ((0.1, 0.2, 0.97), (1.0, 0.6, 0.9)):
+            rows.append(dict(base, criterion="l0", prune_at="during", sparsity=0.0, epochs=12, accuracy=acc,
+                             weight_sparsity=node, node_sparsity=node, inference_flops=100.0 * (1 - node),
+                             training_flops=1200.0, train_memory_bytes=1000.0, key=f"l{seed}{lam}",
+                             criterion_options=f'{{"lam": {lam}}}'))
+    return pd.DataFrame(rows)
+
+
+def test_structured_costs_compare_the_doubled_budget_with_the_standard_dense_run():
+    from prunekit.report import structured_costs
+
+    costs = structured_costs(_structured_runs(), ["training_flops", "train_memory"])
+    l0 = costs[costs["criterion"] == "l0"]
+    assert (l0["training_flops_reduction"] == 0.5).all()  # twice the dense run's epochs at dense cost
+    assert (l0["train_memory_reduction"] == 1.0).all()  # L0 starts training the dense network
+    snap = costs[(costs["criterion"] == "snap-it") & (costs["sparsity"] == 0.9)]
+    assert snap["train_memory_reduction"].to_numpy() == pytest.approx([10.0, 10.0])
+    with pytest.raises(ValueError, match="unknown structured cost"):
+        structured_costs(_structured_runs(), ["ram"])
+
+
+def test_structured_best_picks_a_lambda_for_the_regularised_methods_and_the_comparison_sets_the_paper_beside():
+    from prunekit.methods import STRUCTURED_METHODS, add_structured_columns
+    from prunekit.report import structured_best, structured_comparison, structured_costs
+
+    runs = _structured_runs()
+    costs = add_structured_columns(structured_costs(runs, ["inference_flops", "train_memory"]).merge(
+        runs[["key", "criterion_options"]], on="key"))
+    best = structured_best(costs, ["inference_flops", "train_memory"], level="level").set_index("criterion")
+    assert best.loc["l0", "level"] == 1.0 and best.loc["snap-it", "level"] == 0.9  # HM of accuracy, node sparsity
+    paper = paper_table(4)
+    table = structured_comparison(best.reset_index(), {"paper T4: CIFAR10 VGG16": paper[paper["model"] == "vgg16"]},
+                                  STRUCTURED_METHODS, ["inference_flops", "train_memory"], ours="ours",
+                                  dense=runs.loc[runs["criterion"] == "none", "accuracy"])
+    assert list(table["method"][:2]) == ["Baseline (dense)"] * 2
+    l0 = table[table["method"] == "L0"]
+    assert list(l0["source"]) == ["ours", "paper T4: CIFAR10 VGG16"] and list(l0["prunes"]) == ["during"] * 2
+    assert list(l0["accuracy (%)"]) == ["90.0 ± 0.0", "57 ± 4.2"]
+    snap = table[(table["method"] == "SNAP-it")].set_index("source")
+    assert snap.loc["ours", "FLOPs inference (×)"] == "10.0" and snap.loc["ours", "RAM (×)"] == "10.0"
+    assert snap.loc["paper T4: CIFAR10 VGG16", "RAM (×)"] == "2e+02"  # the paper's 156×
+
+
+def test_structured_table_names_the_chosen_level_as_kappa_or_lambda_and_counts_seeds():
+    from prunekit.methods import add_structured_columns
+    from prunekit.report import structured_best, structured_costs, structured_table
+
+    runs = _structured_runs()
+    costs = add_structured_columns(structured_costs(runs, ["inference_flops"])
+                                   .merge(runs[["key", "criterion_options"]], on="key"))
+    best = structured_best(costs, ["inference_flops"], level="level")
+    table = structured_table(best, ["inference_flops"], level="level").set_index("method")
+    assert table.loc["L0", "level"] == "λ = 1" and table.loc["SNAP-it", "level"] == "κ = 90%"
+    assert list(table.index) == ["L0", "SNAP-it"] and list(table["n"]) == [2, 2]
+    assert list(table["prunes"]) == ["during", "before"]

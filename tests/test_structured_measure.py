@@ -20,7 +20,9 @@ from prunekit.structured.measure import (
     csr_bits,
     flops_per_sample,
     parameter_count,
+    saved_activation_bytes,
     structured_report,
+    training_memory_bytes,
 )
 from prunekit.structured.speed import (
     format_speedup,
@@ -28,6 +30,7 @@ from prunekit.structured.speed import (
     round_kept_channels,
     shrink_speedup,
 )
+from tests.conftest import tiny_mlp
 
 IN, HIDDEN, OUT = 20, 16, 4
 IMAGE = (3, 8, 8)
@@ -169,3 +172,43 @@ def test_main_prints_one_block_per_model(capsys: pytest.CaptureFixture[str]) -> 
     assert main(["--model", "lenet5", "--batch-size", "2", "--repeats", "1", "--node-sparsity", "0.5"]) == 0
     out = capsys.readouterr().out
     assert out.startswith("lenet5: random node pruning") and out.count("efficiency") == 1
+
+
+# ------------------------------------------------------------------------------ memory at the start of training
+
+
+def test_training_memory_of_a_tiny_mlp_matches_a_hand_count() -> None:
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Flatten(), nn.Linear(4, 3), nn.LeakyReLU(0.05), nn.Linear(3, 2))
+    # 23 parameters (4·3 + 3 + 3·2 + 2), each with a gradient and Adam's two moments: 4 copies of 4 bytes
+    state = 23 * 4 * 4
+    # saved for backward, batch 5: the first Linear's input (5·4 floats), LeakyReLU's input (5·3) and the second
+    # Linear's input (5·3); weights are parameters and are not counted again
+    activations = (5 * 4 + 5 * 3 + 5 * 3) * 4
+    assert training_memory_bytes(model, (1, 2, 2), batch_size=5) == state + activations == 568
+
+
+def test_training_memory_counts_a_tensor_two_operations_save_once() -> None:
+    model = nn.Sequential(nn.Linear(4, 3), nn.ReLU(), nn.Linear(3, 2))
+    # ReLU saves its output and the next Linear saves the same tensor as its input: counted once
+    assert saved_activation_bytes(model, torch.randn(5, 4)) == (5 * 4 + 5 * 3) * 4
+
+
+def test_training_memory_leaves_the_model_its_statistics_and_the_rng_untouched() -> None:
+    model = tiny_mlp().eval()
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    torch.manual_seed(5)
+    expected_draw = torch.rand(3)
+    torch.manual_seed(5)
+    training_memory_bytes(model, (1, 8, 8), batch_size=16)
+    assert torch.equal(torch.rand(3), expected_draw)
+    assert not model.training
+    assert all(torch.equal(v, before[k]) for k, v in model.state_dict().items())
+
+
+def test_a_shrunk_network_needs_less_training_memory_than_the_dense_one() -> None:
+    dense = tiny_mlp()
+    pruned = tiny_mlp()
+    prune_nodes(pruned, "random", 0.5)
+    small = shrink(pruned, torch.randn(2, 1, 8, 8))
+    assert training_memory_bytes(small, (1, 8, 8), 64) < training_memory_bytes(dense, (1, 8, 8), 64)

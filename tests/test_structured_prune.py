@@ -128,9 +128,9 @@ def test_already_pruned_nodes_rank_last_and_stay_pruned():
     assert keep["a"].tolist() == [False, False, True, True]
 
 
-def test_efficientconvnets_prunes_the_nodes_with_the_smallest_l1_filter_norm():
+def test_efficientconvnets_with_global_scope_prunes_the_nodes_with_the_smallest_l1_filter_norm():
     model = tiny_cnn()
-    prune_nodes(model, "efficientconvnets", 0.4)
+    prune_nodes(model, get_node_criterion("efficientconvnets", scope="global"), 0.4)
     norms = torch.cat([model[0].weight_orig.abs().flatten(1).sum(1), model[3].weight_orig.abs().flatten(1).sum(1)])
     pruned = ~torch.cat(list(node_masks(model).values()))
     # The four smallest norms, except that each layer keeps its best node (index 0..3 | 4..9).

@@ -2,6 +2,9 @@
 
 Typical use: ``prune_nodes(model, "snap-it", 0.5, data)`` masks hidden nodes in place; then
 ``shrink(model, example_inputs)`` returns a genuinely smaller network computing the same function.
+The baselines that prune during or after training (EfficientConvNets, GateDecorators, Group-HS, L0)
+are training-loop callbacks: ``structured_pruner(criterion, ...)``, then ``finalize(model)`` and
+``shrink``; ``RunConfig(structured=True, criterion=...)`` runs them end to end.
 """
 
 from prunekit.structured.criteria import (
@@ -24,7 +27,13 @@ from prunekit.structured.nodes import (
     pruned_node_sparsity,
 )
 from prunekit.structured.prune import NodePruneResult, NodePruneStep, keep_nodes, prune_nodes
-from prunekit.structured.measure import StructuredReport, structured_report
+from prunekit.structured.measure import (
+    StructuredReport,
+    node_flops,
+    structured_report,
+    training_memory_bytes,
+)
+from prunekit.structured.after import StructuredPruner, structured_pruner
 from prunekit.structured.shrink import remove_reparametrisation, shrink
 
 __all__ = [
@@ -45,6 +54,7 @@ __all__ = [
     "hidden_layers",
     "keep_nodes",
     "node_elasticity",
+    "node_flops",
     "node_masks",
     "node_sites",
     "prune_nodes",
@@ -53,4 +63,7 @@ __all__ = [
     "register_node_criterion",
     "remove_reparametrisation",
     "shrink",
+    "StructuredPruner",
+    "structured_pruner",
+    "training_memory_bytes",
 ]

@@ -19,12 +19,21 @@ the dense work it still does:
   a proxy for the activation memory behind Table 1's RAM footprint and for the memory-bound work
   (BatchNorm, activations, pooling) that scales with the number of channels, not with FLOPs;
 - inference time: median wall time of a forward pass of one batch (512 by default), eval mode,
-  ``torch.inference_mode``, after warm-up.
+  ``torch.inference_mode``, after warm-up;
+- memory at the start of training (Figure 8), device-independent: :func:`training_memory_bytes` =
+  the bytes of the parameters, their gradients and Adam's two moments, plus the bytes of every tensor
+  autograd saves for the backward pass of one training-mode forward pass of a batch (counted once per
+  storage, parameters and buffers excluded; a masked layer's ``weight_orig·mask`` product is such a
+  tensor, so single-weight masks cost memory rather than save it); a process's RSS on CPU mixes in
+  everything else the process holds, and CUDA's peak counts allocator slack;
+- node-aware FLOPs of a masked network (:func:`node_flops`): the FLOPs of the shrunk network it
+  equals, counted without shrinking it (a weight counts only when its node and its input are alive).
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import statistics
 import time
 from collections.abc import Sequence
@@ -34,7 +43,7 @@ import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
-from prunekit.masks import PRUNABLE_TYPES, effective_weight
+from prunekit.masks import PRUNABLE_TYPES, current_mask, effective_weight
 from prunekit.metrics import CSR_FLOAT_TO_INDEX_RATIO, FLOAT_BITS, inference_flops
 from prunekit.pruning import DEFAULT_BATCH_SIZE
 from prunekit.train import eval_mode
@@ -97,6 +106,99 @@ def activation_count(model: nn.Module, input_shape: Sequence[int]) -> int:
         for hook in hooks:
             hook.remove()
     return total
+
+
+ADAM_STATE_TENSORS = 2  # Adam keeps two moments (exp_avg, exp_avg_sq) per parameter
+
+
+def _storage_key(tensor: torch.Tensor) -> tuple[str, int]:
+    """Identity of the memory a tensor lives in (views of one tensor share it)."""
+    return tensor.device.type, tensor.untyped_storage().data_ptr()
+
+
+def saved_activation_bytes(model: nn.Module, inputs: torch.Tensor) -> int:
+    """Bytes of the tensors autograd saves for backward in one forward pass of ``inputs`` (each storage once,
+    the model's parameters and buffers excluded); the model's mode is used as it is."""
+    owned = {_storage_key(t) for t in (*model.parameters(), *model.buffers())}
+    seen: dict[tuple[str, int], int] = {}
+
+    def pack(tensor: torch.Tensor) -> torch.Tensor:
+        key = _storage_key(tensor)
+        if key not in owned:
+            seen[key] = max(seen.get(key, 0), tensor.untyped_storage().nbytes())
+        return tensor
+
+    with torch.enable_grad(), torch.autograd.graph.saved_tensors_hooks(pack, lambda tensor: tensor):
+        model(inputs)
+    return sum(seen.values())
+
+
+def parameter_state_bytes(model: nn.Module) -> int:
+    """Bytes of every parameter, its gradient and Adam's two moments: ``(2 + 2)·Σ numel·itemsize``."""
+    per_copy = sum(p.numel() * p.element_size() for p in model.parameters())
+    return (2 + ADAM_STATE_TENSORS) * per_copy
+
+
+def training_memory_bytes(model: nn.Module, input_shape: Sequence[int], batch_size: int, seed: int = 0) -> int:
+    """Memory one Adam training step of ``batch_size`` samples needs: parameters, gradients, Adam state and the
+    activations saved for backward (training mode). The model, its BatchNorm statistics and the RNG are left as
+    they were."""
+    _check_positive(batch_size, "batch_size")
+    inputs = random_batch(input_shape, batch_size, _device(model), seed)
+    buffers = {name: b.detach().clone() for name, b in model.named_buffers()}
+    devices = [inputs.device] if inputs.device.type == "cuda" else []
+    was_training = model.training
+    try:
+        with torch.random.fork_rng(devices=devices):
+            model.train()
+            activations = saved_activation_bytes(model, inputs)
+    finally:
+        model.train(was_training)
+        with torch.no_grad():
+            for name, buffer in model.named_buffers():
+                buffer.copy_(buffers[name])
+    return parameter_state_bytes(model) + activations
+
+
+def _live_channels(tensor: torch.Tensor, dim: int) -> torch.Tensor:
+    """Flags per channel of ``tensor`` along ``dim``: does any entry of it differ from zero?"""
+    return tensor.detach().movedim(dim, 0).reshape(tensor.shape[dim], -1).ne(0).any(1)
+
+
+def node_flops(model: nn.Module, input_shape: Sequence[int], seed: int = 0) -> int:
+    """Inference FLOPs per sample of a node-masked network as if shrunk: every Linear/Conv counts 2 FLOPs per
+    kept weight whose node (row) is alive and whose input feature / channel is not identically zero, per output
+    position. A node is alive when its weight-mask row is nonzero; an input is dead when it is exactly zero for a
+    random sample (what a pruned node feeds forward)."""
+    counts: dict[str, int] = {}
+    hooks = []
+
+    def hook_for(name: str):
+        def count(module: nn.Module, inputs: tuple, output: torch.Tensor) -> None:
+            mask = current_mask(module) != 0
+            rows = mask.reshape(mask.shape[0], -1).any(1)
+            live_in = _live_channels(inputs[0], inputs[0].dim() - 1 if isinstance(module, nn.Linear) else 1)
+            if not isinstance(module, nn.Linear) and getattr(module, "groups", 1) != 1:
+                live_in = torch.ones(mask.shape[1], dtype=torch.bool, device=mask.device)  # grouped: keep columns
+            rest = [1] * (mask.dim() - 2)
+            kept = mask & rows.reshape(-1, 1, *rest) & live_in.reshape(1, -1, *rest)
+            if isinstance(module, nn.Linear):
+                positions = output.numel() // output.shape[-1]
+            else:
+                positions = math.prod(output.shape[2:]) * output.shape[0]
+            counts[name] = int(kept.sum()) * positions
+        return count
+
+    for name, module in model.named_modules():
+        if isinstance(module, PRUNABLE_TYPES):
+            hooks.append(module.register_forward_hook(hook_for(name)))
+    try:
+        with eval_mode(model), torch.no_grad():
+            model(random_batch(input_shape, 1, _device(model), seed))
+    finally:
+        for handle in hooks:
+            handle.remove()
+    return 2 * sum(counts.values())
 
 
 def csr_bits(model: nn.Module, ratio: int = CSR_FLOAT_TO_INDEX_RATIO) -> float:
@@ -241,7 +343,12 @@ def structured_report(dense: nn.Module, shrunk: nn.Module, input_shape: Sequence
 
 
 __all__ = [
+    "ADAM_STATE_TENSORS",
     "NetworkCost",
+    "node_flops",
+    "parameter_state_bytes",
+    "saved_activation_bytes",
+    "training_memory_bytes",
     "activation_count",
     "StructuredReport",
     "batch_seconds",

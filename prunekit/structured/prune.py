@@ -100,6 +100,14 @@ def keep_nodes(alive: dict[str, torch.Tensor], scores: dict[str, torch.Tensor], 
     return {n: k.to(alive[n].device) for n, k in _split(keep, {n: alive[n].numel() for n in names}).items()}
 
 
+def keep_nodes_per_layer(alive: dict[str, torch.Tensor], scores: dict[str, torch.Tensor],
+                         sparsity: float) -> dict[str, torch.Tensor]:
+    """Node masks pruning ``round(κ·N_l)`` of every hidden layer's N_l nodes, the lowest-scoring first
+    (each layer keeps at least its best alive node; already-pruned nodes count towards its share)."""
+    _check_scores(scores, {n: a.numel() for n, a in alive.items()})
+    return {name: keep_nodes({name: alive[name]}, {name: scores[name]}, sparsity)[name] for name in alive}
+
+
 def _alive(sites: dict[str, NodeSite]) -> dict[str, torch.Tensor]:
     """Alive flags of every site's nodes."""
     return {name: node_alive(site) for name, site in sites.items()}
@@ -195,8 +203,9 @@ def combined_prune_sets(
 
 
 def _node_round(ctx: NodeScoringContext, crit: NodeCriterion, target: float) -> None:
-    """Score nodes, rank them globally and AND the node masks in."""
-    keep = keep_nodes(_alive(ctx.sites), crit.score(ctx), target)
+    """Score nodes, rank them (globally, or within each layer for ``scope="layer"``) and AND the node masks in."""
+    rank = keep_nodes_per_layer if crit.scope == "layer" else keep_nodes
+    keep = rank(_alive(ctx.sites), crit.score(ctx), target)
     for name, site in ctx.sites.items():
         apply_node_mask(site, keep[name])
 
@@ -297,4 +306,5 @@ def prune_nodes(
 
 
 __all__ = ["NodePruneResult", "NodePruneStep", "combined_prune_sets", "combined_sparsity", "keep_nodes",
+           "keep_nodes_per_layer",
            "node_scoring_context", "prune_nodes", "prune_nodes_round"]
