@@ -911,8 +911,10 @@ def run(config: RunConfig, *, progress: bool = True, data_root: str | os.PathLik
         "eval_seconds": eval_seconds,
         "inference_seconds": inference_seconds(model, info.input_shape, config.batch_size),
         "total_seconds": time.perf_counter() - started,
-        # on CUDA the sampler resets torch's peak counter between samples, so the run's peak is the larger one
-        "peak_memory_bytes": max(peak_memory_bytes(device), sampler.peak_bytes),
+        # on CUDA the sampler resets torch's peak counter between samples, so the run's peak is the larger one;
+        # on CPU the kernel's peak RSS is exact (statm samples count pages differently and can read a hair above it)
+        "peak_memory_bytes": (max(peak_memory_bytes(device), sampler.peak_bytes) if device.type == "cuda"
+                              else peak_memory_bytes(device)),
         "peak_memory_kind": "cuda_allocated" if device.type == "cuda" else "process_rss",
         **sampler.as_resources(),  # median_memory_bytes, sampled_peak_memory_bytes, memory_samples, memory_kind
     }

@@ -114,6 +114,14 @@ def method_label(method: str) -> str:
     return METHOD_LABELS.get(str(method).lower(), str(method))
 
 
+def figure_for(ax, width: float, height: float) -> tuple[Figure, object]:
+    """``ax`` and its figure, or a new constrained-layout figure of the given size with one axes."""
+    if ax is not None:
+        return ax.figure, ax
+    fig = Figure(figsize=(width, height), layout="constrained")
+    return fig, fig.subplots()
+
+
 def _new_figure(width: float, height: float, ncols: int = 1) -> tuple[Figure, list]:
     """A constrained-layout figure with ``ncols`` axes side by side."""
     fig = Figure(figsize=(width, height), layout="constrained")

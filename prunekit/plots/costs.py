@@ -15,8 +15,8 @@ import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
-from prunekit.plots import (METHOD_COLORS, book_style, method_color, method_label, method_order, percent_label,
-                            sparsity_axis)
+from prunekit.plots import (METHOD_COLORS, book_style, figure_for, method_color, method_label, method_order,
+                            percent_label, sparsity_axis)
 
 COST_LABELS: dict[str, str] = {
     "training_flops": "training FLOPs",
@@ -114,11 +114,7 @@ def reduction_curve_plot(summary: pd.DataFrame, metric: str, *, x: str = "weight
     # reached sparsities sit a hair below their targets (0.97998 nodes): round so the axis ticks the targets
     data = data.assign(**{x: data[x].astype(float).round(4)})
     with book_style():
-        if ax is None:
-            fig = Figure(figsize=(5.0, 3.2), layout="constrained")
-            ax = fig.subplots()
-        else:
-            fig = ax.figure
+        fig, ax = figure_for(ax, 5.0, 3.2)
         if data.empty:
             ax.text(0.5, 0.5, f"no run records its {cost_label(metric)}", ha="center", va="center",
                     transform=ax.transAxes)
@@ -268,11 +264,7 @@ def cumulative_flops_plot(cumulative: pd.DataFrame, *, method: str = "method", f
     groups = sorted(data.groupby(["_family", method], sort=False),
                     key=lambda item: (item[0][0] == "structured", order[str(item[0][1])]))
     with book_style():
-        if ax is None:
-            fig = Figure(figsize=(6.4, 3.8), layout="constrained")
-            ax = fig.subplots()
-        else:
-            fig = ax.figure
+        fig, ax = figure_for(ax, 6.4, 3.8)
         dense = data.groupby("epoch")["dense_cumulative_flops"].median()
         ax.plot(dense.index, dense.to_numpy(), color="black", linestyle="--", label="dense")
         for (kind, name), part in groups:

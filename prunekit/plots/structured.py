@@ -14,7 +14,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.ticker import FixedLocator, FuncFormatter, NullFormatter, NullLocator, PercentFormatter
 
-from prunekit.plots import book_style, method_color, method_label, sparsity_axis
+from prunekit.plots import book_style, figure_for, method_color, method_label, sparsity_axis
 
 STRUCTURED_COLORS: dict[str, str] = {
     "snap-it": "#ff7f0e",
@@ -81,11 +81,7 @@ def structured_tradeoff_plot(agg: pd.DataFrame, *, method: str = "criterion", x:
     if agg.empty:
         raise ValueError("structured_tradeoff_plot needs at least one aggregated row")
     with book_style():
-        if ax is None:
-            fig = Figure(figsize=(6.2, 3.6), layout="constrained")
-            ax = fig.subplots()
-        else:
-            fig = ax.figure
+        fig, ax = figure_for(ax, 6.2, 3.6)
         for name in structured_order(agg[method]):
             part = agg[agg[method].astype(str) == name].sort_values(f"{x}_mean")
             xs, ys = part[f"{x}_mean"].to_numpy(float), part["accuracy_mean"].to_numpy(float)
@@ -128,11 +124,7 @@ def memory_accuracy_plot(runs: pd.DataFrame, *, method: str = "criterion", level
                         n=("accuracy", "count")).reset_index()
     stats["bound"] = 1.96 * stats["std"].fillna(0.0) / np.sqrt(stats["n"])
     with book_style():
-        if ax is None:
-            fig = Figure(figsize=(6.2, 3.6), layout="constrained")
-            ax = fig.subplots()
-        else:
-            fig = ax.figure
+        fig, ax = figure_for(ax, 6.2, 3.6)
         for name in structured_order(stats[method]):
             part = stats[stats[method].astype(str) == name]
             ax.errorbar(part["mem"] / MIB, part["acc"], yerr=part["bound"], fmt=_marker(name), capsize=2,
