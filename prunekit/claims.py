@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from prunekit.report import shared_level_means
 from prunekit.store import _atomic_write
 
 CLAIMS_FOLDER = "claims"
@@ -191,15 +192,14 @@ def load_claims(results_root: str | os.PathLike, chapters: Iterable[str] | None 
 def ordering_evidence(runs: pd.DataFrame, better: str, worse: str, minimum: float = 0.0,
                       method: str = "method", level: str = "level") -> str:
     """Our numbers behind 'better ≥ worse at every level ≥ minimum': the closest level, or where it fails."""
-    means = {m: runs[runs[method] == m].groupby(level)["accuracy"].mean() for m in (better, worse)}
-    shared = [s for s in means[better].index if s in means[worse].index and s >= minimum]
-    if not shared:
+    means = shared_level_means(runs, better, worse, minimum, method, level)
+    if means.empty:
         return f"no common sparsity level ≥ {100 * minimum:g} %"
-    margins = {s: means[better][s] - means[worse][s] for s in shared}
-    failing = [s for s in shared if margins[s] < 0]
-    shown = failing or [min(margins, key=margins.get)]
-    head = "fails at" if failing else f"holds at all {len(shared)} levels; closest at"
-    return f"{head} " + ", ".join(f"{100 * s:g} %: {100 * means[better][s]:.2f} vs {100 * means[worse][s]:.2f} %"
+    margins = means[better] - means[worse]
+    failing = list(margins.index[margins < 0])
+    shown = failing or [margins.idxmin()]
+    head = "fails at" if failing else f"holds at all {len(means)} levels; closest at"
+    return f"{head} " + ", ".join(f"{100 * s:g} %: {100 * means.loc[s, better]:.2f} vs {100 * means.loc[s, worse]:.2f} %"
                                   for s in shown)
 
 

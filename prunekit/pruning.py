@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import math
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import NamedTuple
 
@@ -156,6 +157,7 @@ def prune(
     include_last: bool = True,
     score_mode: str = "eval",
     seed: int = 0,
+    on_round: Callable[[PruneStep], None] | None = None,
 ) -> PruneResult:
     """Prune ``model``'s Linear/Conv weights to ``sparsity`` with a named criterion, in place.
 
@@ -173,6 +175,8 @@ def prune(
     try:
         for index, target in enumerate(crit.schedule(kappa)):
             record.append(prune_round(ctx, crit, index, target))
+            if on_round is not None:  # e.g. to look at the masks between rounds
+                on_round(record[-1])
     finally:
         model.train(was_training)
     log.info("%s pruned %s to %.4f weight sparsity (%.4f node sparsity) in %d rounds",

@@ -184,13 +184,21 @@ def _comparison_row(label: str, prune_at: str, paper_vals: list[float], acc: flo
     }
 
 
+def shared_level_means(runs: pd.DataFrame, better: str, worse: str, minimum: float = 0.0,
+                       method: str = "method", level: str = "level") -> pd.DataFrame:
+    """Mean accuracy over seeds of two methods (columns ``better``, ``worse``) at every level ≥ ``minimum``
+    where both ran, in level order."""
+    means = {m: runs[runs[method] == m].groupby(level)["accuracy"].mean() for m in (better, worse)}
+    shared = [s for s in means[better].index if s in means[worse].index and s >= minimum]
+    return pd.DataFrame({m: [means[m][s] for s in shared] for m in (better, worse)}, index=pd.Index(shared, name=level))
+
+
 def ordering_holds(runs: pd.DataFrame, better: str, worse: str, minimum: float = 0.0,
                    method: str = "method", level: str = "level") -> tuple[list[float], bool]:
     """The levels ≥ ``minimum`` where both methods ran, and whether ``better``'s mean accuracy over seeds is at
     least ``worse``'s at every one of them (a frame from ``prunekit.methods.add_method_columns``)."""
-    means = {m: runs[runs[method] == m].groupby(level)["accuracy"].mean() for m in (better, worse)}
-    shared = [s for s in means[better].index if s in means[worse].index and s >= minimum]
-    return shared, all(means[better][s] >= means[worse][s] for s in shared)
+    means = shared_level_means(runs, better, worse, minimum, method, level)
+    return list(means.index), bool((means[better] >= means[worse]).all())
 
 
 def structured_best(runs: pd.DataFrame, reductions: Sequence[str], method: str = "criterion",

@@ -55,3 +55,16 @@ def toy_data(n: int = 600, shape: tuple[int, ...] = (1, 8, 8), seed: int = 0) ->
     w = torch.randn(x[0].numel(), 10, generator=g)
     y = (x.flatten(1) @ w).argmax(1)
     return x, y
+
+
+class FoolsFirst:
+    """A stand-in foolbox attack that fools the first ``k · ε`` images at each ε (no model is queried)."""
+
+    def __init__(self, k: int):
+        self.k = k
+
+    def __call__(self, fmodel, images, labels, *, epsilons):
+        success = torch.zeros(len(epsilons), len(images), dtype=torch.bool)
+        for i, eps in enumerate(epsilons):
+            success[i, : min(len(images), int(self.k * eps))] = True
+        return None, None, success

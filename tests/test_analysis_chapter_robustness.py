@@ -20,7 +20,7 @@ from prunekit.analysis.robustness import InputSpec
 from prunekit.analysis.saliency import saliency_maps, top_share
 from prunekit.methods import method_configs
 from prunekit.store import ResultStore
-from tests.conftest import tiny_mlp
+from tests.conftest import FoolsFirst, tiny_mlp
 from tests.sweep_helpers import fake_record
 
 SPEC = InputSpec((1, 8, 8), (0.0, 1.0), (0.5,), (0.25,))
@@ -92,24 +92,11 @@ def test_inputs_whose_class_score_ignores_the_input_are_counted_apart():
     assert row["top_share"] == pytest.approx(4 / 64)  # ceil(5 % of 64) = 4 pixels of a uniform map
 
 
-class _FoolsFirst:
-    """A stand-in attack that fools the first ``k · ε`` images at each ε."""
-
-    def __init__(self, k: int):
-        self.k = k
-
-    def __call__(self, fmodel, images, labels, *, epsilons):
-        success = torch.zeros(len(epsilons), len(images), dtype=torch.bool)
-        for i, eps in enumerate(epsilons):
-            success[i, : int(self.k * eps)] = True
-        return None, None, success
-
-
 def test_attack_checkpoints_labels_rows_by_method_and_level():
     networks = {(m, level): tiny_mlp().eval() for m in ("snip", "grasp") for level in (0.98, 0.99)}
     images = torch.rand(8, 1, 8, 8, generator=torch.Generator().manual_seed(0))
     labels = torch.zeros(8, dtype=torch.long)
-    frame = attack_checkpoints(networks, images, labels, [0.0, 1.0], SPEC, _FoolsFirst(4))
+    frame = attack_checkpoints(networks, images, labels, [0.0, 1.0], SPEC, FoolsFirst(4))
     assert sorted(set(zip(frame["method"], frame["level"]))) == sorted(networks)
     assert frame[frame["epsilon"] == 1.0]["success_rate"].tolist() == [0.5] * 4
     assert set(at_level(networks, 0.98)) == {"snip", "grasp"}

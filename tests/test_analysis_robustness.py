@@ -20,7 +20,7 @@ from prunekit.analysis.robustness import (
     normalise,
 )
 from prunekit.data import TensorBatches, dataset_info, load_split
-from tests.conftest import tiny_mlp
+from tests.conftest import FoolsFirst, tiny_mlp
 
 SPEC = InputSpec((1, 8, 8), (0.0, 1.0), (0.5,), (0.25,))
 EPSILONS = [0.0, 0.5, 2.0, 8.0]
@@ -135,23 +135,10 @@ def test_first_test_images_are_the_raw_first_images_of_the_test_split(mnist_data
         first_test_images("mnist", 0)
 
 
-class _FoolsFirst:
-    """A stand-in attack that fools the first ``k · ε`` images at each ε."""
-
-    def __init__(self, k: int):
-        self.k = k
-
-    def __call__(self, fmodel, images, labels, *, epsilons):
-        success = torch.zeros(len(epsilons), len(images), dtype=torch.bool)
-        for i, eps in enumerate(epsilons):
-            success[i, : min(len(images), int(self.k * eps))] = True
-        return None, None, success
-
-
 def test_attack_each_labels_each_models_rows_and_compare_success_reads_them_per_epsilon():
     model, images, labels = _setup()
-    weak = attack_each({"snip-it": model}, images, labels, [0.0, 1.0, 2.0], SPEC, _FoolsFirst(2))
-    strong = attack_each({"snip": model}, images, labels, [0.0, 1.0, 2.0], SPEC, _FoolsFirst(4))
+    weak = attack_each({"snip-it": model}, images, labels, [0.0, 1.0, 2.0], SPEC, FoolsFirst(2))
+    strong = attack_each({"snip": model}, images, labels, [0.0, 1.0, 2.0], SPEC, FoolsFirst(4))
     frame = pd.concat([weak, strong], ignore_index=True)
     assert frame[frame["method"] == "snip"]["success_rate"].tolist() == [0.0, 4 / 16, 8 / 16]
     out = compare_success(frame, "snip-it", "snip").set_index("epsilon")

@@ -12,10 +12,9 @@ from torch import nn
 from prunekit.connectivity import is_disconnected, path_count_fraction
 from prunekit.data import dataset_info
 from prunekit.experiments import RunConfig, RunRecord, mask_digest, pruned_at_init
-from prunekit.masks import current_mask
-from prunekit.pruning import (DEFAULT_BATCH_SIZE, DEFAULT_SAMPLES, check_prunes_before, prune_round,
-                              resolve_criterion, scoring_context)
-from prunekit.schedule import DEFAULT_STEPS, check_sparsity
+from prunekit.masks import current_mask, prunable_layers
+from prunekit.pruning import DEFAULT_BATCH_SIZE, DEFAULT_SAMPLES, prune
+from prunekit.schedule import DEFAULT_STEPS
 from prunekit.store import ResultStore
 
 TURNOVER_COLUMNS = ("key", "criterion", "options", "sparsity", "seed", "round", "target", "alive_before",
@@ -71,17 +70,14 @@ def mask_connectivity(configs: Sequence[RunConfig], store: ResultStore | None = 
 def mask_history(model: nn.Module, criterion: str, sparsity: float, data: object, *, steps: int = DEFAULT_STEPS,
                  samples: int = DEFAULT_SAMPLES, batch_size: int = DEFAULT_BATCH_SIZE,
                  seed: int = 0) -> list[dict[str, torch.Tensor]]:
-    """Prune ``model`` in place round by round as ``prune()`` does and return every layer's 0/1 mask after each
-    round (the first entry: before pruning, all ones), for drawing what each round removes."""
-    crit = resolve_criterion(criterion, steps)
-    check_prunes_before(crit)
-    ctx = scoring_context(model, crit, data, samples=samples, batch_size=batch_size, seed=seed)
-    history = [{name: torch.ones_like(current_mask(m)) for name, m in ctx.layers.items()}]
-    was_training = model.training
-    try:
-        for index, target in enumerate(crit.schedule(check_sparsity(sparsity))):
-            prune_round(ctx, crit, index, target)
-            history.append({name: (current_mask(m) != 0).float().clone() for name, m in ctx.layers.items()})
-    finally:
-        model.train(was_training)
+    """Prune ``model`` in place with ``prune()`` and return every layer's 0/1 mask after each round (the first
+    entry: before pruning, all ones), for drawing what each round removes."""
+    layers = prunable_layers(model)
+
+    def masks() -> dict[str, torch.Tensor]:
+        return {name: (current_mask(m) != 0).float().clone() for name, m in layers.items()}
+
+    history = [masks()]
+    prune(model, criterion, sparsity, data, steps=steps, samples=samples, batch_size=batch_size, seed=seed,
+          on_round=lambda _step: history.append(masks()))
     return history

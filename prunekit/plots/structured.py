@@ -16,20 +16,6 @@ from matplotlib.ticker import FixedLocator, FuncFormatter, NullFormatter, NullLo
 
 from prunekit.plots import book_style, figure_for, method_color, method_label, sparsity_axis
 
-STRUCTURED_COLORS: dict[str, str] = {
-    "snap-it": "#ff7f0e",
-    "snap": "#fdae6b",
-    "cnip-it": "#e6550d",
-    "random": "#7f7f7f",
-    "efficientconvnets": "#9467bd",
-    "gatedecorators": "#17becf",
-    "group-hs": "#2ca02c",
-    "l0": "#d62728",
-}
-STRUCTURED_LABELS: dict[str, str] = {
-    "snap-it": "SNAP-it", "snap": "SNAP", "cnip-it": "CNIP-it", "random": "Random",
-    "efficientconvnets": "EfficientConvNets", "gatedecorators": "GateDecorators", "group-hs": "Group-HS", "l0": "L0",
-}
 STRUCTURED_TIMINGS: dict[str, str] = {
     "snap-it": "before", "snap": "before", "cnip-it": "before", "random": "before",
     "efficientconvnets": "after", "gatedecorators": "after", "group-hs": "after", "l0": "during",
@@ -40,15 +26,10 @@ MIB = 2**20
 _MEMORY_TICKS = tuple(m * 10.0**e for e in range(-2, 6) for m in (1, 2, 5))  # MiB
 
 
-def structured_color(method: str) -> str:
-    """The colour of a structured method (node criterion); other names get the book's colour."""
-    return STRUCTURED_COLORS.get(str(method).lower(), method_color(method))
-
-
 def structured_label(method: str, timing: bool = True) -> str:
     """'GateDecorators (after)': the display name of a node criterion, with when it prunes."""
     key = str(method).lower()
-    name = STRUCTURED_LABELS.get(key, method_label(method))
+    name = method_label(method)
     return f"{name} ({STRUCTURED_TIMINGS[key]})" if timing and key in STRUCTURED_TIMINGS else name
 
 
@@ -87,7 +68,7 @@ def structured_tradeoff_plot(agg: pd.DataFrame, *, method: str = "criterion", x:
             xs, ys = part[f"{x}_mean"].to_numpy(float), part["accuracy_mean"].to_numpy(float)
             yerr = part["accuracy_bound"].to_numpy(float) if "accuracy_bound" in part else None
             xerr = part[f"{x}_bound"].to_numpy(float) if f"{x}_bound" in part else None
-            color = structured_color(name)
+            color = method_color(name)
             ax.errorbar(xs, ys, yerr=yerr, xerr=xerr, marker=_marker(name), color=color, capsize=2,
                         label=structured_label(name))
             if yerr is not None:
@@ -128,7 +109,7 @@ def memory_accuracy_plot(runs: pd.DataFrame, *, method: str = "criterion", level
         for name in structured_order(stats[method]):
             part = stats[stats[method].astype(str) == name]
             ax.errorbar(part["mem"] / MIB, part["acc"], yerr=part["bound"], fmt=_marker(name), capsize=2,
-                        color=structured_color(name), label=structured_label(name))
+                        color=method_color(name), label=structured_label(name))
         xs = np.log10(stats["mem"].to_numpy(float) / MIB)
         if len(np.unique(xs)) > 1:
             slope, intercept = np.polyfit(xs, stats["acc"].to_numpy(float), 1)
@@ -152,12 +133,9 @@ def memory_accuracy_plot(runs: pd.DataFrame, *, method: str = "criterion", level
 
 
 __all__ = [
-    "STRUCTURED_COLORS",
-    "STRUCTURED_LABELS",
     "STRUCTURED_ORDER",
     "STRUCTURED_TIMINGS",
     "memory_accuracy_plot",
-    "structured_color",
     "structured_label",
     "structured_order",
     "structured_tradeoff_plot",
