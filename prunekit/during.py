@@ -73,10 +73,10 @@ def pruning_epochs(sparsity: float, steps: int = DEFAULT_STEPS, interval: float 
     """Epochs after which the rounds run: τ, 2τ, …, one per target of the criterion's schedule."""
     kappa = check_sparsity(sparsity)
     tau = check_interval(interval)
-    return _step_epochs(len(resolve_criterion(criterion, steps).schedule(kappa)), tau)
+    return step_epochs(len(resolve_criterion(criterion, steps).schedule(kappa)), tau)
 
 
-def _step_epochs(n_steps: int, interval: float) -> list[float]:
+def step_epochs(n_steps: int, interval: float) -> list[float]:
     """τ, 2τ, …, n·τ: the epochs after which the n pruning rounds run."""
     return [interval * (i + 1) for i in range(n_steps)]
 
@@ -180,7 +180,7 @@ class PruneDuringTraining(Callback):
         self.rewind_epoch = check_rewind_epoch(rewind_epoch)
         check_data(self.criterion, data)
         self.targets = self.criterion.schedule(self.sparsity)
-        self.epochs = _step_epochs(len(self.targets), self.interval)
+        self.epochs = step_epochs(len(self.targets), self.interval)
         self.data = data
         self._options = dict(samples=samples, batch_size=batch_size, loss_fn=loss_fn, include_first=include_first,
                              include_last=include_last, score_mode=score_mode, seed=seed)

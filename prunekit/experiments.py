@@ -39,6 +39,7 @@ from prunekit.metrics import (
 from prunekit.models import available_models, build_model
 from prunekit.structured import available_node_criteria, get_node_criterion, hidden_layers, prune_nodes, shrink
 from prunekit.structured.after import StructuredPruner, structured_pruner
+from prunekit.structured.criteria import SNAPit
 from prunekit.structured.measure import node_flops, training_memory_bytes
 from prunekit.nodes import node_sparsity
 from prunekit.profiles import Profile, get_profile
@@ -335,6 +336,12 @@ class RunConfig:
         if self.prune_at != "before" and self.epochs < 1:
             raise ValueError(f"structured criterion {self.criterion!r} prunes in the training loop and needs "
                              f"epochs >= 1, got {self.epochs}")
+        if self.prune_at == "during" and isinstance(crit, SNAPit):
+            needed = math.ceil(len(crit.schedule(self.sparsity)) * self.prune_interval - 1e-9)
+            if self.epochs < needed:
+                raise ValueError(f"epochs={self.epochs} is too few for structured {self.criterion} during training at "
+                                 f"node sparsity {self.sparsity} with steps={self.steps} and prune_interval="
+                                 f"{self.prune_interval}: needs at least {needed} epochs")
 
     def _checked_criterion(self):
         """``make_criterion()``, with options the criterion does not take reported as a ValueError naming them."""
@@ -672,7 +679,9 @@ def _prune_callback(config: RunConfig, scoring: TensorBatches) -> Callback | Non
     if config.structured:
         if config.prune_at == "before":
             return None
-        return structured_pruner(config.make_criterion(), config.sparsity, scoring, **_prune_options(config))
+        crit = config.make_criterion()
+        interval = config.prune_interval if config.prune_at == "during" and isinstance(crit, SNAPit) else None
+        return structured_pruner(crit, config.sparsity, scoring, interval=interval, **_prune_options(config))
     if config.prune_at == "during":
         return PruneDuringTraining(config.make_criterion(), config.sparsity, scoring, interval=config.prune_interval,
                                    rewind_epoch=config.rewind_epoch, **_prune_options(config))

@@ -65,6 +65,7 @@ STRUCTURED_METHODS: dict[str, Method] = {m.key: m for m in (
     Method("random", "random", "before", "random", structured=True),
     Method("snap-it", "snap-it", "before", "snap-it", structured=True),
     Method("cnip-it", "cnip-it", "before", None, in_paper=False, structured=True),
+    Method("snap-it-during", "snap-it", "during", None, in_paper=False, structured=True),  # Appendix E, abandoned
 )}
 
 
@@ -102,7 +103,8 @@ def add_structured_columns(runs: pd.DataFrame) -> pd.DataFrame:
     if missing:
         raise ValueError(f"the frame lacks column(s) {missing}; it has {list(runs.columns)}")
     out = runs.copy()
-    out["method"] = out["criterion"].astype(str)
+    prune_at = out["prune_at"] if "prune_at" in out.columns else pd.Series("before", index=out.index)
+    out["method"] = [structured_method_key(str(c), str(p)) for c, p in zip(out["criterion"], prune_at)]
     out["level"] = out.apply(_level, axis=1) if len(out) else pd.Series(dtype=float)
     return out
 
@@ -126,6 +128,13 @@ def dense_configs(profile: str | Profile, *, model: str, dataset: str, seeds: Se
     """The unpruned baseline runs (one per seed) with the profile's budgets."""
     return [RunConfig.from_profile(profile, model=model, dataset=dataset, criterion=NO_CRITERION, seed=seed,
                                    **overrides) for seed in seeds]
+
+
+def structured_method_key(criterion: str, prune_at: str) -> str:
+    """The structured method a run belongs to: its node criterion, ``<criterion>-<prune_at>`` when it prunes at
+    another time than the criterion's own (SNAP-it during training: ``snap-it-during``)."""
+    matches = [m.key for m in STRUCTURED_METHODS.values() if (m.criterion, m.prune_at) == (criterion, prune_at)]
+    return matches[0] if matches else criterion
 
 
 def method_key(criterion: str, prune_at: str, ablation: str = "none") -> str:

@@ -344,6 +344,9 @@ def test_structured_baselines_take_their_timing_and_budget_from_the_method(crite
     (dict(criterion="snap-it", sparsity=0.5, criterion_options={"lam": 1e-3}), "not accepted by node criterion"),
     (dict(criterion="group-hs", criterion_options={"lam": -1.0}), "Group-HS's lam"),
     (dict(criterion="efficientconvnets", sparsity=0.5, epochs=0), "needs epochs >= 1"),
+    (dict(criterion="cnip-it", sparsity=0.5, prune_at="during"), "'cnip-it' prunes before training"),
+    (dict(criterion="snap-it", sparsity=0.9, prune_at="during", epochs=6, prune_interval=1.0),
+     "epochs=6 is too few for structured snap-it during training"),
 ])
 def test_structured_configs_reject_bad_combinations_with_a_clear_message(changes, match):
     fields = {"model": "mlp5", "dataset": "mnist", "structured": True, "sparsity": 0.0, **changes}
@@ -389,6 +392,22 @@ def test_a_structured_baseline_trains_prunes_and_returns_the_shrunk_network_it_s
     assert m["training_flops"] <= m["dense_training_flops"]
     assert record.prune_steps and all("epoch" in step for step in record.prune_steps)
     assert not any(name.endswith(("node_gate", "node_log_alpha")) for name, _ in record.model.named_parameters())
+
+
+def test_snap_it_during_training_prunes_its_schedule_in_the_loop_and_returns_the_shrunk_network(
+        mnist_data_root, single_thread):
+    config = tiny_config(criterion="snap-it", sparsity=0.8, structured=True, prune_at="during", prune_interval=0.25,
+                         epochs=2, amp=False)
+    record = run(config, progress=False, data_root=mnist_data_root, keep_model=True)
+    m = record.metrics
+    # every τ = 0.25 epochs, on the nearest of this tiny run's two optimiser steps per epoch
+    assert [step["epoch"] for step in record.prune_steps] == pytest.approx(
+        [0.25 * (i + 1) for i in range(len(record.prune_steps))], abs=0.25)
+    assert len(record.prune_steps) > 1 and m["node_sparsity"] == pytest.approx(0.8, abs=0.01)
+    assert m["accuracy"] == pytest.approx(_evaluate_shrunk(record, mnist_data_root), abs=1e-9)
+    # it starts dense and shrinks in training: the first step's memory is the dense one's, FLOPs fall below it
+    assert m["train_memory_bytes"] == m["dense_train_memory_bytes"]
+    assert m["training_flops"] < m["dense_training_flops"]
 
 
 def test_a_structured_run_before_training_starts_with_less_training_memory(mnist_data_root, single_thread):

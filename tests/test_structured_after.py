@@ -346,3 +346,31 @@ def test_l0_scores_need_gates():
     crit = get_node_criterion("l0")
     with pytest.raises(ValueError, match="hard-concrete gates"):
         crit.score(node_scoring_context(model, crit, None))
+
+
+def test_snap_it_during_training_prunes_along_its_schedule_every_tau_epochs():
+    x, y = toy_data(512)
+    crit = get_node_criterion("snap-it")
+    pruner = structured_pruner(crit, 0.9, (x, y), samples=128, batch_size=64, interval=0.5)
+    model, _ = _toy_loop(pruner, epochs=4)
+    steps = pruner.steps_done
+    assert [s.target for s in steps] == pytest.approx(crit.schedule(0.9))
+    assert [s.epoch for s in steps] == pytest.approx([0.5 * (i + 1) for i in range(len(steps))])
+    assert all(b.node_sparsity >= a.node_sparsity for a, b in zip(steps, steps[1:]))
+    assert len(steps) > 1 and steps[-1].node_sparsity == pytest.approx(0.9, abs=0.02)
+    for name, site in node_sites(model).items():  # a node removed in training stays exactly zero to the end
+        dead = ~node_masks(model)[name]
+        assert torch.equal(site.layer.weight[dead], torch.zeros_like(site.layer.weight[dead]))
+
+
+def test_snap_it_during_training_refuses_a_schedule_longer_than_the_training():
+    x, y = toy_data(512)
+    pruner = structured_pruner("snap-it", 0.9, (x, y), samples=128, batch_size=64, interval=2.0)
+    with pytest.raises(ValueError, match="beyond the 4 training epochs"):
+        _toy_loop(pruner, epochs=4)
+
+
+def test_only_snap_it_takes_an_interval():
+    for name in ("cnip-it", "efficientconvnets", "l0"):
+        with pytest.raises(ValueError, match="does not take an interval"):
+            structured_pruner(name, 0.5, samples=64, batch_size=64, interval=1.0)

@@ -24,10 +24,10 @@ from prunekit.structured.measure import (
     structured_report,
     training_memory_bytes,
 )
+from prunekit.structured.nodes import round_kept_channels
 from prunekit.structured.speed import (
     format_speedup,
     main,
-    round_kept_channels,
     shrink_speedup,
 )
 from tests.conftest import tiny_mlp

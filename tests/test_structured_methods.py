@@ -11,6 +11,7 @@ import pytest  # noqa: E402
 
 from prunekit.methods import (  # noqa: E402
     STRUCTURED_METHODS,
+    structured_method_key,
     add_structured_columns,
     get_structured_method,
     structured_method_configs,
@@ -26,7 +27,12 @@ from prunekit.structured import get_node_criterion  # noqa: E402
 
 def test_every_structured_method_prunes_when_its_node_criterion_does():
     for key, method in STRUCTURED_METHODS.items():
-        assert method.structured and method.prune_at == get_node_criterion(method.criterion).timings[0], key
+        timings = get_node_criterion(method.criterion).timings
+        assert method.structured and method.prune_at in timings, key
+        # a method keyed by its criterion prunes at the criterion's own time; another time gets its own key
+        assert (key == method.criterion) == (method.prune_at == timings[0]), key
+    assert structured_method_key("snap-it", "during") == "snap-it-during"
+    assert structured_method_key("snap-it", "before") == "snap-it"
     assert {k for k, m in STRUCTURED_METHODS.items() if m.sweeps_lambda} == {"group-hs", "l0"}
 
 

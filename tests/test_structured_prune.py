@@ -223,3 +223,29 @@ def test_cnip_it_counts_a_pruned_node_together_with_its_row_of_weights():
     weights, nodes = prune[:6], prune[6:]
     assert nodes.tolist() == [True, False]
     assert weights.tolist() == [False, False, False, False, False, True]
+
+
+def test_channel_multiple_rounds_every_hidden_width_up_and_shrink_keeps_those_widths():
+    from prunekit.structured import shrink
+
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Conv2d(1, 16, 3, padding=1), nn.BatchNorm2d(16), nn.ReLU(),
+                          nn.Conv2d(16, 24, 3, padding=1), nn.BatchNorm2d(24), nn.ReLU(),
+                          nn.Flatten(), nn.Linear(24 * 64, 10))
+    widths = {name: site.size for name, site in node_sites(model).items()}
+    result = prune_nodes(model, "snap-it", 0.8, DATA, channel_multiple=4, **FAST)
+    kept = alive_per_layer(model)
+    assert all(alive % 4 == 0 and alive < widths[name] for name, alive in kept.items()), kept
+    *rounds, rounding = result.steps
+    assert rounding.target == rounds[-1].target == 0.8
+    assert rounding.node_sparsity <= rounds[-1].node_sparsity  # rounding only gives nodes back
+    assert rounding.nodes_alive == sum(kept.values())
+    small = shrink(model, DATA[0][:4])
+    hidden = [m.out_channels for m in small.modules() if isinstance(m, nn.Conv2d)]
+    assert hidden == [kept[name] for name in kept if isinstance(dict(model.named_modules())[name], nn.Conv2d)]
+
+
+@pytest.mark.parametrize("multiple", [0, -8, 2.0, True])
+def test_channel_multiple_must_be_a_positive_int(multiple):
+    with pytest.raises(ValueError, match="channel_multiple must be a positive int"):
+        prune_nodes(tiny_mlp(), "random", 0.5, channel_multiple=multiple)

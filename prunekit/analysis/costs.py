@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 
 from prunekit.experiments import NO_CRITERION, RunRecord
-from prunekit.methods import add_method_columns, method_key
+from prunekit.methods import add_method_columns, method_key, structured_method_key
 from prunekit.metrics import TRAINING_PASSES
 
 # reduction name → record column (metrics or resources) it divides
@@ -174,7 +174,8 @@ def add_family_columns(runs: pd.DataFrame) -> pd.DataFrame:
     options = [json.loads(o) if isinstance(o, str) else dict(o or {}) for o in out["criterion_options"]]
     out["level"] = [swept_level(c, s, o) for c, s, o in zip(out["criterion"], out["sparsity"], options)]
     is_structured = out["family"] == "structured"
-    out.loc[is_structured, "method"] = out.loc[is_structured, "criterion"]
+    out.loc[is_structured, "method"] = [structured_method_key(str(c), str(p)) for c, p in
+                                        zip(out.loc[is_structured, "criterion"], out.loc[is_structured, "prune_at"])]
     return out
 
 
@@ -182,7 +183,8 @@ def record_family_method(record: RunRecord) -> tuple[str, str]:
     """The (family, method) of a stored run, named as :func:`add_family_columns` names its row."""
     c = record.config
     family = run_family(c.criterion, c.structured, c.ablation)
-    return family, (c.criterion if family == "structured" else method_key(c.criterion, c.prune_at, c.ablation))
+    return family, (structured_method_key(c.criterion, c.prune_at) if family == "structured"
+                    else method_key(c.criterion, c.prune_at, c.ablation))
 
 
 # ------------------------------------------------------------------------------------------ coverage

@@ -48,6 +48,7 @@ METHOD_COLORS: dict[str, str] = {
     "imp-global": "#9467bd",
     "hoyersquare": "#8c564b",
     "snap-it": "#ff7f0e",
+    "snap-it-during": "#a63603",
     "cnip-it": "#e6550d",
     "snap": "#fdae6b",
     "efficientconvnets": "#9467bd",
@@ -77,12 +78,14 @@ METHOD_LABELS: dict[str, str] = {
     "imp-global": "IMP-global",
     "hoyersquare": "HoyerSquare",
     "snap-it": "SNAP-it",
+    "snap-it-during": "SNAP-it (during)",
     "cnip-it": "CNIP-it",
     "none": "dense",
     "baseline": "dense",
 }
 METHOD_ORDER = ("none", "baseline", "snip", "snip-it", "grasp", "random", "imp-global", "hoyersquare", "snap-it",
-                "snip-it-during", "magnitude", "synflow", "force", "iter-snip", "cnip-it")
+                "snip-it-during", "magnitude", "synflow", "force", "iter-snip", "cnip-it",
+                "snap-it-during")
 _FALLBACK_COLORS = ("#17becf", "#bcbd22", "#e377c2", "#393b79", "#637939")
 SPARSITY_TICKS = (0.5, 0.8, 0.9, 0.95, 0.98, 0.99, 0.995, 0.999)
 

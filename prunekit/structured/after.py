@@ -15,6 +15,8 @@ training, and ``finalize(model)`` leaves a plain masked network (learned gates f
   every weight has ``|w| ≤ threshold`` are removed; fine-tune without the regulariser.
 - ``l0`` (2× budget): hard-concrete gates with ``λ·E[L0] / N_nodes`` in the loss for the whole
   budget; at the end the nodes whose test-time gate is 0 are removed.
+- ``snap-it`` with ``prune_at="during"`` (Appendix E's abandoned variant): node elasticity of the
+  network *in training*, re-scored after epochs τ, 2τ, … along the κ_i schedule, as SNIP-it during.
 
 ``version`` counts the changes of the node masks, so a meter can re-measure the training cost.
 """
@@ -28,13 +30,14 @@ from dataclasses import asdict, dataclass
 import torch
 from torch import nn
 
-from prunekit.during import event_step
+from prunekit.during import check_interval, event_step, step_epochs
 from prunekit.masks import prunable_layers, weight_sparsity
 from prunekit.structured.criteria import (
     EfficientConvNets,
     GateDecorators,
     GroupHoyerSquare,
     L0,
+    SNAPit,
     NodeCriterion,
     NodeScoringContext,
     get_node_criterion,
@@ -139,10 +142,17 @@ class ScheduledNodePruning(StructuredPruner):
         self.round_epochs: list[float] = []
         self._ctx: NodeScoringContext | None = None
 
+    def plan_rounds(self, epochs: int) -> list[float]:
+        """The (fractional) epochs after which the rounds run, as the criterion plans them on the budget."""
+        return self.criterion.round_epochs(self.sparsity, epochs)
+
     def on_train_start(self, state: TrainState) -> None:
         """Plan the rounds on the budget and build the scoring context (gates come with the first round)."""
         super().on_train_start(state)
-        self.round_epochs = self.criterion.round_epochs(self.sparsity, state.config.epochs)
+        self.round_epochs = self.plan_rounds(state.config.epochs)
+        if self.round_epochs and self.round_epochs[-1] > state.config.epochs + 1e-9:
+            raise ValueError(f"{self.criterion.name}'s last pruning round falls after epoch {self.round_epochs[-1]:g}, "
+                             f"beyond the {state.config.epochs} training epochs; train longer or shorten τ")
         data = self.data if self.criterion.needs_data else None
         self._ctx = node_scoring_context(state.model, self.criterion, data, **self._scoring)
         self._ctx.sites = self.sites
@@ -182,6 +192,20 @@ class ScheduledNodePruning(StructuredPruner):
             step = prune_nodes_round(self._ctx, self.criterion, index, self.targets[index])
             self._masks_changed(state)
             self._record(step, state.epochs_done)
+
+
+class NodePruningDuringTraining(ScheduledNodePruning):
+    """SNAP-it during training: the κ_i rounds of its schedule after epochs τ, 2τ, … of training (as SNIP-it's)."""
+
+    def __init__(self, criterion: SNAPit, sparsity: float, data: object = None, *, interval: float,
+                 samples: int, batch_size: int, score_mode: str = "eval", seed: int = 0) -> None:
+        super().__init__(criterion, sparsity, data, samples=samples, batch_size=batch_size, score_mode=score_mode,
+                         seed=seed)
+        self.interval = check_interval(interval)
+
+    def plan_rounds(self, epochs: int) -> list[float]:
+        """τ, 2τ, …: one round per target of the schedule."""
+        return step_epochs(len(self.targets), self.interval)
 
 
 class GroupHoyerSquarePruning(StructuredPruner):
@@ -269,9 +293,17 @@ class L0Regularisation(StructuredPruner):
 
 def structured_pruner(criterion: str | NodeCriterion, sparsity: float = 0.0, data: object = None, *,
                       samples: int, batch_size: int, score_mode: str = "eval", seed: int = 0,
-                      include_first: bool = True, include_last: bool = True) -> StructuredPruner:
-    """The training-loop callback that runs a structured baseline pruning during or after training."""
+                      include_first: bool = True, include_last: bool = True,
+                      interval: float | None = None) -> StructuredPruner:
+    """The training-loop callback that prunes nodes during or after training: a structured baseline, or SNAP-it
+    during training when ``interval`` (τ, epochs between its rounds) is given."""
     crit = get_node_criterion(criterion)
+    if interval is not None:
+        if not isinstance(crit, SNAPit) or crit.combined:
+            raise ValueError(f"pruning nodes every τ epochs during training is SNAP-it's variant (Appendix E); "
+                             f"node criterion {crit.name!r} does not take an interval")
+        return NodePruningDuringTraining(crit, sparsity, data, interval=interval, samples=samples,
+                                         batch_size=batch_size, score_mode=score_mode, seed=seed)
     if isinstance(crit, (EfficientConvNets, GateDecorators)):
         return ScheduledNodePruning(crit, sparsity, data, samples=samples, batch_size=batch_size,
                                     score_mode=score_mode, seed=seed)
@@ -280,12 +312,14 @@ def structured_pruner(criterion: str | NodeCriterion, sparsity: float = 0.0, dat
     if isinstance(crit, L0):
         return L0Regularisation(crit, seed=seed)
     raise ValueError(f"node criterion {crit.name!r} prunes before training (prune_nodes); the structured baselines "
-                     f"that prune during or after training are efficientconvnets, gatedecorators, group-hs and l0")
+                     f"that prune during or after training are efficientconvnets, gatedecorators, group-hs and l0 "
+                     f"(and snap-it with an interval τ)")
 
 
 __all__ = [
     "GroupHoyerSquarePruning",
     "L0Regularisation",
+    "NodePruningDuringTraining",
     "NodeTrainingStep",
     "ScheduledNodePruning",
     "StructuredPruner",

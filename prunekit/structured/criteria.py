@@ -131,6 +131,7 @@ class SNAPit(SNAP):
 
     name = "snap-it"
     description = "iterative node elasticity, re-scored after every step of the κ_i schedule"
+    timings = ("before", "during")  # during: Appendix E's abandoned variant, rounds every τ epochs of training
 
     def schedule(self, sparsity: float) -> list[float]:
         """The κ_i schedule of Algorithm 1."""
@@ -147,6 +148,7 @@ class CNIPit(SNAPit):
     name = "cnip-it"
     description = "iterative weight and node elasticity ranked together on one scale"
     combined = True
+    timings = ("before",)
 
     def score_combined(self, ctx: NodeScoringContext) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
         """Node scores per hidden layer and weight scores per prunable layer, on one scale."""

@@ -17,6 +17,7 @@ layer, so they are never pruned.
 from __future__ import annotations
 
 import logging
+import math
 from dataclasses import dataclass
 
 import torch
@@ -199,3 +200,46 @@ def pruned_node_sparsity(model: nn.Module, sites: dict[str, NodeSite] | None = N
     """Pruned / total hidden nodes, from the weight masks (cf. liveness in :mod:`prunekit.nodes`)."""
     counts = pruned_node_counts(model, sites).values()
     return 1.0 - sum(c.alive for c in counts) / sum(c.total for c in counts)
+
+
+def check_channel_multiple(value: object) -> int:
+    """Return ``value`` if it is a positive int, else raise ValueError naming it."""
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise ValueError(f"channel_multiple must be a positive int (1 = no rounding), got {value!r}")
+    return value
+
+
+def _revive_nodes(site: NodeSite, nodes: torch.Tensor) -> None:
+    """Un-prune the given nodes of a site: weight rows, bias entries and BatchNorm affine come back."""
+    with torch.no_grad():
+        for module, names in ((site.layer, ("weight", "bias")), (site.norm, ("weight", "bias"))):
+            for name in names if module is not None else ():
+                mask = getattr(module, f"{name}_mask", None)
+                if mask is not None:
+                    mask[nodes] = 1
+                    setattr(module, name, getattr(module, f"{name}_orig") * mask)
+
+
+def _original_row_norms(site: NodeSite) -> torch.Tensor:
+    """L1 norm of every node's original (unmasked) incoming weights."""
+    weight = getattr(site.layer, "weight_orig", site.layer.weight).detach()
+    return weight.reshape(weight.shape[0], -1).abs().sum(1)
+
+
+def round_kept_channels(model: nn.Module, multiple: int) -> dict[str, int]:
+    """Un-prune each hidden layer's best pruned nodes until its kept count is a multiple of ``multiple``.
+
+    Returns how many nodes each layer got back. A layer never exceeds its original width.
+    """
+    check_channel_multiple(multiple)
+    revived = {}
+    for name, site in node_sites(model).items():
+        alive = node_alive(site)
+        kept = int(alive.sum())
+        extra = min(site.size, math.ceil(kept / multiple) * multiple) - kept
+        if extra > 0:
+            norms = torch.where(alive, -math.inf, _original_row_norms(site))
+            _revive_nodes(site, torch.topk(norms, extra).indices)
+        revived[name] = max(extra, 0)
+    log.info("rounding to multiples of %d revived %d nodes", multiple, sum(revived.values()))
+    return revived

@@ -23,7 +23,14 @@ from prunekit.masks import apply_mask, current_mask, weight_sparsity
 from prunekit.pruning import DEFAULT_BATCH_SIZE, DEFAULT_SAMPLES, scoring_context
 from prunekit.schedule import DEFAULT_STEPS, check_sparsity
 from prunekit.structured.criteria import NodeCriterion, NodeScoringContext, get_node_criterion
-from prunekit.structured.nodes import NodeSite, apply_node_mask, node_alive, node_sites
+from prunekit.structured.nodes import (
+    NodeSite,
+    apply_node_mask,
+    check_channel_multiple,
+    node_alive,
+    node_sites,
+    round_kept_channels,
+)
 
 log = logging.getLogger(__name__)
 
@@ -232,23 +239,31 @@ def prune_nodes_round(ctx: NodeScoringContext, crit: NodeCriterion, index: int, 
         _combined_round(ctx, crit, target)
     else:
         _node_round(ctx, crit, target)
+    step = _step_record(ctx, crit, index, target, time.perf_counter() - start)
+    log.debug("round %d: target %.4f reached %.4f (node sparsity %.4f)", index, target, step.sparsity,
+              step.node_sparsity)
+    return step
+
+
+def _step_record(ctx: NodeScoringContext, crit: NodeCriterion, index: int, target: float,
+                 seconds: float) -> NodePruneStep:
+    """What a round left: the masks' sparsities as they are now."""
     alive = _alive(ctx.sites)
     nodes_alive = sum(int(a.sum()) for a in alive.values())
     nodes_total = sum(a.numel() for a in alive.values())
     node_sp = 1.0 - nodes_alive / nodes_total
-    step = NodePruneStep(
-        round=index,
-        target=target,
-        sparsity=combined_sparsity(ctx.layers, ctx.sites) if crit.combined else node_sp,
-        node_sparsity=node_sp,
-        nodes_alive=nodes_alive,
-        nodes_total=nodes_total,
-        weight_sparsity=weight_sparsity(ctx.model, ctx.layers),
-        loss=ctx.last_loss,
-        seconds=time.perf_counter() - start,
-    )
-    log.debug("round %d: target %.4f reached %.4f (node sparsity %.4f)", index, target, step.sparsity, node_sp)
-    return step
+    return NodePruneStep(round=index, target=target,
+                         sparsity=combined_sparsity(ctx.layers, ctx.sites) if crit.combined else node_sp,
+                         node_sparsity=node_sp, nodes_alive=nodes_alive, nodes_total=nodes_total,
+                         weight_sparsity=weight_sparsity(ctx.model, ctx.layers), loss=ctx.last_loss, seconds=seconds)
+
+
+def _rounding_step(ctx: NodeScoringContext, crit: NodeCriterion, index: int, target: float,
+                   multiple: int) -> NodePruneStep:
+    """Round every hidden layer's width up to ``multiple``; recorded as one more step."""
+    start = time.perf_counter()
+    round_kept_channels(ctx.model, multiple)
+    return _step_record(ctx, crit, index, target, time.perf_counter() - start)
 
 
 def node_scoring_context(
@@ -282,15 +297,20 @@ def prune_nodes(
     loss_fn: LossFn | None = None,
     score_mode: str = "eval",
     seed: int = 0,
+    channel_multiple: int = 1,
 ) -> NodePruneResult:
     """Prune ``model``'s hidden nodes to ``node_sparsity`` with a named node criterion, in place.
 
     ``data`` is any iterable of ``(inputs, targets)`` batches or an ``(inputs, targets)`` tuple;
     each scoring round draws ``samples`` fresh samples. For ``cnip-it`` the sparsity is that of
     the union of weights and hidden nodes. The model comes back in the mode it was given.
+    ``channel_multiple=m`` then gives each hidden layer back its best pruned nodes (largest L1 norm
+    of their incoming weights) until its width is a multiple of ``m`` (8 or 16 suit vector units and
+    tensor cores), so the node sparsity ends at or below the target; its extra step is in the record.
     """
     crit = get_node_criterion(criterion, steps=steps) if isinstance(criterion, str) else get_node_criterion(criterion)
     kappa = check_sparsity(node_sparsity, "node_sparsity")
+    check_channel_multiple(channel_multiple)
     ctx = node_scoring_context(model, crit, data, samples=samples, batch_size=batch_size, loss_fn=loss_fn,
                                score_mode=score_mode, seed=seed)
     was_training = model.training
@@ -298,6 +318,8 @@ def prune_nodes(
     try:
         for index, target in enumerate(crit.schedule(kappa)):
             record.append(prune_nodes_round(ctx, crit, index, target))
+        if channel_multiple > 1:
+            record.append(_rounding_step(ctx, crit, len(record), kappa, channel_multiple))
     finally:
         model.train(was_training)
     log.info("%s pruned %s to %.4f node sparsity (%.4f weight sparsity) in %d rounds", crit.name,

@@ -53,7 +53,7 @@ from prunekit.structured.measure import (
     parameter_count,
     random_batch,
 )
-from prunekit.structured.nodes import NodeSite, node_alive, node_sites, pruned_node_sparsity
+from prunekit.structured.nodes import check_channel_multiple, pruned_node_sparsity, round_kept_channels
 from prunekit.structured.prune import prune_nodes
 from prunekit.structured.shrink import detach_masked_attributes, shrink
 
@@ -123,13 +123,6 @@ def _check_model_name(name: str) -> str:
     return key
 
 
-def _check_channel_multiple(value: object) -> int:
-    """Return ``value`` if it is a positive int, else raise ValueError."""
-    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-        raise ValueError(f"channel_multiple must be a positive int (1 = no rounding), got {value!r}")
-    return value
-
-
 def _check_run(batch_size: object, repeats: object, input_shape: Sequence[int], channels_last: bool) -> None:
     """Raise ValueError for a non-positive batch size or repeat count, or channels-last on non-images."""
     for name, value in (("batch_size", batch_size), ("repeats", repeats)):
@@ -162,42 +155,6 @@ def node_prune(model: nn.Module, criterion: str, node_sparsity: float, input_sha
     prune_nodes(model, criterion, node_sparsity, data, samples=SCORING_SAMPLES, batch_size=SCORING_SAMPLES,
                 seed=seed)
     return model
-
-
-def _revive_nodes(site: NodeSite, nodes: torch.Tensor) -> None:
-    """Un-prune the given nodes of a site: weight rows, bias entries and BatchNorm affine come back."""
-    with torch.no_grad():
-        for module, names in ((site.layer, ("weight", "bias")), (site.norm, ("weight", "bias"))):
-            for name in names if module is not None else ():
-                mask = getattr(module, f"{name}_mask", None)
-                if mask is not None:
-                    mask[nodes] = 1
-                    setattr(module, name, getattr(module, f"{name}_orig") * mask)
-
-
-def _original_row_norms(site: NodeSite) -> torch.Tensor:
-    """L1 norm of every node's original (unmasked) incoming weights."""
-    weight = getattr(site.layer, "weight_orig", site.layer.weight).detach()
-    return weight.reshape(weight.shape[0], -1).abs().sum(1)
-
-
-def round_kept_channels(model: nn.Module, multiple: int) -> dict[str, int]:
-    """Un-prune each hidden layer's best pruned nodes until its kept count is a multiple of ``multiple``.
-
-    Returns how many nodes each layer got back. A layer never exceeds its original width.
-    """
-    _check_channel_multiple(multiple)
-    revived = {}
-    for name, site in node_sites(model).items():
-        alive = node_alive(site)
-        kept = int(alive.sum())
-        extra = min(site.size, math.ceil(kept / multiple) * multiple) - kept
-        if extra > 0:
-            norms = torch.where(alive, -math.inf, _original_row_norms(site))
-            _revive_nodes(site, torch.topk(norms, extra).indices)
-        revived[name] = max(extra, 0)
-    log.info("rounding to multiples of %d revived %d nodes", multiple, sum(revived.values()))
-    return revived
 
 
 def fold_batchnorms(model: nn.Module) -> nn.Module:
@@ -251,7 +208,7 @@ def shrink_speedups(model: str | nn.Module, node_sparsity: float = 0.9, input_sh
     Folding and layout options apply to the unpruned and the shrunk networks alike.
     """
     kappa = check_sparsity(node_sparsity, "node_sparsity")
-    multiples = [_check_channel_multiple(m) for m in channel_multiples]
+    multiples = [check_channel_multiple(m) for m in channel_multiples]
     _check_run(batch_size, repeats, input_shape, channels_last)
     dev = _resolve_device(device)
     name, dense = _unpruned(model, input_shape, num_classes, seed)
