@@ -323,6 +323,31 @@ def structured_comparison(best: pd.DataFrame, paper: Mapping[str, pd.DataFrame],
     return pd.DataFrame(rows, columns=columns).fillna("")
 
 
+def structured_time_table(timed: pd.DataFrame, paper: pd.DataFrame | None = None, methods: Mapping[str, object] = {},
+                          method: str = "criterion", level: str = "level") -> pd.DataFrame:
+    """Per method: the final network's inference-time and training-time reductions measured side by side
+    (:func:`prunekit.structured.timing.structured_times`, aggregated over seeds) beside its inference-FLOPs
+    reduction and, with ``paper`` (one model's rows of a paper table), the paper's time reductions."""
+    rank = {name: i for i, name in enumerate(structured_order(timed[method]))}
+    timed = timed.iloc[np.argsort([rank[str(m)] for m in timed[method]], kind="stable")]
+    flops = timed["inference_flops_reduction_mean"].astype(float)
+    inference = timed["inference_time_reduction_mean"].astype(float)
+    out = pd.DataFrame({
+        "method": [structured_label(m, timing=False) for m in timed[method]],
+        "level": [_level_label(str(m), float(v)) for m, v in zip(timed[method], timed[level])],
+        "FLOPs inference (×)": [_times(v) for v in flops],
+        "time inference (×)": [_times(v) or "—" for v in inference],
+        "time ÷ FLOPs": [f"{t / f:.2f}" if t == t else "—" for t, f in zip(inference, flops)],
+        "time train (×)": [_times(float(v)) or "—" for v in timed["training_time_reduction_mean"]],
+    })
+    if paper is not None:
+        rows = {str(r["method"]): r for _, r in paper.iterrows()}
+        ids = [getattr(methods.get(str(m)), "paper_method", None) for m in timed[method]]
+        out["paper: time inference (×)"] = [_times(float(rows[i]["time_inference"])) if i in rows else "" for i in ids]
+        out["paper: time train (×)"] = [_times(float(rows[i]["time_train"])) if i in rows else "" for i in ids]
+    return out.fillna("")
+
+
 __all__ = ["STRUCTURED_COSTS", "accuracy_at", "best_point_comparison", "best_points", "layer_frame", "ordering_holds",
            "outside_bounds", "paper_comparison", "structured_best", "structured_comparison", "structured_costs",
-           "structured_table", "sweep_table"]
+           "structured_table", "structured_time_table", "sweep_table"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pandas as pd
 import pytest
 
 from prunekit.experiments import RunConfig, RunRecord
@@ -191,3 +192,22 @@ def test_structured_table_names_the_chosen_level_as_kappa_or_lambda_and_counts_s
     assert table.loc["L0", "level"] == "λ = 1" and table.loc["SNAP-it", "level"] == "κ = 90%"
     assert list(table.index) == ["L0", "SNAP-it"] and list(table["n"]) == [2, 2]
     assert list(table["prunes"]) == ["during", "before"]
+
+
+def test_structured_time_table_puts_measured_times_beside_flops_and_the_papers_columns():
+    from prunekit.methods import STRUCTURED_METHODS
+    from prunekit.reference import paper_table
+    from prunekit.report import structured_time_table
+
+    timed = pd.DataFrame({"criterion": ["snap-it", "cnip-it", "efficientconvnets"], "level": [0.9, 0.9, 0.9],
+                          "inference_flops_reduction_mean": [40.0, 30.0, 50.0],
+                          "inference_time_reduction_mean": [10.0, float("nan"), 20.0],
+                          "training_time_reduction_mean": [8.0, float("nan"), 1.1]})
+    paper = paper_table(1)
+    table = structured_time_table(timed, paper[paper["model"] == "vgg16"], STRUCTURED_METHODS).set_index("method")
+    assert table.loc["SNAP-it", "time ÷ FLOPs"] == "0.25" and table.loc["EfficientConvNets", "time ÷ FLOPs"] == "0.40"
+    assert table.loc["CNIP-it", "time inference (×)"] == table.loc["CNIP-it", "time train (×)"] == "—"
+    assert (table.loc["SNAP-it", "paper: time inference (×)"], table.loc["SNAP-it", "paper: time train (×)"]) == (
+        "5.0", "4.0")  # Table 1, VGG16 on Imagenette
+    assert table.loc["CNIP-it", "paper: time inference (×)"] == ""  # not in the paper's tables
+    assert list(table.index)[:1] == ["EfficientConvNets"]  # the paper's order: after-training methods first
