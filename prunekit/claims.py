@@ -83,6 +83,15 @@ PAPER_CLAIMS: dict[str, PaperClaim] = {
     "before-memory": PaperClaim(
         "Appendix C, Figure 8", "Structured pruning before training lowers the memory at the start of training",
         "Figure 8 (VGG16, CIFAR10)"),
+    "cnip-weight-sparsity": PaperClaim(
+        "Appendix B, Figure 7", "CNIP-it reaches very high weight sparsity without much loss in accuracy, higher "
+        "weight sparsity than SNAP-it", "Figure 7a (VGG16, CIFAR10); stated without numbers"),
+    "cnip-low-node-sparsity": PaperClaim(
+        "Appendix B, Figure 7", "CNIP-it's node sparsity is rather low, notably lower than SNAP-it's",
+        "Figure 7b (VGG16, CIFAR10); stated without numbers"),
+    "cnip-fewer-flops": PaperClaim(
+        "Appendix B", "CNIP-it does not lead to the same speed-ups as SNAP-it",
+        "stated without numbers; the reason given: it prunes few nodes"),
     "elasticity-mostly-tiny": PaperClaim(
         "Appendix A, Figure 6", "Most weights are nearly inelastic at initialisation; very few approach elasticity 1",
         "Figure 6: more than half below 1e-3 in every network"),

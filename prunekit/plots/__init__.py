@@ -49,7 +49,7 @@ METHOD_COLORS: dict[str, str] = {
     "hoyersquare": "#8c564b",
     "snap-it": "#ff7f0e",
     "snap-it-during": "#a63603",
-    "cnip-it": "#e6550d",
+    "cnip-it": "#6baed6",
     "snap": "#fdae6b",
     "efficientconvnets": "#9467bd",
     "gatedecorators": "#17becf",
