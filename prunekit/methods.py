@@ -12,7 +12,7 @@ GateDecorators and Group-HS after it, L0 during it) have the same recipes throug
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import pandas as pd
@@ -94,6 +94,39 @@ def structured_method_configs(method: str | Method, profile: str | Profile, *, m
     m = method if isinstance(method, Method) else get_structured_method(method)
     return method_configs(m, profile, model=model, dataset=dataset, seeds=seeds, sparsities=sparsities,
                           lambdas=lambdas, structured=True, **overrides)
+
+
+def baseline_seed_list(seeds: Sequence[int], baseline_seeds: int | Mapping[str, int] | None,
+                       model: str) -> list[int]:
+    """The seeds a model's structured baselines run: all of ``seeds`` (None), the first n (an int), or the first
+    ``baseline_seeds[model]`` (a per-model mapping; a model it does not name runs all)."""
+    if isinstance(baseline_seeds, Mapping):
+        baseline_seeds = baseline_seeds.get(model)
+    if baseline_seeds is None:
+        return list(seeds)
+    if isinstance(baseline_seeds, bool) or not isinstance(baseline_seeds, int) or baseline_seeds < 1:
+        raise ValueError(f"baseline_seeds must be None, a positive int or a mapping model -> positive int, "
+                         f"got {baseline_seeds!r} for {model!r}")
+    return list(seeds)[:baseline_seeds]
+
+
+def structured_grid(profile: str | Profile, *, model: str, dataset: str, seeds: Sequence[int],
+                    criteria: Sequence[str], sparsities: Sequence[float], baselines: Sequence[str] = (),
+                    baseline_sparsities: Sequence[float] = (), lambdas: Mapping[str, Sequence[float]] | None = None,
+                    baseline_seeds: int | Mapping[str, int] | None = None) -> list[RunConfig]:
+    """The structured chapters' runs of one model: the dense run per seed, every before-training node criterion at
+    every κ and seed, the target-κ baselines at ``baseline_sparsities`` and the λ baselines at ``lambdas``."""
+    configs = dense_configs(profile, model=model, dataset=dataset, seeds=seeds)
+    configs += [RunConfig.from_profile(profile, model=model, dataset=dataset, criterion=c, sparsity=k, seed=s,
+                                       structured=True) for c in criteria for k in sparsities for s in seeds]
+    base_seeds = baseline_seed_list(seeds, baseline_seeds, model)
+    for name in baselines:
+        configs += structured_method_configs(name, profile, model=model, dataset=dataset, seeds=base_seeds,
+                                             sparsities=baseline_sparsities)
+    for name, values in (lambdas or {}).items():
+        configs += structured_method_configs(name, profile, model=model, dataset=dataset, seeds=base_seeds,
+                                             lambdas=values)
+    return configs
 
 
 def add_structured_columns(runs: pd.DataFrame) -> pd.DataFrame:

@@ -114,3 +114,20 @@ def test_the_cli_runs_a_structured_baseline_with_its_timing_budget_and_lambda():
     assert (gate.prune_at, gate.sparsity, gate.epochs) == ("after", 0.9, 12)
     with pytest.raises(ValueError, match="sparsity must be 0 for structured criterion 'l0'"):
         _run_config(parse(["run", "--model", "mlp5", "--criterion", "l0", "--structured", "--sparsity", "0.5"]))
+
+
+def test_the_structured_grid_is_dense_before_training_criteria_and_baselines_with_their_own_seeds():
+    from prunekit.methods import baseline_seed_list, structured_grid
+
+    grid = structured_grid("cpu", model="lenet5", dataset="mnist", seeds=[0, 1, 2], criteria=["snap-it"],
+                           sparsities=[0.5, 0.9], baselines=["efficientconvnets"], baseline_sparsities=[0.5],
+                           lambdas={"l0": [2.0]}, baseline_seeds={"lenet5": 1})
+    kinds = [(c.criterion, c.sparsity, c.seed) for c in grid]
+    assert kinds[:3] == [("none", 0.0, 0), ("none", 0.0, 1), ("none", 0.0, 2)]
+    assert kinds[3:9] == [("snap-it", k, s) for k in (0.5, 0.9) for s in (0, 1, 2)]
+    assert kinds[9:] == [("efficientconvnets", 0.5, 0), ("l0", 0.0, 0)]  # one baseline seed for LeNet5
+    assert all(c.structured for c in grid[3:]) and grid[10].epochs == 12
+    assert baseline_seed_list([0, 1, 2], {"lenet5": 1}, "mlp5") == [0, 1, 2]  # a model not named runs all
+    assert baseline_seed_list([0, 1, 2], 2, "mlp5") == [0, 1]
+    with pytest.raises(ValueError, match="baseline_seeds must be"):
+        baseline_seed_list([0, 1, 2], 0, "mlp5")
