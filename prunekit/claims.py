@@ -104,6 +104,12 @@ PAPER_CLAIMS: dict[str, PaperClaim] = {
     "grasp-it-ineffective": PaperClaim(
         "Appendix E", "GraSP's criterion does not work as SNIP-it's criterion (the approach was abandoned)",
         "stated without numbers"),
+    "snap-it-during-on-par": PaperClaim(
+        "Appendix E", "SNAP-it during training performs on par with SNAP-it before training",
+        "stated without numbers"),
+    "snap-it-during-delays": PaperClaim(
+        "Appendix E", "SNAP-it during training delays the benefits of structured pruning (it trains larger first)",
+        "stated without numbers; the reason the variant was dropped"),
     "imp-tuning": PaperClaim(
         "Appendix F", "For IMP the best rewind epoch is 5 or 6 (of 80) and the best pruning interval τ is 4 or 6",
         "grid search on a 20 % validation split; settled on e_k = 6, τ = 4"),
