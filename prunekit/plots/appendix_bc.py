@@ -15,13 +15,14 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
-from matplotlib.ticker import FixedLocator, FuncFormatter, NullFormatter, NullLocator, PercentFormatter
+from matplotlib.ticker import FixedLocator, PercentFormatter
 
 from prunekit.plots import SPARSITY_TICKS, book_style, figure_for, method_color, percent_label, sparsity_axis
 from prunekit.plots.structured import (
     MIB,
     STRUCTURED_TIMINGS,
     TIMING_MARKERS,
+    memory_axis,
     structured_label,
     structured_order,
 )
@@ -30,7 +31,6 @@ LAMBDA_METHODS = ("group-hs", "l0", "hoyersquare")  # the level is λ, not a tar
 LINESTYLES = {"cnip-it": "--"}  # CNIP-it and SNAP-it share a hue family: CNIP-it is dashed
 MARKERS = {"cnip-it": "D"}
 LOW_SPARSITY_TICKS = (0.0,)  # below the paper's 50 %: CNIP-it's node sparsity starts near 0
-_MEMORY_TICKS = tuple(m * 10.0**e for e in range(-2, 6) for m in (1, 2, 5))  # MiB
 
 
 def _require(frame: pd.DataFrame, columns: Sequence[str]) -> None:
@@ -143,12 +143,7 @@ def memory_sparsity_plot(agg: pd.DataFrame, *, method: str = "criterion", level:
         if dense_memory is not None:
             ax.axhline(dense_memory / MIB, color="black", linestyle="--", linewidth=0.9, label="dense network")
         _sparsity_axis(ax, points[f"{x}_mean"].astype(float), highlight)
-        ax.set_yscale("log")
-        lo, hi = ax.get_ylim()
-        ax.yaxis.set_major_locator(FixedLocator([t for t in _MEMORY_TICKS if lo <= t <= hi] or [lo, hi]))
-        ax.yaxis.set_minor_locator(NullLocator())
-        ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _p: f"{v:.3g}"))
-        ax.yaxis.set_minor_formatter(NullFormatter())
+        memory_axis(ax, "y")
         ax.set_xlabel(x.replace("_", " ") + " after pruning")
         ax.set_ylabel("memory at the start of training (MiB)")
         if title:

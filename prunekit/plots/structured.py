@@ -89,6 +89,17 @@ def structured_tradeoff_plot(agg: pd.DataFrame, *, method: str = "criterion", x:
     return fig
 
 
+def memory_axis(ax, which: str = "x") -> None:
+    """Make ``ax``'s x (or y) axis a log-scaled memory axis in MiB with plain round ticks."""
+    getattr(ax, f"set_{which}scale")("log")
+    axis = ax.xaxis if which == "x" else ax.yaxis
+    lo, hi = ax.get_xlim() if which == "x" else ax.get_ylim()
+    axis.set_major_locator(FixedLocator([t for t in _MEMORY_TICKS if lo <= t <= hi] or [lo, hi]))
+    axis.set_minor_locator(NullLocator())
+    axis.set_major_formatter(FuncFormatter(lambda v, _p: f"{v:.3g}"))
+    axis.set_minor_formatter(NullFormatter())
+
+
 def memory_accuracy_plot(runs: pd.DataFrame, *, method: str = "criterion", level: str = "level",
                          memory: str = "train_memory_bytes", dense_memory: float | None = None,
                          title: str | None = None, ax=None) -> Figure:
@@ -117,12 +128,7 @@ def memory_accuracy_plot(runs: pd.DataFrame, *, method: str = "criterion", level
             ax.plot(10**grid, slope * grid + intercept, color="grey", linestyle=":", label="trend (all points)")
         if dense_memory is not None:
             ax.axvline(dense_memory / MIB, color="black", linestyle="--", linewidth=0.9, label="dense network")
-        ax.set_xscale("log")
-        lo, hi = ax.get_xlim()
-        ax.xaxis.set_major_locator(FixedLocator([t for t in _MEMORY_TICKS if lo <= t <= hi] or [lo, hi]))
-        ax.xaxis.set_minor_locator(NullLocator())
-        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _p: f"{v:.3g}"))
-        ax.xaxis.set_minor_formatter(NullFormatter())
+        memory_axis(ax, "x")
         ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
         ax.set_xlabel("memory at the start of training (MiB)")
         ax.set_ylabel("test accuracy after training")
