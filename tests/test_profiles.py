@@ -67,4 +67,10 @@ def test_invalid_budgets_are_rejected(field, value):
 def test_profile_fields_are_budgets_only():
     budget_fields = {f.name for f in dataclasses.fields(Profile)}
     assert budget_fields == {"name", "description", "epochs", "seeds", "train_limit", "test_limit", "samples",
-                             "scoring_batch_size", "sparsities", "models"}
+                             "scoring_batch_size", "sparsities", "models", "structured_models"}
+
+
+def test_structured_chapters_sweep_their_own_models_or_the_profiles():
+    assert get_profile("cpu").structured_model_list == ("mlp5", "lenet5")
+    assert get_profile("smoke").structured_model_list == get_profile("smoke").models
+    assert set(get_profile("paper").structured_model_list) >= {"vgg16", "alexnet"}  # Tables 1 and 4
