@@ -28,6 +28,7 @@ class Profile:
     sparsities: tuple[float, ...]
     models: tuple[str, ...] = ("mlp5",)  # the architectures a results chapter sweeps by default
     structured_models: tuple[str, ...] | None = None  # the structured chapters' architectures (None: ``models``)
+    structured_baseline_seeds: tuple[tuple[str, int], ...] = ()  # (model, n): its structured baselines run n seeds
 
     def __post_init__(self) -> None:
         for name in ("epochs", "seeds", "samples", "scoring_batch_size"):
@@ -80,6 +81,7 @@ PROFILES: dict[str, Profile] = {
             scoring_batch_size=512,
             sparsities=_SPARSITY_GRID,
             structured_models=("mlp5", "lenet5"),  # LeNet5 trains in ~8 s an epoch here; Conv6 in ~10 min
+            structured_baseline_seeds=(("lenet5", 1),),  # 16 LeNet5 baseline runs take ~1 h on two cores
         ),
         Profile(
             name="paper",

@@ -67,7 +67,8 @@ def test_invalid_budgets_are_rejected(field, value):
 def test_profile_fields_are_budgets_only():
     budget_fields = {f.name for f in dataclasses.fields(Profile)}
     assert budget_fields == {"name", "description", "epochs", "seeds", "train_limit", "test_limit", "samples",
-                             "scoring_batch_size", "sparsities", "models", "structured_models"}
+                             "scoring_batch_size", "sparsities", "models", "structured_models",
+                             "structured_baseline_seeds"}
 
 
 def test_structured_chapters_sweep_their_own_models_or_the_profiles():
