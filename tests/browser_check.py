@@ -42,13 +42,23 @@ CHROMIUM_FLAGS = (
 SKIP_PAGES = {"genindex.html", "search.html"}
 
 # Evaluated in the page: everything the report needs, as JSON.
+# The element a widget view renders into: the html-manager inserts a div.widget-subarea just before the view's
+# <script>; two views in one cell output share a parent, so the parent alone would merge their widgets.
+WIDGET_BOX_JS = r"""
+const widgetBox = s => {
+  const prev = s.previousElementSibling;
+  return prev && prev.classList.contains('widget-subarea') ? prev : s.parentElement;
+};
+const widgetViews = () => [...document.querySelectorAll('script[type="application/vnd.jupyter.widget-view+json"]')];
+"""
+
 PAGE_STATE_JS = r"""
-(() => {
+(() => {""" + WIDGET_BOX_JS + r"""
   const visible = el => !!(el && el.offsetParent !== null && el.getBoundingClientRect().height > 0);
   const imgs = [...document.images];
-  const views = [...document.querySelectorAll('script[type="application/vnd.jupyter.widget-view+json"]')];
+  const views = widgetViews();
   const areas = views.map(s => {
-    const box = s.parentElement;
+    const box = widgetBox(s);
     const rect = box.getBoundingClientRect();
     const shown = [...box.querySelectorAll('img')].filter(visible);
     return {
@@ -235,8 +245,8 @@ def page_failures(cdp: CDP, session: str) -> list[str]:
 async def screenshot(cdp: CDP, session: str, selector_index: int, path: Path) -> None:
     """Save a PNG of the ``selector_index``-th widget area (scrolled into view)."""
     rect = await cdp.evaluate(
-        f"""(() => {{ const s = document.querySelectorAll('script[type="application/vnd.jupyter.widget-view+json"]')
-        [{selector_index}].parentElement; s.scrollIntoView({{block: 'center'}});
+        f"""(() => {{ {WIDGET_BOX_JS} const s = widgetBox(widgetViews()[{selector_index}]);
+        s.scrollIntoView({{block: 'center'}});
         const r = s.getBoundingClientRect();
         return JSON.stringify({{x: r.x + window.scrollX, y: r.y + window.scrollY, w: r.width, h: r.height}}); }})()""",
         session)
@@ -266,8 +276,8 @@ async def check_sliders(cdp: CDP, session: str, state: dict, report: PageReport,
         if shots:
             await screenshot(cdp, session, index, shots / f"{stem}-widget{index}-before.png")
         focused = await cdp.evaluate(
-            f"""(() => {{ const box = document.querySelectorAll('script[type="application/vnd.jupyter.widget-view+json"]')
-            [{index}].parentElement; const h = box.querySelector('.noUi-handle, [role="slider"]');
+            f"""(() => {{ {WIDGET_BOX_JS} const box = widgetBox(widgetViews()[{index}]);
+            const h = box.querySelector('.noUi-handle, [role="slider"]');
             if (!h) return false; h.focus(); return document.activeElement === h; }})()""", session)
         if not focused:
             report.problems.append(f"widget {index}: could not focus the slider handle")
