@@ -212,3 +212,18 @@ def test_a_shrunk_network_needs_less_training_memory_than_the_dense_one() -> Non
     prune_nodes(pruned, "random", 0.5)
     small = shrink(pruned, torch.randn(2, 1, 8, 8))
     assert training_memory_bytes(small, (1, 8, 8), 64) < training_memory_bytes(dense, (1, 8, 8), 64)
+
+
+def test_interleaved_medians_runs_every_task_in_turn_after_the_warm_up_and_returns_each_median() -> None:
+    from prunekit.structured.measure import interleaved_medians
+
+    calls: list[str] = []
+    values = {"a": iter([9.0, 9.0, 3.0, 1.0, 2.0]), "b": iter([9.0, 9.0, 5.0, 7.0, 6.0])}
+
+    def task(name: str):
+        return lambda: (calls.append(name), next(values[name]))[1]
+
+    assert interleaved_medians([task("a"), task("b")], repeats=3) == [2.0, 6.0]  # the warm-up values don't count
+    assert calls == ["a", "b"] * 5
+    with pytest.raises(ValueError, match="repeats"):
+        interleaved_medians([task("a")], repeats=0)

@@ -11,6 +11,7 @@ import torch
 from torch import nn
 
 from prunekit.experiments import run
+from prunekit.models import build_model
 from prunekit.structured.measure import parameter_count
 from prunekit.structured.timing import (
     build_architecture,
@@ -51,10 +52,10 @@ def test_chain_widths_follow_from_layer_sparsities_in_order():
     kept = [0.5, 0.25, 0.25, 0.125]
     names = ["classifier.0", "classifier.4", "classifier.8", "classifier.12", "classifier.16"]
     fractions = [kept[0]] + [a * b for a, b in zip(kept, kept[1:])] + [kept[-1]]
-    widths = chain_widths("mlp5", "mnist", {n: 1 - f for n, f in zip(names, fractions)})
+    widths = chain_widths(build_model("mlp5", (1, 28, 28), 10), {n: 1 - f for n, f in zip(names, fractions)})
     assert widths == dict(zip(names[:4], [256, 128, 128, 64]))
     with pytest.raises(ValueError, match="no weight sparsity for layer"):
-        chain_widths("mlp5", "mnist", {"classifier.0": 0.5})
+        chain_widths(build_model("mlp5", (1, 28, 28), 10), {"classifier.0": 0.5})
 
 
 def _history(prune_at: str, criterion: str, epochs: int, cut_epochs: list[float]) -> SimpleNamespace:

@@ -36,7 +36,7 @@ import logging
 import math
 import statistics
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 
 import torch
@@ -231,6 +231,20 @@ def batch_seconds(model: nn.Module, inputs: torch.Tensor, repeats: int = 5, warm
             model(inputs)
         times = [_timed_forward(model, inputs) for _ in range(repeats)]
     return statistics.median(times)
+
+
+def interleaved_medians(tasks: Sequence[Callable[[], float]], repeats: int, warmup: int = 2) -> list[float]:
+    """Median of each timing task (a call returning its seconds) over ``repeats`` rounds that run every task once,
+    in turn, so a load change on the machine hits all of them alike; ``warmup`` untimed rounds come first."""
+    _check_positive(repeats, "repeats")
+    for _ in range(warmup):
+        for task in tasks:
+            task()
+    times: list[list[float]] = [[] for _ in tasks]
+    for _ in range(repeats):
+        for task, record in zip(tasks, times):
+            record.append(task())
+    return [statistics.median(record) for record in times]
 
 
 def random_batch(input_shape: Sequence[int], batch_size: int, device: torch.device | str = "cpu",

@@ -34,8 +34,6 @@ from __future__ import annotations
 import argparse
 import copy
 import logging
-import math
-import statistics
 import sys
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
@@ -50,6 +48,7 @@ from prunekit.structured.measure import (
     activation_count,
     batch_seconds,
     flops_per_sample,
+    interleaved_medians,
     parameter_count,
     random_batch,
 )
@@ -164,13 +163,7 @@ def fold_batchnorms(model: nn.Module) -> nn.Module:
 
 def paired_seconds(models: Sequence[nn.Module], inputs: torch.Tensor, repeats: int) -> list[float]:
     """Median seconds per model of a forward pass of ``inputs``, the models' runs interleaved."""
-    times: list[list[float]] = [[] for _ in models]
-    for model in models:
-        batch_seconds(model, inputs, repeats=1, warmup=1)
-    for _ in range(repeats):
-        for model, record in zip(models, times):
-            record.append(batch_seconds(model, inputs, repeats=1, warmup=0))
-    return [statistics.median(record) for record in times]
+    return interleaved_medians([lambda m=m: batch_seconds(m, inputs, repeats=1, warmup=0) for m in models], repeats)
 
 
 def _variant(masked: nn.Module, multiple: int, example: torch.Tensor) -> tuple[nn.Module, float]:

@@ -24,7 +24,6 @@ carried gates (L0) the final architecture alone cannot time it, and the reductio
 from __future__ import annotations
 
 import logging
-import statistics
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -37,7 +36,13 @@ from torch import nn
 from prunekit.data import dataset_info
 from prunekit.masks import prunable_layers
 from prunekit.models import build_model
-from prunekit.structured.measure import DEFAULT_BATCH_SIZE, batch_seconds, parameter_count, random_batch
+from prunekit.structured.measure import (
+    DEFAULT_BATCH_SIZE,
+    batch_seconds,
+    interleaved_medians,
+    parameter_count,
+    random_batch,
+)
 from prunekit.structured.nodes import apply_node_mask, node_sites
 from prunekit.structured.shrink import shrink
 
@@ -49,22 +54,22 @@ _GATED = ("gatedecorators", "l0")  # train with node gates, which the rebuilt fi
 
 @dataclass(frozen=True)
 class Architecture:
-    """A stored run's final network shape: model, dataset and the kept width of every hidden layer."""
+    """A stored run's final network: model, dataset, the kept width of every hidden layer and a network of that
+    shape (freshly initialised, physically shrunk)."""
 
     key: str
     model: str
     dataset: str
     widths: Mapping[str, int]
+    network: nn.Module
 
 
-def chain_widths(model: str, dataset: str, layer_sparsity: Mapping[str, float]) -> dict[str, int]:
-    """Kept width of every hidden layer of a chain network, from its per-layer weight sparsities."""
-    info = dataset_info(dataset)
-    net = build_model(model, info.input_shape, info.num_classes)
+def chain_widths(net: nn.Module, layer_sparsity: Mapping[str, float]) -> dict[str, int]:
+    """Kept width of every hidden layer of the unpruned chain network ``net``, from its per-layer weight sparsities."""
     sites = node_sites(net)
     missing = [name for name in prunable_layers(net) if name not in layer_sparsity]
     if missing:
-        raise ValueError(f"the record has no weight sparsity for layer(s) {missing} of {model}")
+        raise ValueError(f"the record has no weight sparsity for layer(s) {missing} of {type(net).__name__}")
     widths, kept_inputs = {}, 1.0
     for name in prunable_layers(net):
         if name not in sites:
@@ -76,46 +81,55 @@ def chain_widths(model: str, dataset: str, layer_sparsity: Mapping[str, float]) 
     return widths
 
 
-def build_architecture(model: str, dataset: str, widths: Mapping[str, int], seed: int = 0) -> nn.Module:
-    """A freshly initialised ``model`` physically shrunk to ``widths`` (the first nodes of each hidden layer)."""
+def _fresh(model: str, dataset: str, seed: int = 0) -> nn.Module:
+    """An unpruned ``model`` for ``dataset``'s inputs, initialised from ``seed``."""
     info = dataset_info(dataset)
     torch.manual_seed(seed)
-    net = build_model(model, info.input_shape, info.num_classes)
+    return build_model(model, info.input_shape, info.num_classes)
+
+
+def shrunk_to_widths(net: nn.Module, widths: Mapping[str, int], input_shape: Sequence[int]) -> nn.Module:
+    """A physically shrunk copy of ``net`` keeping the first ``widths[name]`` nodes of each named hidden layer
+    (``net`` keeps the node masks)."""
     sites = node_sites(net)
     unknown = sorted(set(widths) - set(sites))
     if unknown:
-        raise ValueError(f"widths name layers that are not hidden layers of {model}: {unknown}; hidden: {list(sites)}")
+        raise ValueError(f"widths name layers that are not hidden layers of {type(net).__name__}: {unknown}; "
+                         f"hidden: {list(sites)}")
     for name, width in widths.items():
         if not 1 <= int(width) <= sites[name].size:
             raise ValueError(f"width of {name} must be in [1, {sites[name].size}], got {width!r}")
         apply_node_mask(sites[name], torch.arange(sites[name].size) < int(width))
-    return shrink(net, random_batch(info.input_shape, 2), check=False)
+    return shrink(net, random_batch(input_shape, 2), check=False)
+
+
+def build_architecture(model: str, dataset: str, widths: Mapping[str, int], seed: int = 0) -> nn.Module:
+    """A freshly initialised ``model`` physically shrunk to ``widths`` (the first nodes of each hidden layer)."""
+    return shrunk_to_widths(_fresh(model, dataset, seed), widths, dataset_info(dataset).input_shape)
 
 
 def record_architecture(record: object) -> Architecture:
     """The final architecture of a stored structured run, checked against the record's parameter count."""
     config, metrics = record.config, record.metrics
-    widths = chain_widths(config.model, config.dataset, record.layer_sparsity)
-    rebuilt = parameter_count(build_architecture(config.model, config.dataset, widths))
+    net = _fresh(config.model, config.dataset)
+    widths = chain_widths(net, record.layer_sparsity)
+    network = shrunk_to_widths(net, widths, dataset_info(config.dataset).input_shape)
+    rebuilt = parameter_count(network)
     if rebuilt != int(metrics["parameters"]):
         raise ValueError(f"run {record.key} ({config.criterion}): widths read from its layer sparsities give "
                          f"{rebuilt:,} parameters, the record has {int(metrics['parameters']):,}; its network is not "
                          f"a chain of node-pruned layers (residual, or single weights pruned too)")
-    return Architecture(record.key, config.model, config.dataset, widths)
-
-
-def _training_step(model: nn.Module, optimizer: torch.optim.Optimizer, inputs: torch.Tensor,
-                   targets: torch.Tensor) -> None:
-    optimizer.zero_grad(set_to_none=True)
-    F.cross_entropy(model(inputs), targets).backward()
-    optimizer.step()
+    return Architecture(record.key, config.model, config.dataset, widths, network)
 
 
 def _step_seconds(model: nn.Module, optimizer: torch.optim.Optimizer, inputs: torch.Tensor,
                   targets: torch.Tensor) -> float:
-    """Wall seconds of one training step."""
+    """Wall seconds of one training step (forward, backward, Adam) in train mode."""
+    model.train()
     start = time.perf_counter()
-    _training_step(model, optimizer, inputs, targets)
+    optimizer.zero_grad(set_to_none=True)
+    F.cross_entropy(model(inputs), targets).backward()
+    optimizer.step()
     return time.perf_counter() - start
 
 
@@ -123,19 +137,13 @@ def interleaved_seconds(models: Sequence[nn.Module], inputs: torch.Tensor, repea
                         num_classes: int = 10) -> tuple[list[float], list[float]]:
     """Median seconds of an inference pass and of a training step per model, every model's passes interleaved."""
     targets = torch.randint(0, num_classes, (inputs.shape[0],), generator=torch.Generator().manual_seed(0))
-    optimizers = [torch.optim.Adam(m.parameters()) for m in models]
-    inference: list[list[float]] = [[] for _ in models]
-    steps: list[list[float]] = [[] for _ in models]
-    for model, optimizer in zip(models, optimizers):  # warm-up: allocator, kernels, Adam state
-        batch_seconds(model, inputs, repeats=1, warmup=1)
-        model.train()
-        _training_step(model, optimizer, inputs, targets)
-    for _ in range(repeats):
-        for i, (model, optimizer) in enumerate(zip(models, optimizers)):
-            inference[i].append(batch_seconds(model, inputs, repeats=1, warmup=0))
-            model.train()
-            steps[i].append(_step_seconds(model, optimizer, inputs, targets))
-    return [statistics.median(t) for t in inference], [statistics.median(t) for t in steps]
+    tasks = []
+    for model in models:
+        optimizer = torch.optim.Adam(model.parameters())
+        tasks += [lambda m=model: batch_seconds(m, inputs, repeats=1, warmup=0),
+                  lambda m=model, o=optimizer: _step_seconds(m, o, inputs, targets)]
+    medians = interleaved_medians(tasks, repeats)
+    return medians[0::2], medians[1::2]
 
 
 def training_time_reduction(record: object, dense_step: float, final_step: float, dense_epochs: int) -> float:
@@ -163,37 +171,36 @@ def structured_times(records: Sequence[object], dense_epochs: int, batch_size: i
             log.info("not timed: %s", err)
     times = time_reductions(archs, batch_size, repeats)
     by_key = {r.key: r for r in records}
-    dense_steps = times["train_step_seconds"] * times["train_step_time_reduction"]
     times["training_time_reduction"] = [
         training_time_reduction(by_key[k], d, f, dense_epochs)
-        for k, d, f in zip(times["key"], dense_steps, times["train_step_seconds"])]
+        for k, d, f in zip(times["key"], times["dense_train_step_seconds"], times["train_step_seconds"])]
     missing = pd.DataFrame({"key": skipped})
     return pd.concat([times, missing], ignore_index=True) if skipped else times
 
 
 def time_reductions(architectures: Sequence[Architecture], batch_size: int = DEFAULT_BATCH_SIZE,
                     repeats: int = DEFAULT_REPEATS) -> pd.DataFrame:
-    """Per architecture: inference and training-step seconds, and their reductions against the unpruned network
-    of its model and dataset (× = dense ÷ pruned), all timed side by side."""
+    """Per architecture: inference and training-step seconds, its unpruned network's, and the reductions against
+    them (× = dense ÷ pruned), all timed side by side."""
     rows = []
     groups: dict[tuple[str, str], list[Architecture]] = {}
     for arch in architectures:
         groups.setdefault((arch.model, arch.dataset), []).append(arch)
     for (model, dataset), members in groups.items():
         info = dataset_info(dataset)
-        torch.manual_seed(0)
-        nets = [build_model(model, info.input_shape, info.num_classes)]
-        nets += [build_architecture(model, dataset, a.widths) for a in members]
+        nets = [_fresh(model, dataset)] + [a.network for a in members]
         inputs = random_batch(info.input_shape, batch_size)
         inference, steps = interleaved_seconds(nets, inputs, repeats, info.num_classes)
         log.info("timed %d %s networks on %s side by side", len(nets), model, dataset)
         for arch, seconds, step in zip(members, inference[1:], steps[1:]):
             rows.append({"key": arch.key, "inference_seconds": seconds, "train_step_seconds": step,
+                         "dense_inference_seconds": inference[0], "dense_train_step_seconds": steps[0],
                          "inference_time_reduction": inference[0] / seconds,
                          "train_step_time_reduction": steps[0] / step})
-    return pd.DataFrame(rows, columns=["key", "inference_seconds", "train_step_seconds", "inference_time_reduction",
+    return pd.DataFrame(rows, columns=["key", "inference_seconds", "train_step_seconds", "dense_inference_seconds",
+                                       "dense_train_step_seconds", "inference_time_reduction",
                                        "train_step_time_reduction"])
 
 
 __all__ = ["Architecture", "build_architecture", "chain_widths", "interleaved_seconds", "record_architecture",
-           "structured_times", "time_reductions", "training_time_reduction"]
+           "shrunk_to_widths", "structured_times", "time_reductions", "training_time_reduction"]
