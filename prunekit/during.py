@@ -81,10 +81,15 @@ def step_epochs(n_steps: int, interval: float) -> list[float]:
     return [interval * (i + 1) for i in range(n_steps)]
 
 
+def epochs_for_rounds(n_steps: int, interval: float) -> int:
+    """Fewest whole training epochs in which ``n_steps`` rounds, one every τ epochs, all run: ``⌈n · τ⌉``."""
+    return math.ceil(step_epochs(n_steps, interval)[-1] - _EPS) if n_steps else 0
+
+
 def required_epochs(sparsity: float, steps: int = DEFAULT_STEPS, interval: float = DEFAULT_INTERVAL,
                     criterion: str | Criterion = "snip-it") -> int:
     """Fewest whole training epochs that reach the final pruning step (to κ): ``⌈len(schedule) · τ⌉``."""
-    return math.ceil(pruning_epochs(sparsity, steps, interval, criterion)[-1] - _EPS)
+    return epochs_for_rounds(len(pruning_epochs(sparsity, steps, interval, criterion)), interval)
 
 
 def event_step(epoch: float, steps_per_epoch: int) -> int:

@@ -51,6 +51,7 @@ from prunekit.during import (
     PruneDuringTraining,
     check_interval,
     check_rewind_epoch,
+    epochs_for_rounds,
     required_epochs,
 )
 from prunekit.pruning import DEFAULT_BATCH_SIZE, DEFAULT_SAMPLES, PruneStep, prune, scoring_context
@@ -337,7 +338,7 @@ class RunConfig:
             raise ValueError(f"structured criterion {self.criterion!r} prunes in the training loop and needs "
                              f"epochs >= 1, got {self.epochs}")
         if self.prune_at == "during" and isinstance(crit, SNAPit):
-            needed = math.ceil(len(crit.schedule(self.sparsity)) * self.prune_interval - 1e-9)
+            needed = epochs_for_rounds(len(crit.schedule(self.sparsity)), self.prune_interval)
             if self.epochs < needed:
                 raise ValueError(f"epochs={self.epochs} is too few for structured {self.criterion} during training at "
                                  f"node sparsity {self.sparsity} with steps={self.steps} and prune_interval="
