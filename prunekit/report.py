@@ -223,12 +223,17 @@ def _level_label(method: str, value: float) -> str:
     return f"κ = {percent_label(value)}" if targets else f"λ = {value:g}"
 
 
+def _in_structured_order(frame: pd.DataFrame, method: str) -> pd.DataFrame:
+    """``frame``'s rows in the paper's table order of their methods (after-training methods first), stably."""
+    rank = {name: i for i, name in enumerate(structured_order(frame[method]))}
+    return frame.iloc[np.argsort([rank[str(m)] for m in frame[method]], kind="stable")]
+
+
 def structured_table(best: pd.DataFrame, reductions: Sequence[str], method: str = "criterion",
                      level: str | None = None) -> pd.DataFrame:
     """:func:`structured_best` as the paper's Table 1 shows it (after-training methods first): percent and
     reduction factors (×); with ``level``, the chosen level (κ or λ) and the number of seeds n as well."""
-    rank = {name: i for i, name in enumerate(structured_order(best[method]))}
-    best = best.iloc[np.argsort([rank[str(m)] for m in best[method]], kind="stable")]
+    best = _in_structured_order(best, method)
     out = pd.DataFrame({
         "method": [structured_label(m, timing=False) for m in best[method]],
         "prunes": [STRUCTURED_TIMINGS.get(str(m), "") for m in best[method]],
@@ -328,8 +333,7 @@ def structured_time_table(timed: pd.DataFrame, paper: pd.DataFrame | None = None
     """Per method: the final network's inference-time and training-time reductions measured side by side
     (:func:`prunekit.structured.timing.structured_times`, aggregated over seeds) beside its inference-FLOPs
     reduction and, with ``paper`` (one model's rows of a paper table), the paper's time reductions."""
-    rank = {name: i for i, name in enumerate(structured_order(timed[method]))}
-    timed = timed.iloc[np.argsort([rank[str(m)] for m in timed[method]], kind="stable")]
+    timed = _in_structured_order(timed, method)
     flops = timed["inference_flops_reduction_mean"].astype(float)
     inference = timed["inference_time_reduction_mean"].astype(float)
     out = pd.DataFrame({
