@@ -155,6 +155,15 @@ def _add_results_parser(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--best", action="store_true",
                         help="per method, only the sparsity level with the highest mean harmonic mean of "
                              "accuracy and sparsity (as the paper's tables)")
+    parser.add_argument("--stale", action="store_true",
+                        help="list the records today's code would compute differently: made by another code version "
+                             "(source hash) that no check showed to give the same numbers")
+    parser.add_argument("--verify", type=int, metavar="N", default=None,
+                        help="re-run up to N records of every other code version in the store under today's code, "
+                             "compare them exactly and record the check (a version whose sample reproduces is fresh)")
+    parser.add_argument("--refresh", action="store_true",
+                        help="re-run every stale record under today's code and overwrite it")
+    parser.add_argument("--data-root", default=None, help="data root for --verify/--refresh (default: PRUNEKIT_DATA)")
     parser.set_defaults(handler=_cmd_results)
 
 
@@ -319,9 +328,34 @@ def _format(table, values: Sequence[str] = ("accuracy", "weight_sparsity", "node
     return compact.to_string(index=False, float_format=lambda x: f"{x:.4f}")
 
 
+def _cmd_freshness(args: argparse.Namespace) -> int:
+    """``results --stale / --verify N / --refresh``: which records today's code would compute differently."""
+    from prunekit.freshness import record_source, refresh, stale_records, verification_sample, verify
+    from prunekit.store import ResultStore
+
+    store = ResultStore(args.results_dir)
+    records = store.records()
+    if args.verify is not None:
+        for check in verify(store, verification_sample(records, args.verify), data_root=args.data_root):
+            verdict = "reproduced" if not check.mismatched else f"differs in {sorted(check.mismatched)}"
+            print(f"code {check.source_hash}: {len(check.reproduced)} reproduced exactly, {verdict}")
+    stale = stale_records(records, store)
+    if args.refresh and stale:
+        refresh(store, stale, data_root=args.data_root)
+        stale = stale_records(store.records(), store)
+    for record in stale:
+        c = record.config
+        print(f"{record.key}  {c.model} {c.criterion} {c.prune_at} {c.sparsity:g} seed {c.seed}  "
+              f"code {record_source(record)}")
+    print(f"{len(stale)} of {len(records)} records in {store.root} are stale")
+    return EXIT_OK
+
+
 def _cmd_results(args: argparse.Namespace, extra: Sequence[str]) -> int:
     from prunekit.store import ResultStore, add_harmonic_mean, aggregate, best_hm
 
+    if args.stale or args.verify is not None or args.refresh:
+        return _cmd_freshness(args)
     frame = ResultStore(args.results_dir).to_frame()
     if frame.empty:
         print(f"no records in {args.results_dir}")

@@ -24,6 +24,7 @@ from torch import nn
 import prunekit
 from prunekit.criteria import available_criteria, get_criterion
 from prunekit.criteria.sensitivity import SCORE_MODES
+from prunekit.determinism import single_threaded
 from prunekit.data import DATASET_NAMES, TensorBatches, dataset_info, load_split, make_batches, validation_split
 from prunekit.masks import apply_mask, current_mask, prunable_layers
 from prunekit.memory import MemorySampler
@@ -56,7 +57,17 @@ from prunekit.during import (
 )
 from prunekit.pruning import DEFAULT_BATCH_SIZE, DEFAULT_SAMPLES, PruneStep, prune, scoring_context
 from prunekit.schedule import DEFAULT_STEPS
-from prunekit.train import Callback, TrainConfig, TrainState, evaluate, resolve_device, seed_everything, train
+from prunekit.train import (
+    PRECISIONS,
+    Callback,
+    TrainConfig,
+    TrainState,
+    evaluate,
+    resolve_device,
+    resolve_precision,
+    seed_everything,
+    train,
+)
 
 log = logging.getLogger(__name__)
 
@@ -74,9 +85,12 @@ DEFAULTED_KEY_FIELDS = {"rewind_epoch": None, "ablation": "none", "structured": 
 STRUCTURED_BEFORE = ("snap", "snap-it", "cnip-it", "random")
 IMP_CRITERION = "imp-global"  # the criterion whose runs rewind (rewind_epoch set by from_profile)
 PAPER_EPOCHS = 80  # the paper's budget; τ and IMP's rewind epoch scale with a profile's epochs
-# Where a run executes and which budget name it was launched under do not change what it
-# computes, so these fields are recorded but left out of the key.
-KEYLESS_FIELDS = ("profile", "device")
+# Which budget name a run was launched under and which device index it used do not change what it
+# computes, so these fields are recorded but left out of the key. The numeric mode does change it: a run
+# that is not fp32 on a CPU adds its device type and precision to the key (NUMERIC_KEY_FIELDS), so a CUDA
+# bf16 run never shares a key with a CPU fp32 record, and every CPU fp32 key stays what it was.
+KEYLESS_FIELDS = ("profile", "device", "precision")
+CPU_FP32 = ("cpu", "fp32")
 # Sections of a record that differ between two executions of the same config.
 VOLATILE_SECTIONS = ("resources", "provenance")
 VOLATILE_ENTRY_FIELDS = ("seconds",)  # wall time inside history epochs and prune steps
@@ -234,6 +248,7 @@ class RunConfig:
     criterion_options: tuple[tuple[str, Any], ...] = ()
     profile: str | None = None
     device: str = "auto"
+    precision: str = "auto"  # fp32, bf16 or fp16 (autocast); auto: bf16/fp16 on CUDA with amp, else fp32
 
     def __post_init__(self) -> None:
         for name, value in self._validated().items():
@@ -281,10 +296,14 @@ class RunConfig:
             "amp": _bool_field("amp", self.amp),
             "criterion_options": _options_field(self.criterion_options),
             "device": _device_field(self.device),
+            "precision": _choice_field("precision", self.precision, PRECISIONS),
         }
 
     def _check_consistency(self) -> None:
         """Cross-field rules: the dense baseline prunes nothing, a pruning run prunes something."""
+        if not self.amp and self.precision not in ("auto", "fp32"):
+            raise ValueError(f"precision {self.precision!r} is an autocast mode but amp=False asks for none; "
+                             f"set amp=True or precision='fp32'")
         if self.criterion == NO_CRITERION:
             if self.rewind_epoch is not None or self.ablation != "none":
                 raise ValueError("rewind_epoch and ablation need a pruning criterion; the dense baseline prunes nothing")
@@ -359,11 +378,27 @@ class RunConfig:
             return get_node_criterion(self.criterion, steps=self.steps, **dict(self.criterion_options))
         return get_criterion(self.criterion, steps=self.steps, **dict(self.criterion_options))
 
+    def numerics(self) -> tuple[str, str]:
+        """(device type, precision) this run computes in; ``auto`` fields are resolved on this machine."""
+        device = resolve_device("auto") if self.device == "auto" else torch.device(self.device)
+        if device.type == "cuda" and self.precision == "auto" and self.amp and not torch.cuda.is_available():
+            raise ValueError("the precision of a CUDA run with precision 'auto' depends on the GPU and this machine "
+                             f"has none: give precision explicitly ({', '.join(PRECISIONS[1:])})")
+        return device.type, resolve_precision(device, self.amp, self.precision)
+
+    def resolved(self) -> RunConfig:
+        """This config with ``device`` and ``precision`` made concrete on this machine (what a record stores)."""
+        device = resolve_device(self.device)
+        return replace(self, device=str(device), precision=self.numerics()[1])
+
     @property
     def key(self) -> str:
         """First 16 hex digits of the SHA-256 of the canonical JSON of the fields that define the run."""
         # A field added later changes every key unless it is left out while it holds its default.
         identity = {k: v for k, v in self.to_dict().items() if k not in KEYLESS_FIELDS}
+        numerics = self.numerics()
+        if numerics != CPU_FP32:
+            identity["device_type"], identity["precision"] = numerics
         # prune_interval came with pruning during training; it changes nothing elsewhere, and leaving it
         # out there keeps the keys of every record stored before it existed.
         for name, when in CONDITIONAL_KEY_FIELDS.items():
@@ -608,6 +643,37 @@ def git_commit() -> str | None:
     return (done.stdout.strip() or None) if done.returncode == 0 else None
 
 
+PACKAGE_DIR = Path(__file__).resolve().parent
+# Code that only the book runs (chapters, figures, the claims registry) cannot change a record.
+SOURCE_HASH_EXCLUDES = ("paper",)
+
+
+def source_files(package_dir: Path = PACKAGE_DIR) -> list[Path]:
+    """The package's own Python files that a run may execute, in a fixed order."""
+    return sorted(p for p in package_dir.rglob("*.py")
+                  if p.relative_to(package_dir).parts[0] not in SOURCE_HASH_EXCLUDES and "__pycache__" not in p.parts)
+
+
+def source_hash(package_dir: Path = PACKAGE_DIR) -> str:
+    """SHA-256 (first 16 hex digits) of the package's source files, names and bytes: which code made a record."""
+    digest = hashlib.sha256()
+    for path in source_files(package_dir):
+        digest.update(path.relative_to(package_dir).as_posix().encode() + b"\0")
+        digest.update(path.read_bytes() + b"\0")
+    return digest.hexdigest()[:16]
+
+
+def git_dirty(package_dir: Path = PACKAGE_DIR) -> bool | None:
+    """True when the package's files differ from the commit (edited or untracked), None outside a git checkout."""
+    try:
+        done = subprocess.run(["git", "status", "--porcelain", "--", "."], cwd=package_dir,
+                              capture_output=True, text=True, timeout=10, check=False)
+    except (OSError, subprocess.SubprocessError) as err:
+        log.debug("git status failed: %s", err)
+        return None
+    return bool(done.stdout.strip()) if done.returncode == 0 else None
+
+
 def device_name(device: torch.device) -> str:
     """Human-readable name of the device a run used."""
     if device.type == "cuda":
@@ -616,10 +682,13 @@ def device_name(device: torch.device) -> str:
 
 
 def provenance(device: torch.device) -> dict[str, Any]:
-    """What produced a record: package, commit, torch, Python, device, host and UTC date."""
+    """What produced a record: package, commit (and whether the package differed from it), a hash of the
+    package's source, torch, Python, thread count, device, host and UTC date."""
     return {
         "prunekit_version": prunekit.__version__,
         "git_commit": git_commit(),
+        "git_dirty": git_dirty(),
+        "source_hash": source_hash(),
         "torch_version": torch.__version__,
         "python_version": platform.python_version(),
         "torch_threads": torch.get_num_threads(),
@@ -659,7 +728,8 @@ def _prune_before(model: nn.Module, config: RunConfig, scoring: TensorBatches) -
     dense_scores = None
     if unpruned is not None:  # scored after pruning, so the real mask is the one the plain run finds
         crit = config.make_criterion()
-        dense_scores = crit.score(scoring_context(unpruned, crit, scoring, **_prune_options(config)))
+        with single_threaded():
+            dense_scores = crit.score(scoring_context(unpruned, crit, scoring, **_prune_options(config)))
     device = next(model.parameters()).device
     apply_ablation(config.ablation, model, layers, seed=config.seed, dense_scores=dense_scores,
                    fresh_model=lambda seed: _fresh_model(config, seed, device))
@@ -695,7 +765,8 @@ def _prune_callback(config: RunConfig, scoring: TensorBatches) -> Callback | Non
 def _train_config(config: RunConfig, device: torch.device, progress: bool) -> TrainConfig:
     """The training-loop settings of a run."""
     return TrainConfig(epochs=config.epochs, lr=config.lr, weight_decay=config.weight_decay,
-                       grad_clip=config.grad_clip, amp=config.amp, device=str(device), progress=progress)
+                       grad_clip=config.grad_clip, amp=config.amp, device=str(device), progress=progress,
+                       precision=config.precision)
 
 
 def mask_digest(model: nn.Module) -> str:
@@ -858,8 +929,8 @@ def run(config: RunConfig, *, progress: bool = True, data_root: str | os.PathLik
     """Build, prune (if asked), train and evaluate one configuration; return everything it measured
     (and, with ``keep_model``, the trained network as ``record.model``)."""
     started = time.perf_counter()
-    device = resolve_device(config.device)
-    _reset_peak_memory(device)
+    config = config.resolved()  # the record states the device and numeric mode the run computed in
+    device = torch.device(config.device)
     info = dataset_info(config.dataset)
     data = load_run_data(config, device, data_root)
     model = initial_model(config, data, device)
@@ -872,6 +943,7 @@ def run(config: RunConfig, *, progress: bool = True, data_root: str | os.PathLik
     model, steps = _prune_at_start(model, config, data, info.input_shape)
     prune_seconds = time.perf_counter() - prune_start
     start_memory = training_memory_bytes(model, info.input_shape, config.batch_size, seed=config.seed)
+    _reset_peak_memory(device)  # after the probes above, which run the dense network at batch size
 
     callbacks: list[Callback] = []
     during = _prune_callback(config, data.scoring)
@@ -898,7 +970,7 @@ def run(config: RunConfig, *, progress: bool = True, data_root: str | os.PathLik
 
     eval_start = time.perf_counter()
     final = history.epochs[-1] if history.epochs else None
-    test_loss, accuracy = (final.test_loss, final.test_acc) if final else evaluate(model, data.test, device, config.amp)
+    test_loss, accuracy = (final.test_loss, final.test_acc) if final else evaluate(model, data.test, device, config.precision)
     eval_seconds = time.perf_counter() - eval_start
 
     model_metrics, layers = _model_metrics(model, info.input_shape, dense, config.structured)
@@ -947,6 +1019,7 @@ __all__ = [
     "RunData",
     "RunRecord",
     "git_commit",
+    "git_dirty",
     "json_safe",
     "load_run_data",
     "initial_model",
@@ -955,6 +1028,7 @@ __all__ = [
     "provenance",
     "pruned_at_init",
     "run",
+    "source_hash",
     "training_start",
 ]
 

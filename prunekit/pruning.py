@@ -14,6 +14,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from prunekit.criteria.base import Criterion, LossFn, ScoringContext, get_criterion
+from prunekit.determinism import single_threaded
 from prunekit.masks import apply_mask, current_mask, prunable_layers, replace_mask, weight_sparsity
 from prunekit.nodes import node_sparsity
 from prunekit.sampling import SampleStream
@@ -187,7 +188,8 @@ def prune(
 def prune_round(ctx: ScoringContext, crit: Criterion, index: int, target: float) -> PruneStep:
     """Score, rank globally and AND the new masks in (replace them, for a criterion that regrows)."""
     start = time.perf_counter()
-    scores = crit.score(ctx)
+    with single_threaded():  # the same mask on any thread count
+        scores = crit.score(ctx)
     masks = global_keep_masks(ctx.layers, scores, target, regrow=crit.regrows)
     removed = revived = 0
     for name, module in ctx.layers.items():

@@ -50,12 +50,44 @@ def resolve_device(device: str | torch.device | None = None) -> torch.device:
     return resolved
 
 
-def autocast_for(device: torch.device, amp: bool) -> contextlib.AbstractContextManager:
-    """bf16 autocast on CUDA (fp16 where bf16 is unsupported) when ``amp``; a no-op on CPU."""
+PRECISIONS = ("auto", "fp32", "bf16", "fp16")  # "auto": bf16 (fp16 before Ampere) autocast on CUDA with amp
+_AUTOCAST_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
+
+
+def cuda_native_bf16(device: torch.device) -> bool:
+    """True when ``device``'s GPU computes bf16 in hardware (compute capability 8.0, Ampere, or newer).
+
+    ``torch.cuda.is_bf16_supported()`` also counts emulated bf16 and asks about the current device, not the
+    run's; emulated bf16 is slow and would hide the fp16 + GradScaler branch on older cards.
+    """
+    return torch.cuda.get_device_capability(device)[0] >= 8
+
+
+def resolve_precision(device: torch.device, amp: bool = True, precision: str = "auto") -> str:
+    """The numeric mode a run on ``device`` computes in: ``fp32``, ``bf16`` or ``fp16`` (autocast).
+
+    ``auto`` means fp32 on CPU and, with ``amp``, bf16 autocast on CUDA (fp16 where bf16 is not native);
+    an explicit mode is taken as given (bf16/fp16 autocast on CPU too, e.g. to test the AMP path).
+    """
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}; got {precision!r}")
+    if precision != "auto":
+        if not amp and precision != "fp32":
+            raise ValueError(f"precision {precision!r} is an autocast mode but amp=False asks for none; "
+                             f"set amp=True or precision='fp32'")
+        return precision
     if not amp or device.type != "cuda":
+        return "fp32"
+    return "bf16" if cuda_native_bf16(device) else "fp16"
+
+
+def autocast_for(device: torch.device, precision: str | bool) -> contextlib.AbstractContextManager:
+    """The autocast context of a numeric mode (a bool is ``amp`` with precision ``auto``); fp32: a no-op."""
+    amp, requested = (precision, "auto") if isinstance(precision, bool) else (True, precision)
+    mode = resolve_precision(device, amp, requested)
+    if mode == "fp32":
         return contextlib.nullcontext()
-    dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-    return torch.autocast("cuda", dtype=dtype)
+    return torch.autocast(device.type, dtype=_AUTOCAST_DTYPES[mode])
 
 
 @dataclass(frozen=True)
@@ -69,10 +101,13 @@ class TrainConfig:
     amp: bool = True
     device: str | None = None
     progress: bool = True
+    precision: str = "auto"  # see resolve_precision: fp32, or bf16/fp16 autocast
 
     def __post_init__(self) -> None:
         if isinstance(self.epochs, bool) or not isinstance(self.epochs, int) or self.epochs < 0:
             raise ValueError(f"epochs must be a non-negative integer, got {self.epochs!r}")
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}; got {self.precision!r}")
         for name in ("lr", "weight_decay", "grad_clip"):
             value = getattr(self, name)
             if not isinstance(value, (int, float)) or value < 0 or (name == "lr" and value == 0):
@@ -161,8 +196,9 @@ def _to_device(batch: tuple[torch.Tensor, torch.Tensor], device: torch.device):
 
 @torch.no_grad()
 def evaluate(model: nn.Module, batches: Batches, device: torch.device | None = None,
-             amp: bool = True) -> tuple[float, float]:
-    """Mean loss and accuracy of ``model`` in eval mode over ``batches``; restores the model's mode."""
+             amp: bool | str = True) -> tuple[float, float]:
+    """Mean loss and accuracy of ``model`` in eval mode over ``batches`` (``amp``: a bool, or a resolved
+    precision); restores the model's mode."""
     device = device or next(model.parameters()).device
     was_training = model.training
     model.eval()
@@ -206,9 +242,10 @@ def train_epoch(model: nn.Module, batches: Batches, optimizer: torch.optim.Optim
     loss_sum = torch.zeros((), device=device)
     correct = torch.zeros((), device=device, dtype=torch.long)
     seen = 0
+    precision = resolve_precision(device, config.amp, config.precision)
     for batch in batches:
         inputs, targets = _to_device(batch, device)
-        with autocast_for(device, config.amp):
+        with autocast_for(device, precision):
             logits = model(inputs)
             loss = F.nll_loss(F.log_softmax(logits.float(), dim=1), targets)
         objective = loss
@@ -241,11 +278,9 @@ def train_epoch(model: nn.Module, batches: Batches, optimizer: torch.optim.Optim
     return float(loss_sum) / seen, float(correct) / seen
 
 
-def _grad_scaler(device: torch.device, amp: bool) -> torch.amp.GradScaler | None:
-    """A GradScaler only for fp16 autocast (bf16 needs none)."""
-    if amp and device.type == "cuda" and not torch.cuda.is_bf16_supported():
-        return torch.amp.GradScaler("cuda")
-    return None
+def grad_scaler(device: torch.device, precision: str) -> torch.amp.GradScaler | None:
+    """A GradScaler only for fp16 autocast (bf16 has fp32's exponent range and needs none)."""
+    return torch.amp.GradScaler(device.type) if precision == "fp16" else None
 
 
 def train(model: nn.Module, train_batches: Batches, test_batches: Batches | None = None,
@@ -256,7 +291,8 @@ def train(model: nn.Module, train_batches: Batches, test_batches: Batches | None
     optimizer = make_optimizer(model, config)
     steps_per_epoch = len(train_batches) if hasattr(train_batches, "__len__") else None
     state = TrainState(model, optimizer, config, device, History(), steps_per_epoch=steps_per_epoch)
-    scaler = _grad_scaler(device, config.amp)
+    precision = resolve_precision(device, config.amp, config.precision)
+    scaler = grad_scaler(device, precision)
     for cb in callbacks:
         cb.on_train_start(state)
     bar = tqdm(range(1, config.epochs + 1), desc="train", unit="epoch", disable=not config.progress,
@@ -266,7 +302,7 @@ def train(model: nn.Module, train_batches: Batches, test_batches: Batches | None
         train_loss, train_acc = train_epoch(model, train_batches, state.optimizer, config, device, scaler,
                                             callbacks=callbacks, state=state)
         seconds = time.perf_counter() - start
-        test_loss, test_acc = (evaluate(model, test_batches, device, config.amp)
+        test_loss, test_acc = (evaluate(model, test_batches, device, precision)
                                if test_batches is not None else (None, None))
         state.history.epochs.append(EpochStats(epoch, train_loss, train_acc, test_loss, test_acc, seconds))
         state.epoch = epoch

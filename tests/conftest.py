@@ -20,6 +20,15 @@ def mnist_root() -> Path | None:
     return None
 
 
+@pytest.fixture(scope="session")
+def mnist_data_root_session() -> Path:
+    """``mnist_data_root`` for session- and module-scoped fixtures."""
+    root = mnist_root()
+    if root is None:
+        pytest.skip("real MNIST not found under $PRUNEKIT_DATA/MNIST/raw")
+    return root
+
+
 @pytest.fixture
 def mnist_data_root() -> Path:
     """Path of a data root with real MNIST; skips (or fails when required) without it."""

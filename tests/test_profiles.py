@@ -9,9 +9,9 @@ import pytest
 from prunekit.profiles import PROFILES, Profile, available_profiles, default_profile_name, get_profile
 
 
-def test_three_profiles_exist_in_increasing_budget():
+def test_profiles_exist_in_increasing_budget():
     smoke, cpu, paper = (get_profile(n) for n in ("smoke", "cpu", "paper"))
-    assert available_profiles() == ["smoke", "cpu", "paper"]
+    assert available_profiles() == ["smoke", "cpu", "mnist-paper", "paper"]
     assert smoke.epochs < cpu.epochs < paper.epochs
     assert smoke.seeds <= cpu.seeds < paper.seeds
     assert smoke.train_limit is not None and cpu.train_limit is None and paper.train_limit is None
@@ -41,7 +41,7 @@ def test_profiles_are_frozen():
 
 
 def test_unknown_profile_names_the_accepted_ones():
-    with pytest.raises(ValueError, match=r"'huge'.*smoke, cpu, paper"):
+    with pytest.raises(ValueError, match=r"'huge'.*smoke, cpu, mnist-paper, paper"):
         get_profile("huge")
 
 
@@ -75,3 +75,9 @@ def test_structured_chapters_sweep_their_own_models_or_the_profiles():
     assert get_profile("cpu").structured_model_list == ("mlp5", "lenet5")
     assert get_profile("smoke").structured_model_list == get_profile("smoke").models
     assert set(get_profile("paper").structured_model_list) >= {"vgg16", "alexnet"}  # Tables 1 and 4
+
+
+def test_mnist_paper_profile_is_the_papers_budget_on_mnist():
+    p = get_profile("mnist-paper")
+    assert (p.epochs, p.seeds, p.samples, p.train_limit, p.test_limit) == (80, 5, 2560, None, None)
+    assert p.models == ("mlp5",)

@@ -14,6 +14,8 @@ from collections.abc import Callable
 
 from torch import nn
 
+from prunekit.determinism import single_threaded
+
 from ._layers import DROPOUT_P, NEGATIVE_SLOPE
 from .alexnet import AlexNet
 from .conv6 import Conv6
@@ -99,5 +101,6 @@ def build_model(name: str, input_shape: tuple[int, int, int], num_classes: int) 
             f"input_shape {input_shape!r} is too small for {key}: "
             f"height and width must be at least {min_side}"
         )
-    model = cls(shape, num_classes)
-    return init_orthogonal_(model)
+    with single_threaded():  # LAPACK's QR splits its work by thread count: same weights on any count
+        model = cls(shape, num_classes)
+        return init_orthogonal_(model)

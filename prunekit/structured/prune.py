@@ -19,6 +19,7 @@ from torch import nn
 
 from prunekit.criteria.base import LossFn
 from prunekit.criteria.sensitivity import SCORE_MODES
+from prunekit.determinism import single_threaded
 from prunekit.masks import apply_mask, current_mask, weight_sparsity
 from prunekit.pruning import DEFAULT_BATCH_SIZE, DEFAULT_SAMPLES, scoring_context
 from prunekit.schedule import DEFAULT_STEPS, check_sparsity
@@ -212,14 +213,17 @@ def combined_prune_sets(
 def _node_round(ctx: NodeScoringContext, crit: NodeCriterion, target: float) -> None:
     """Score nodes, rank them (globally, or within each layer for ``scope="layer"``) and AND the node masks in."""
     rank = keep_nodes_per_layer if crit.scope == "layer" else keep_nodes
-    keep = rank(_alive(ctx.sites), crit.score(ctx), target)
+    with single_threaded():  # the same mask on any thread count
+        scores = crit.score(ctx)
+    keep = rank(_alive(ctx.sites), scores, target)
     for name, site in ctx.sites.items():
         apply_node_mask(site, keep[name])
 
 
 def _combined_round(ctx: NodeScoringContext, crit: NodeCriterion, target: float) -> None:
     """Score weights and nodes, rank them together and AND both kinds of mask in."""
-    node_scores, weight_scores = crit.score_combined(ctx)
+    with single_threaded():
+        node_scores, weight_scores = crit.score_combined(ctx)
     _check_scores(node_scores, {n: s.size for n, s in ctx.sites.items()})
     prune = combined_prune_sets(ctx.layers, ctx.sites, weight_scores, node_scores, target)
     sizes = {n: current_mask(m).numel() for n, m in ctx.layers.items()}

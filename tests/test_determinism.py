@@ -1,0 +1,50 @@
+"""Same config, same mask: pruning before training does not depend on the CPU thread count."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+import prunekit
+from prunekit.data import make_batches
+from prunekit.determinism import single_threaded
+from prunekit.experiments import mask_digest
+from prunekit.models import build_model
+
+
+def _pruned_digest(model_name: str, criterion: str, threads: int, root) -> str:
+    """Digest of the masks ``criterion`` finds at 99 % on a fresh seed-0 network built and pruned on ``threads``."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        torch.manual_seed(0)
+        model = build_model(model_name, (1, 28, 28), 10)
+        data = make_batches("mnist", train=True, root=root, limit=6000, seed=0)
+        prunekit.prune(model, criterion, 0.99, data=data, seed=0)
+        return mask_digest(model)
+    finally:
+        torch.set_num_threads(before)
+
+
+@pytest.mark.parametrize("model_name", ["mlp5", "lenet5"])
+@pytest.mark.parametrize("criterion", ["snip", "snip-it"])
+def test_masks_are_bit_identical_on_one_and_two_threads(model_name, criterion, mnist_data_root):
+    assert _pruned_digest(model_name, criterion, 1, mnist_data_root) == \
+        _pruned_digest(model_name, criterion, 2, mnist_data_root)
+
+
+def test_initial_weights_do_not_depend_on_the_thread_count():
+    """Orthogonal init runs LAPACK's QR, which splits its work by thread count; build_model pins it."""
+    weights = []
+    for threads in (1, 2):
+        with single_threaded(threads):
+            torch.manual_seed(0)
+            weights.append(build_model("mlp5", (1, 28, 28), 10).state_dict())
+    assert all(torch.equal(weights[0][k], weights[1][k]) for k in weights[0])
+
+
+def test_single_threaded_restores_the_callers_thread_count():
+    before = torch.get_num_threads()
+    with single_threaded(1):
+        assert torch.get_num_threads() == 1
+    assert torch.get_num_threads() == before

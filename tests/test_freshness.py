@@ -1,0 +1,78 @@
+"""Stale means 'would compute differently': a code version is fresh once a sample of its records reproduces."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from prunekit.experiments import RunConfig, run, source_hash
+from prunekit.freshness import (
+    differences,
+    equivalent_sources,
+    read_ledger,
+    stale_note,
+    stale_records,
+    verification_sample,
+    verify,
+)
+from prunekit.store import ResultStore
+
+
+@pytest.fixture(scope="module")
+def smoke_record(mnist_data_root_session):
+    config = RunConfig.from_profile("smoke", model="mlp5", dataset="mnist", criterion="snip", sparsity=0.9,
+                                    device="cpu")
+    return run(config, progress=False, data_root=mnist_data_root_session)
+
+
+def _from_version(record, version: str, **metrics):
+    provenance = {**record.provenance, "source_hash": version}
+    return dataclasses.replace(record, provenance=provenance, metrics={**record.metrics, **metrics})
+
+
+def test_a_record_of_todays_code_is_fresh_and_one_of_other_code_is_stale(tmp_path, smoke_record):
+    store = ResultStore(tmp_path)
+    assert smoke_record.provenance["source_hash"] == source_hash()
+    old = _from_version(smoke_record, "0123456789abcdef")
+    assert stale_records([smoke_record], store) == []
+    assert stale_records([old], store) == [old]
+    assert "1 of the 1 records" in stale_note([old], store)
+
+
+def test_records_without_a_source_hash_are_stale(tmp_path, smoke_record):
+    legacy = dataclasses.replace(smoke_record, provenance={k: v for k, v in smoke_record.provenance.items()
+                                                           if k != "source_hash"})
+    assert stale_records([legacy], ResultStore(tmp_path)) == [legacy]
+
+
+def test_a_version_whose_sample_reproduces_exactly_becomes_fresh(tmp_path, smoke_record, mnist_data_root_session):
+    store = ResultStore(tmp_path)
+    old = _from_version(smoke_record, "0123456789abcdef")
+    assert verification_sample([old, smoke_record]) == [old]  # today's records need no check
+    [check] = verify(store, [old], data_root=mnist_data_root_session)
+    assert check.reproduced == (old.key,) and check.mismatched == {}
+    assert stale_records([old], store) == []
+    assert read_ledger(store)[0]["checked_under"] == source_hash()
+
+
+def test_a_version_whose_sample_differs_stays_stale_and_says_where(tmp_path, smoke_record, mnist_data_root_session):
+    store = ResultStore(tmp_path)
+    drifted = _from_version(smoke_record, "fedcba9876543210", accuracy=smoke_record.accuracy + 1e-9)
+    [check] = verify(store, [drifted], data_root=mnist_data_root_session)
+    assert check.mismatched == {drifted.key: ["metrics.accuracy"]}
+    assert stale_records([drifted], store) == [drifted]
+
+
+def test_equivalence_is_transitive_and_needs_every_sampled_record():
+    ledger = [{"source_hash": "a", "checked_under": "b", "reproduced": ["k1"], "mismatched": {}},
+              {"source_hash": "b", "checked_under": "c", "reproduced": ["k2"], "mismatched": {}},
+              {"source_hash": "d", "checked_under": "c", "reproduced": ["k3"], "mismatched": {"k4": ["metrics.x"]}}]
+    assert equivalent_sources(ledger, "c") == {"a", "b", "c"}
+
+
+def test_differences_ignore_timing_and_provenance_only(smoke_record):
+    timed = dataclasses.replace(smoke_record, resources={"total_seconds": 1.0}, provenance={"date": "x"})
+    assert differences(smoke_record, timed) == []
+    changed = dataclasses.replace(smoke_record, layer_sparsity={**smoke_record.layer_sparsity, "extra": 0.5})
+    assert differences(smoke_record, changed) == ["layer_sparsity.extra"]

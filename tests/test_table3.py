@@ -1,0 +1,63 @@
+"""Table 3 at the paper's budget: its grid, the λ rule fixed before the runs, and the interval reading."""
+
+from __future__ import annotations
+
+import pytest
+
+from prunekit.experiments import RunConfig, RunRecord
+from prunekit.table3 import (
+    HOYERSQUARE_TARGET,
+    LAMBDA_CANDIDATES,
+    TABLE3_POINTS,
+    choose_lambda,
+    lambda_configs,
+    paper_interval_overlaps,
+    table3_configs,
+    table3_frame,
+)
+
+
+def _record(config: RunConfig, accuracy: float, sparsity: float) -> RunRecord:
+    return RunRecord(config, {"accuracy": accuracy, "weight_sparsity": sparsity}, {}, [], [], {}, {})
+
+
+def test_table3_grid_is_eight_rows_by_five_seeds_at_the_papers_budget():
+    configs = table3_configs(1e-4)
+    assert len(configs) == 40 and len({c.key for c in configs}) == 40
+    assert [c.seed for c in configs[:8]] == [0] * 8  # seed-major: a stopped sweep leaves whole seeds
+    assert all(c.epochs == 80 and c.train_limit is None and c.samples == 2560 for c in configs)
+    imp = next(c for c in configs if c.criterion == "imp-global")
+    during = next(c for c in configs if c.criterion == "snip-it" and c.prune_at == "during")
+    assert (imp.rewind_epoch, imp.prune_interval, during.prune_interval) == (6.0, 4.0, 4.0)
+    points = {(c.criterion, c.prune_at): c.sparsity for c in configs if c.criterion not in ("none", "hoyersquare")}
+    assert points == {(c, w): s for c, w, s in TABLE3_POINTS.values()}
+
+
+def test_lambda_is_chosen_on_the_validation_split_by_distance_to_the_papers_sparsity():
+    configs = lambda_configs()
+    assert all(c.validation == 0.2 and c.epochs == 80 for c in configs) and len(configs) == len(LAMBDA_CANDIDATES)
+    sparsities = [0.80, 0.93, 0.96, 0.99][: len(configs)]
+    records = [_record(c, 0.95, s) for c, s in zip(configs, sparsities)]
+    closest = min(zip(configs, sparsities), key=lambda cs: abs(cs[1] - HOYERSQUARE_TARGET))[0]
+    assert choose_lambda(records) == dict(closest.criterion_options)["lam"]
+
+
+def test_lambda_is_never_chosen_on_test_accuracy():
+    config = lambda_configs()[0].replace(validation=0.0)
+    with pytest.raises(ValueError, match="validation-split runs only"):
+        choose_lambda([_record(config, 0.9, 0.94)])
+
+
+def test_interval_reading_allows_for_the_papers_whole_percent_rounding():
+    assert paper_interval_overlaps(97, 96.4, 0.1)  # 96.5 .. 97.5 meets 96.3 .. 96.5
+    assert not paper_interval_overlaps(97, 96.2, 0.1)
+    assert not paper_interval_overlaps(96, 97.0, 0.4)
+
+
+def test_table3_frame_aggregates_seeds_with_the_papers_bound():
+    base = table3_configs(1e-4)
+    snip = [c for c in base if c.criterion == "snip"][:2]
+    frame = table3_frame([_record(snip[0], 0.96, 0.96), _record(snip[1], 0.98, 0.96)])
+    row = frame.iloc[0]
+    assert (row["method"], row["n"]) == ("snip", 2)
+    assert row["accuracy"] == pytest.approx(97.0) and row["bound"] == pytest.approx(1.96 * 2 ** 0.5 / 2 ** 0.5)
