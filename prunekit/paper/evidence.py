@@ -1,0 +1,200 @@
+"""One statistical rule for every claim, and the four typed tests a claim may use; verdicts have three values.
+
+The rule (stated once, on the summary page): per-seed values, Welch's t-test (unequal variances) at
+α = 0.05, Holm-corrected across the sparsity levels a claim spans. Equivalence ("on par") and
+non-inferiority ("at least as good as") use the same Welch statistics with a margin δ taken from the
+paper's own error bars, never from our numbers (two one-sided tests, each at α).
+
+A claim over several levels holds when it holds at every level; it is contradicted when the opposite is
+significant at any level; otherwise it is inconclusive. With fewer than two seeds on a side no test is
+possible and the verdict is inconclusive (a quantity that cannot vary by seed, such as a FLOP count, may
+declare itself deterministic and is then read off directly).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy import stats
+
+ALPHA = 0.05
+HOLDS, CONTRADICTED, INCONCLUSIVE = "holds", "contradicted", "inconclusive"
+VERDICTS = (HOLDS, CONTRADICTED, INCONCLUSIVE)
+RULE = (f"Per-seed values; Welch's t-test at α = {ALPHA}, Holm-corrected across the sparsity levels a claim spans; "
+        f"'on par' and 'at least as good' use two one-sided Welch tests against a margin δ from the paper's own "
+        f"error bars. A claim holds when it holds at every level, is contradicted when the opposite is significant "
+        f"at any level, and is inconclusive otherwise (a tie is inconclusive).")
+
+
+@dataclass(frozen=True)
+class LevelResult:
+    """The outcome at one level: the estimate, the p-values for and against the claim (Holm-adjusted), n."""
+
+    level: float
+    estimate: float  # mean difference A − B (or value − threshold), in the metric's units
+    p_for: float
+    p_against: float
+    n: tuple[int, ...]
+    verdict: str
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """A claim's verdict and the per-level evidence behind it."""
+
+    verdict: str
+    levels: tuple[LevelResult, ...] = field(default_factory=tuple)
+    reason: str = ""
+
+    def summary(self) -> str:
+        """One line: estimates, Holm-adjusted p-values and n per level."""
+        if not self.levels:
+            return self.reason
+        return "; ".join(f"{_level(r.level)}Δ = {r.estimate:+.4g} (p = {r.p_for:.3g}, against {r.p_against:.3g}, "
+                         f"n = {'/'.join(map(str, r.n))})" for r in self.levels)
+
+
+def _level(level: float) -> str:
+    return "" if math.isnan(level) else f"{100 * level:g} %: "
+
+
+def holm(p_values: Sequence[float]) -> list[float]:
+    """Holm's step-down adjusted p-values (family-wise error ≤ α); scipy has no Holm, and it is six lines."""
+    order = np.argsort(p_values)
+    adjusted = np.empty(len(p_values))
+    running = 0.0
+    for rank, index in enumerate(order):
+        running = max(running, min(1.0, (len(p_values) - rank) * p_values[index]))
+        adjusted[index] = running
+    return adjusted.tolist()
+
+
+def welch_one_sided(a: Sequence[float], b: Sequence[float], shift: float = 0.0) -> float:
+    """p-value of H0: mean(a) − mean(b) ≤ shift against mean(a) − mean(b) > shift (Welch)."""
+    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    if _constant(a) and _constant(b):  # no spread at all: the difference is exact
+        return 0.0 if a.mean() - b.mean() > shift else 1.0
+    return float(stats.ttest_ind(a - shift, b, equal_var=False, alternative="greater").pvalue)
+
+
+def _constant(values: np.ndarray) -> bool:
+    return bool(np.all(values == values[0]))
+
+
+def _enough(*samples: Sequence[float]) -> bool:
+    return all(len(s) >= 2 for s in samples)
+
+
+def _combine(results: list[LevelResult]) -> str:
+    """Every level holds → holds; any level contradicted → contradicted; else inconclusive."""
+    if any(r.verdict == CONTRADICTED for r in results):
+        return CONTRADICTED
+    return HOLDS if results and all(r.verdict == HOLDS for r in results) else INCONCLUSIVE
+
+
+def _decide(levels: Sequence[float], estimates: Sequence[float], p_for: Sequence[float],
+            p_against: Sequence[float], ns: Sequence[tuple[int, ...]]) -> Verdict:
+    """Holm-adjust the two families of p-values and read each level, then the claim."""
+    adj_for, adj_against = holm(p_for), holm(p_against)
+    results = [LevelResult(lv, est, pf, pa, n,
+                           HOLDS if pf < ALPHA else CONTRADICTED if pa < ALPHA else INCONCLUSIVE)
+               for lv, est, pf, pa, n in zip(levels, estimates, adj_for, adj_against, ns)]
+    return Verdict(_combine(results), tuple(results))
+
+
+PerLevel = Mapping[float, Sequence[float]]
+
+
+def _paired_levels(a: PerLevel, b: PerLevel) -> list[float]:
+    levels = sorted(set(a) & set(b))
+    if not levels:
+        raise ValueError(f"the two sides share no level: {sorted(a)} vs {sorted(b)}")
+    return levels
+
+
+def better(a: PerLevel, b: PerLevel) -> Verdict:
+    """A better than B (higher values) at every level; contradicted where B is significantly better."""
+    levels = _paired_levels(a, b)
+    if not all(_enough(a[lv], b[lv]) for lv in levels):
+        return Verdict(INCONCLUSIVE, reason="fewer than two seeds on a side")
+    return _decide(levels, [float(np.mean(a[lv]) - np.mean(b[lv])) for lv in levels],
+                   [welch_one_sided(a[lv], b[lv]) for lv in levels],
+                   [welch_one_sided(b[lv], a[lv]) for lv in levels],
+                   [(len(a[lv]), len(b[lv])) for lv in levels])
+
+
+def at_least(a: PerLevel, b: PerLevel, margin: float) -> Verdict:
+    """A at least as good as B: non-inferior by margin δ (A − B > −δ significant); contradicted where B is
+    significantly better (no margin: 'at least as good' fails as soon as B is really better)."""
+    _check_margin(margin)
+    levels = _paired_levels(a, b)
+    if not all(_enough(a[lv], b[lv]) for lv in levels):
+        return Verdict(INCONCLUSIVE, reason="fewer than two seeds on a side")
+    return _decide(levels, [float(np.mean(a[lv]) - np.mean(b[lv])) for lv in levels],
+                   [welch_one_sided(a[lv], b[lv], shift=-margin) for lv in levels],
+                   [welch_one_sided(b[lv], a[lv]) for lv in levels],
+                   [(len(a[lv]), len(b[lv])) for lv in levels])
+
+
+def on_par(a: PerLevel, b: PerLevel, margin: float) -> Verdict:
+    """A on par with B within ±δ (both one-sided tests significant, TOST); contradicted where |A − B| > δ is
+    significant."""
+    _check_margin(margin)
+    levels = _paired_levels(a, b)
+    if not all(_enough(a[lv], b[lv]) for lv in levels):
+        return Verdict(INCONCLUSIVE, reason="fewer than two seeds on a side")
+    p_for = [max(welch_one_sided(a[lv], b[lv], shift=-margin), welch_one_sided(b[lv], a[lv], shift=-margin))
+             for lv in levels]
+    p_against = [min(welch_one_sided(a[lv], b[lv], shift=margin), welch_one_sided(b[lv], a[lv], shift=margin))
+                 for lv in levels]
+    return _decide(levels, [float(np.mean(a[lv]) - np.mean(b[lv])) for lv in levels], p_for, p_against,
+                   [(len(a[lv]), len(b[lv])) for lv in levels])
+
+
+def beyond(values: PerLevel, threshold: float, *, above: bool = True, deterministic: bool = False) -> Verdict:
+    """A quantity beyond a threshold the paper states (above, or below with ``above=False``) at every level."""
+    levels = sorted(values)
+    if not levels:
+        raise ValueError("beyond() needs values at one level at least")
+    sign = 1.0 if above else -1.0
+    if not deterministic and not all(len(values[lv]) >= 2 for lv in levels):
+        return Verdict(INCONCLUSIVE, reason="fewer than two seeds")
+    shifted = {lv: [sign * (v - threshold) for v in values[lv]] for lv in levels}
+    return _decide(levels, [float(np.mean(values[lv])) - threshold for lv in levels],
+                   [_one_sample(shifted[lv], deterministic) for lv in levels],
+                   [_one_sample([-v for v in shifted[lv]], deterministic) for lv in levels],
+                   [(len(values[lv]),) for lv in levels])
+
+
+def _one_sample(values: Sequence[float], deterministic: bool) -> float:
+    """p-value of H0: mean ≤ 0 against mean > 0 (a deterministic quantity is read off: 0 or 1)."""
+    arr = np.asarray(values, dtype=float)
+    if deterministic or _constant(arr):
+        return 0.0 if arr.mean() > 0 else 1.0
+    return float(stats.ttest_1samp(arr, 0.0, alternative="greater").pvalue)
+
+
+def _check_margin(margin: float) -> None:
+    if not isinstance(margin, (int, float)) or not margin > 0 or not math.isfinite(margin):
+        raise ValueError(f"margin must be a positive number taken from the paper's error bars, got {margin!r}")
+
+
+__all__ = [
+    "ALPHA",
+    "CONTRADICTED",
+    "HOLDS",
+    "INCONCLUSIVE",
+    "RULE",
+    "VERDICTS",
+    "LevelResult",
+    "Verdict",
+    "at_least",
+    "better",
+    "beyond",
+    "holm",
+    "on_par",
+    "welch_one_sided",
+]

@@ -1,0 +1,90 @@
+"""Each typed test of a claim can return each of the three verdicts; one rule (Welch, α = 0.05, Holm)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from prunekit.paper.evidence import (
+    CONTRADICTED,
+    HOLDS,
+    INCONCLUSIVE,
+    at_least,
+    better,
+    beyond,
+    holm,
+    on_par,
+    welch_one_sided,
+)
+
+HIGH = [0.970, 0.971, 0.969, 0.972, 0.970]
+LOW = [0.960, 0.961, 0.959, 0.962, 0.960]
+NOISY = [0.950, 0.990, 0.960, 0.985, 0.965]
+
+
+def test_holm_matches_the_step_down_definition():
+    assert holm([0.01, 0.04, 0.03]) == pytest.approx([0.03, 0.06, 0.06])
+    assert holm([0.5]) == [0.5]
+
+
+def test_welch_one_sided_is_scipys_welch_test():
+    expected = stats.ttest_ind(HIGH, NOISY, equal_var=False, alternative="greater").pvalue
+    assert welch_one_sided(HIGH, NOISY) == pytest.approx(expected)
+
+
+@pytest.mark.parametrize("a, b, verdict", [(HIGH, LOW, HOLDS), (LOW, HIGH, CONTRADICTED), (HIGH, NOISY, INCONCLUSIVE)])
+def test_better_gives_every_verdict(a, b, verdict):
+    assert better({0.98: a}, {0.98: b}).verdict == verdict
+
+
+def test_better_over_levels_holds_only_where_every_level_holds():
+    assert better({0.9: HIGH, 0.98: HIGH}, {0.9: LOW, 0.98: NOISY}).verdict == INCONCLUSIVE
+    assert better({0.9: HIGH, 0.98: LOW}, {0.9: LOW, 0.98: HIGH}).verdict == CONTRADICTED
+
+
+def test_holm_correction_can_turn_a_lone_significant_level_inconclusive():
+    a = [1.0, 1.3, 0.9, 1.2, 1.1]
+    b = [0.8, 0.9, 0.7, 1.0, 0.85]
+    single = better({0.9: a}, {0.9: b})
+    assert single.verdict == HOLDS and single.levels[0].p_for > 0.01  # significant, but not by much
+    many = better({lv: a for lv in (0.5, 0.8, 0.9, 0.95, 0.98)}, {lv: b for lv in (0.5, 0.8, 0.9, 0.95, 0.98)})
+    assert many.levels[0].p_for == pytest.approx(min(1.0, 5 * single.levels[0].p_for))
+
+
+@pytest.mark.parametrize("a, b, verdict", [(HIGH, HIGH[::-1], HOLDS), (LOW, HIGH, CONTRADICTED),
+                                           ([0.97, 0.95, 0.99, 0.96, 0.98], HIGH, INCONCLUSIVE)])
+def test_at_least_gives_every_verdict(a, b, verdict):
+    assert at_least({0.97: a}, {0.97: b}, margin=0.003).verdict == verdict
+
+
+@pytest.mark.parametrize("a, b, verdict", [(HIGH, HIGH[::-1], HOLDS), (HIGH, LOW, CONTRADICTED),
+                                           (NOISY, HIGH, INCONCLUSIVE)])
+def test_on_par_gives_every_verdict(a, b, verdict):
+    assert on_par({0.96: a}, {0.96: b}, margin=0.003).verdict == verdict
+
+
+@pytest.mark.parametrize("values, verdict", [([2.1, 2.2, 2.0], HOLDS), ([0.5, 0.6, 0.4], CONTRADICTED),
+                                             ([0.2, 2.5, 1.4], INCONCLUSIVE)])
+def test_beyond_gives_every_verdict(values, verdict):
+    assert beyond({0.9: values}, 1.0).verdict == verdict
+
+
+def test_beyond_below_a_threshold_and_deterministic_quantities():
+    assert beyond({0.9: [0.5, 0.6, 0.4]}, 1.0, above=False).verdict == HOLDS
+    assert beyond({0.9: [50.0]}, 16.0, deterministic=True).verdict == HOLDS
+    assert beyond({0.9: [50.0]}, 16.0).verdict == INCONCLUSIVE  # one seed of a random quantity decides nothing
+
+
+def test_one_seed_is_inconclusive_and_a_margin_must_come_from_the_paper():
+    assert better({0.9: [0.99]}, {0.9: [0.5]}).verdict == INCONCLUSIVE
+    with pytest.raises(ValueError, match="margin"):
+        on_par({0.9: HIGH}, {0.9: LOW}, margin=0.0)
+    with pytest.raises(ValueError, match="share no level"):
+        better({0.9: HIGH}, {0.8: LOW})
+
+
+def test_verdict_summary_names_estimate_p_and_n():
+    text = better({0.98: HIGH}, {0.98: LOW}).summary()
+    assert "98 %" in text and "n = 5/5" in text and "Δ = +0.01" in text
+    assert np.isclose(better({0.98: HIGH}, {0.98: LOW}).levels[0].estimate, 0.01)
