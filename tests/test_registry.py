@@ -8,8 +8,10 @@ from pathlib import Path
 import pytest
 
 from prunekit.experiments import RunConfig, RunRecord
+from prunekit.methods import record_method
 from prunekit.paper.evidence import CONTRADICTED, HOLDS, INCONCLUSIVE
 from prunekit.paper.registry import CLAIMS, ClaimTest, Side, amendments_frame, claims_by_id, claims_frame, decide, normalise
+from prunekit.store import ResultStore
 
 PAPER = Path(__file__).resolve().parents[2] / "shared" / "paper" / "snip-it-paper.md"
 
@@ -63,3 +65,13 @@ def test_a_claim_without_its_runs_awaits_them_and_validation_runs_never_decide()
     frame = claims_frame({})
     assert set(frame["verdict"]) == {"awaiting runs"} and len(frame) == len(CLAIMS)
     assert list(amendments_frame().columns) == ["claim", "old test", "new test", "date", "reason"]
+
+
+def test_every_pre_registered_claim_is_older_than_every_run_that_decides_it():
+    results = Path(__file__).resolve().parents[1] / "results"
+    for claim in (c for c in CLAIMS if not c.data_existed):
+        store = ResultStore(results / claim.profile)
+        records = store.records() if store.root.is_dir() else []
+        methods = {claim.test.a.method} | ({claim.test.b.method} if claim.test.b else set())
+        deciding = [r for r in records if record_method(r) in methods and r.config.validation == 0.0]
+        assert all(r.provenance["date"] > claim.registered for r in deciding), claim.id
