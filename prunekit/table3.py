@@ -109,6 +109,41 @@ def table3_frame(records: Sequence[RunRecord]) -> pd.DataFrame:
     return pd.DataFrame(out)
 
 
+# Table 3's rows in the paper's order: our method key → the (method, prune_at) of prunekit.reference's table 3
+PAPER_ROWS: dict[str, tuple[str, str | None]] = {
+    "dense": ("baseline", None),
+    "hoyersquare": ("hoyersquare", "after"),
+    "imp-global": ("imp-global", "during"),
+    "snip-it-during": ("snip-it", "during"),
+    "grasp": ("grasp", "before"),
+    "random": ("random", "before"),
+    "snip": ("snip", "before"),
+    "snip-it": ("snip-it", "before"),
+}
+
+
+def table3_comparison(records: Sequence[RunRecord]) -> pd.DataFrame:
+    """Our Table 3 beside the paper's, row by row: accuracy ± bound, sparsity and HM (in %), n, and whether the
+    paper's accuracy (printed to whole percent) lies inside our interval."""
+    from prunekit.reference import paper_table
+
+    ours = table3_frame(records).set_index("method")
+    paper = paper_table(3)
+    rows = []
+    for method, (paper_method, prune_at) in PAPER_ROWS.items():
+        ref = paper[(paper["method"] == paper_method) & (paper["prune_at"].fillna("none") == (prune_at or "none"))]
+        ref_row = ref.iloc[0]
+        row = {"method": method, "paper label": ref_row["label"], "paper accuracy": ref_row["accuracy"],
+               "paper bound": ref_row["bound"], "paper sparsity": ref_row["sparsity"], "paper HM": ref_row["hm"]}
+        if method in ours.index:
+            mine = ours.loc[method]
+            row.update({"n": int(mine["n"]), "accuracy": mine["accuracy"], "bound": mine["bound"],
+                        "sparsity": mine["sparsity"], "HM": mine["hm"],
+                        "paper inside": paper_interval_overlaps(ref_row["accuracy"], mine["accuracy"], mine["bound"])})
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
 def run_worker(worker: int, workers: int, store: ResultStore, *, poll_seconds: float = 30.0) -> None:
     """Run this worker's share (every ``workers``-th config): the λ runs first, then, once all of them are
     stored, Table 3 at the chosen λ. Resumable: stored runs are skipped."""

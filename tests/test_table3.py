@@ -61,3 +61,15 @@ def test_table3_frame_aggregates_seeds_with_the_papers_bound():
     row = frame.iloc[0]
     assert (row["method"], row["n"]) == ("snip", 2)
     assert row["accuracy"] == pytest.approx(97.0) and row["bound"] == pytest.approx(1.96 * 2 ** 0.5 / 2 ** 0.5)
+
+
+def test_comparison_puts_the_papers_row_beside_ours_and_reads_the_interval():
+    from prunekit.table3 import table3_comparison
+
+    snip = [c for c in table3_configs(1e-4) if c.criterion == "snip"][:3]
+    frame = table3_comparison([_record(c, a, 0.96) for c, a in zip(snip, (0.962, 0.963, 0.961))])
+    assert list(frame["method"]) == ["dense", "hoyersquare", "imp-global", "snip-it-during", "grasp", "random",
+                                     "snip", "snip-it"]
+    row = frame.set_index("method").loc["snip"]
+    assert (row["paper accuracy"], row["n"], bool(row["paper inside"])) == (96, 3, True)
+    assert frame.set_index("method").loc["grasp"].isna()["accuracy"]  # no runs yet: no numbers, no verdict
