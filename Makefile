@@ -31,8 +31,10 @@ test: $(STAMP)
 test-unit: $(STAMP)
 	$(BIN)/python -m pytest tests -q
 
+# `make book` builds the committed book from the committed store and trains nothing (a missing record stops it,
+# naming the run); `make book TRAIN=1` trains what the store lacks.
 book: $(STAMP)
-	$(BIN)/python -m prunekit.book execute --profile $(PROFILE)
+	PRUNEKIT_NO_TRAIN=$(if $(TRAIN),0,1) $(BIN)/python -m prunekit.book execute --profile $(PROFILE)
 	$(BIN)/jupyter-book build book/ --warningiserror --keep-going
 
 book-build: $(STAMP)

@@ -26,6 +26,25 @@ log = logging.getLogger(__name__)
 
 BACKENDS = ("local", "ray")
 _CONFIG_FIELDS = frozenset(f.name for f in fields(RunConfig))
+# Set (to 1) where nothing may train, e.g. `make book` building the committed book from the committed store.
+NO_TRAIN_ENV = "PRUNEKIT_NO_TRAIN"
+
+
+class MissingRunsError(ValueError):
+    """A sweep that may not train found configs the store lacks."""
+
+
+def training_allowed() -> bool:
+    """False when the environment forbids training (``PRUNEKIT_NO_TRAIN=1``)."""
+    return os.environ.get(NO_TRAIN_ENV, "").strip() not in ("1", "true", "yes")
+
+
+def _refuse_missing(todo: Sequence[RunConfig], store: ResultStore) -> None:
+    """Raise MissingRunsError naming what is missing (the store should have had it)."""
+    shown = "; ".join(f"{c.key} ({c.model} {c.criterion} {c.prune_at} {c.sparsity:g} seed {c.seed})" for c in todo[:5])
+    raise MissingRunsError(f"{len(todo)} run(s) are not in {store.root} and {NO_TRAIN_ENV}=1 forbids training them: "
+                           f"{shown}{' …' if len(todo) > 5 else ''}. Run the sweep without {NO_TRAIN_ENV} (e.g. "
+                           f"`make book TRAIN=1`) or commit the missing records.")
 
 
 # ------------------------------------------------------------------------------------------------------ grids
@@ -139,6 +158,8 @@ def sweep(configs: Iterable[RunConfig], store: ResultStore, *, backend: str = "l
     if structured:
         raise ValueError(f"keep_models=True cannot store structured (physically shrunk) runs: {structured[:5]}")
     found, todo = _stored(configs, store, keep_models)
+    if todo and not training_allowed():
+        _refuse_missing(todo, store)
     log.info("sweep: %d runs, %d stored, %d to run (%s backend, store %s%s)", len(configs), len(found), len(todo),
              backend, store.root, ", keeping models" if keep_models else "")
     if todo and backend == "local":

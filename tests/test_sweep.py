@@ -197,3 +197,13 @@ def test_ray_and_local_backends_give_identical_records(ray_cluster, tmp_path, mn
     # the driver wrote every record, and they read back equal
     assert [remote_store.get(c).to_dict() for c in configs] == [r.to_dict() for r in remote]
     assert len(list(remote_store.root.glob("*.json"))) == len(configs)
+
+
+def test_a_sweep_that_may_not_train_names_what_the_store_lacks(tmp_path, monkeypatch):
+    from prunekit.sweep import MissingRunsError
+
+    monkeypatch.setenv("PRUNEKIT_NO_TRAIN", "1")
+    config = RunConfig(model="mlp5", dataset="mnist", criterion="snip", sparsity=0.9, epochs=1, device="cpu")
+    with pytest.raises(MissingRunsError, match=config.key):
+        sweep([config], ResultStore(tmp_path), progress=False)
+    assert not any(tmp_path.iterdir())  # nothing was trained or written
