@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
+from prunekit.paper.pages import normalise_file
 from prunekit.profiles import available_profiles, default_profile_name, get_profile
 
 log = logging.getLogger(__name__)
@@ -164,6 +165,7 @@ def execute_notebook(
                 f"notebook {source.relative_to(paths.root)} failed in {_cell_description(error)}"
                 f" (executed copy: {kept})"
             ) from error
+        normalise_file(output)  # no timestamps or random widget ids: a rebuilt page equals the committed one
         shutil.move(str(output), target)
     return time.perf_counter() - start
 
