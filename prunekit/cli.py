@@ -163,6 +163,9 @@ def _add_results_parser(commands: argparse._SubParsersAction) -> None:
                              "compare them exactly and record the check (a version whose sample reproduces is fresh)")
     parser.add_argument("--refresh", action="store_true",
                         help="re-run every stale record under today's code and overwrite it")
+    parser.add_argument("--worker", type=int, default=0, help="--refresh: this process's share (0-based)")
+    parser.add_argument("--workers", type=int, default=1,
+                        help="--refresh: how many processes share the stale records (each takes every N-th)")
     parser.add_argument("--data-root", default=None, help="data root for --verify/--refresh (default: PRUNEKIT_DATA)")
     parser.set_defaults(handler=_cmd_results)
 
@@ -341,7 +344,9 @@ def _cmd_freshness(args: argparse.Namespace) -> int:
             print(f"code {check.source_hash}: {len(check.reproduced)} reproduced exactly, {verdict}")
     stale = stale_records(records, store)
     if args.refresh and stale:
-        refresh(store, stale, data_root=args.data_root)
+        if not 0 <= args.worker < args.workers:
+            raise ValueError(f"--worker must be in [0, --workers={args.workers}), got {args.worker}")
+        refresh(store, stale[args.worker::args.workers], data_root=args.data_root)
         stale = stale_records(store.records(), store)
     for record in stale:
         c = record.config

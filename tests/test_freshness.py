@@ -76,3 +76,14 @@ def test_differences_ignore_timing_and_provenance_only(smoke_record):
     assert differences(smoke_record, timed) == []
     changed = dataclasses.replace(smoke_record, layer_sparsity={**smoke_record.layer_sparsity, "extra": 0.5})
     assert differences(smoke_record, changed) == ["layer_sparsity.extra"]
+
+
+def test_cli_lists_stale_records_and_counts_them(tmp_path, smoke_record, capsys):
+    from prunekit.cli import main
+
+    store = ResultStore(tmp_path)
+    store.put(_from_version(smoke_record, "0123456789abcdef"))
+    assert main(["results", "--results-dir", str(tmp_path), "--stale"]) == 0
+    out = capsys.readouterr().out
+    assert smoke_record.key in out and "1 of 1 records" in out and "code 0123456789abcdef" in out
+    assert main(["results", "--results-dir", str(tmp_path), "--refresh", "--worker", "2", "--workers", "2"]) != 0
