@@ -40,6 +40,7 @@ test-unit: $(STAMP)
 book: $(STAMP)
 	PRUNEKIT_NO_TRAIN=$(if $(TRAIN),0,1) $(BIN)/python -m prunekit.book execute --profile $(PROFILE)
 	$(BIN)/jupyter-book build book/ --warningiserror --keep-going
+	@$(BIN)/python -m prunekit.book summary
 
 book-build: $(STAMP)
 	$(BIN)/jupyter-book build book/

@@ -45,6 +45,7 @@ from prunekit.structured.criteria import SNAPit
 from prunekit.structured.measure import node_flops, training_memory_bytes
 from prunekit.nodes import node_sparsity
 from prunekit.profiles import Profile, get_profile
+from prunekit.runcount import note_runs
 from prunekit.ablations import ABLATIONS, apply_ablation
 from prunekit.after import RegularisedThresholdPruning
 from prunekit.during import (
@@ -1007,6 +1008,7 @@ def run(config: RunConfig, *, progress: bool = True, data_root: str | os.PathLik
                        model=model if keep_model else None)
     log.info("run %s done: accuracy %.4f, weight sparsity %.4f, %.1fs", config.key, accuracy,
              metrics["weight_sparsity"], resources["total_seconds"])
+    note_runs(trained=1)
     return record
 
 
