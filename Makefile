@@ -9,10 +9,10 @@ PROFILE ?= cpu
 PRUNEKIT_DATA ?= $(CURDIR)/data
 export PRUNEKIT_DATA
 
-.PHONY: venv test test-unit book book-build book-smoke browser-check browser-test bench run clean
+.PHONY: venv chromium test test-unit book book-build book-smoke browser-check browser-test bench run clean
 
 # The smoke book: every notebook executed with the smoke profile into a copy of book/, built apart from
-# the committed pages, then opened in headless Chromium (CI installs Debian's chromium in .ci/run).
+# the committed pages, then opened in headless Chromium (installed by scripts/ensure_chromium.sh when missing).
 SMOKE := _build/smoke
 
 $(STAMP): pyproject.toml
@@ -23,7 +23,11 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP)
 
-test: $(STAMP)
+# Debian's Chromium for the browser check: installed with apt-get (root or sudo), else a clear error naming the fix.
+chromium:
+	@bash scripts/ensure_chromium.sh
+
+test: $(STAMP) chromium
 	$(BIN)/python -m pytest tests -q
 	PRUNEKIT_PROFILE=smoke $(BIN)/python -m pytest --nbval-lax notebooks -q -p no:cacheprovider
 	$(MAKE) browser-test
@@ -36,6 +40,7 @@ test-unit: $(STAMP)
 book: $(STAMP)
 	PRUNEKIT_NO_TRAIN=$(if $(TRAIN),0,1) $(BIN)/python -m prunekit.book execute --profile $(PROFILE)
 	$(BIN)/jupyter-book build book/ --warningiserror --keep-going
+	@$(BIN)/python -m prunekit.book summary
 
 book-build: $(STAMP)
 	$(BIN)/jupyter-book build book/
@@ -48,8 +53,7 @@ book-smoke: $(STAMP)
 	PRUNEKIT_PROFILE=smoke $(BIN)/python -m prunekit.book execute --profile smoke --book-dir $(SMOKE)/book
 	$(BIN)/jupyter-book build $(SMOKE)/book --config _config.yml --path-output $(SMOKE) --warningiserror --keep-going
 
-browser-test: book-smoke
-	@command -v chromium >/dev/null || { echo "browser-test needs Chromium: apt-get install chromium"; exit 1; }
+browser-test: chromium book-smoke
 	$(BIN)/python tests/browser_check.py $(SMOKE)/_build/html --shots $(SMOKE)/shots
 
 bench: $(STAMP)

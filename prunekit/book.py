@@ -4,7 +4,9 @@
 papermill (``-p profile …``) into ``book/<name>.ipynb``, in the order of ``book/_toc.yml``; the
 book then renders those executed copies (Jupyter Book never executes anything itself). A cell
 error stops the run with a non-zero exit naming the notebook and the cell, and the broken copy
-never replaces the page in ``book/``. Wall times go to ``book/_timings.json``.
+never replaces the page in ``book/``. Wall times, and how many runs each notebook read from the store
+and trained, go to ``book/_timings.json``; ``python -m prunekit.book summary`` prints them with the
+pages built (the last step of ``make book``).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from pathlib import Path
 
 from prunekit.paper.pages import normalise_file
 from prunekit.profiles import available_profiles, default_profile_name, get_profile
+from prunekit.runcount import counting_runs
 
 log = logging.getLogger(__name__)
 
@@ -180,8 +183,9 @@ def _keep_failed(output: Path, folder: Path) -> Path | None:
     return kept
 
 
-def _record_timing(paths: BookPaths, name: str, profile: str, seconds: float) -> None:
-    """Merge one notebook's wall time into ``book/_timings.json``."""
+def _record_timing(paths: BookPaths, name: str, profile: str, seconds: float,
+                   runs: dict[str, int] | None = None) -> None:
+    """Merge one notebook's wall time (and the runs it read and trained) into ``book/_timings.json``."""
     timings = {}
     if paths.timings.exists():
         timings = json.loads(paths.timings.read_text(encoding="utf-8"))
@@ -189,6 +193,7 @@ def _record_timing(paths: BookPaths, name: str, profile: str, seconds: float) ->
         "profile": profile,
         "seconds": round(seconds, 1),
         "executed": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        **({"runs_stored": runs["stored"], "runs_trained": runs["trained"]} if runs is not None else {}),
     }
     paths.timings.write_text(json.dumps(timings, indent=2, sort_keys=True) + "\n", encoding="utf-8")
 
@@ -216,10 +221,93 @@ def execute_all(
     seconds: dict[str, float] = {}
     for notebook in order:
         log.info("executing notebooks/%s.ipynb with profile %s", notebook, name)
-        seconds[notebook] = execute_notebook(notebook, name, paths, folder)
-        _record_timing(paths, notebook, name, seconds[notebook])
+        with counting_runs() as runs:
+            seconds[notebook] = execute_notebook(notebook, name, paths, folder)
+        _record_timing(paths, notebook, name, seconds[notebook], runs)
         log.info("book/%s.ipynb written in %.1f s", notebook, seconds[notebook])
     return seconds
+
+
+# ------------------------------------------------------------------------------------------------ summary
+
+
+def toc_pages(paths: BookPaths) -> list[str]:
+    """Every page of ``book/_toc.yml`` (notebooks and markdown), as paths without suffix, in reading order."""
+    import yaml
+
+    toc = yaml.safe_load(paths.toc.read_text(encoding="utf-8"))
+    return [Path(f).with_suffix("").as_posix() for f in _toc_files(toc)]
+
+
+def _runs_line(chapters: dict[str, dict]) -> str:
+    """'Runs: N read from the store, M trained', naming the chapters whose counts were not recorded."""
+    counted = {name: t for name, t in chapters.items() if "runs_stored" in t}
+    if not counted:
+        return "Runs:     not counted (the chapters were executed before runs were counted; make book counts them)"
+    stored = sum(int(t["runs_stored"]) for t in counted.values())
+    trained = sum(int(t["runs_trained"]) for t in counted.values())
+    line = f"Runs:     {stored} read from the store, {trained} trained"
+    uncounted = [name for name in chapters if name not in counted]
+    if uncounted:
+        line += f" (not counted for {', '.join(uncounted)}: executed before runs were counted)"
+    return line
+
+
+def _chapter_rows(chapters: dict[str, dict]) -> list[str]:
+    """One line per executed chapter (wall time, runs read and trained, when), then the total."""
+    rows = [f"  {'chapter':<16}{'wall time':>11}{'read':>7}{'trained':>9}  executed (UTC)"]
+    for name, t in chapters.items():
+        read, trained = t.get("runs_stored", "-"), t.get("runs_trained", "-")
+        when = str(t.get("executed", "-"))[:16].replace("T", " ")
+        rows.append(f"  {name:<16}{_duration(float(t['seconds'])):>11}{read:>7}{trained:>9}  {when}")
+    total = sum(float(t["seconds"]) for t in chapters.values())
+    rows.append(f"  {'total':<16}{_duration(total):>11}")
+    return rows
+
+
+def _duration(seconds: float) -> str:
+    """'42.0 s', '3 min 05 s' or '2 h 03 min'."""
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    minutes, secs = divmod(round(seconds), 60)
+    return f"{minutes} min {secs:02d} s" if minutes < 60 else f"{minutes // 60} h {minutes % 60:02d} min"
+
+
+def _profile_line(chapters: dict[str, dict]) -> str:
+    """'Profile:  cpu', or each profile with its chapters when they were executed with different ones."""
+    by_profile: dict[str, list[str]] = {}
+    for name, t in chapters.items():
+        by_profile.setdefault(str(t.get("profile", "?")), []).append(name)
+    if len(by_profile) <= 1:
+        return f"Profile:  {next(iter(by_profile), 'none: no chapter executed')}"
+    return "Profile:  mixed: " + "; ".join(f"{p} ({', '.join(names)})" for p, names in by_profile.items())
+
+
+def book_summary(book_dir: str | os.PathLike | None = None, html_dir: str | os.PathLike | None = None) -> str:
+    """The end-of-build summary: pages built, profile, runs read and trained, wall time per chapter, index path."""
+    paths = BookPaths(project_root(book_dir), Path(book_dir).resolve() if book_dir is not None else None)
+    html = Path(html_dir).resolve() if html_dir is not None else paths.root / "_build" / "html"
+    pages = toc_pages(paths)
+    built = [p for p in pages if (html / f"{p}.html").is_file()]
+    missing = [p for p in pages if p not in built]
+    timings = json.loads(paths.timings.read_text(encoding="utf-8")) if paths.timings.is_file() else {}
+    chapters = {p: timings[p] for p in pages if p in timings}
+    index = html / "index.html"
+    lines = [
+        f"Pages:    {len(built)} of {len(pages)} built into {html}"
+        + (f" (missing: {', '.join(missing)})" if missing and built else ""),
+        _profile_line(chapters),
+        _runs_line(chapters),
+        "Wall time per chapter (book/_timings.json):",
+        *_chapter_rows(chapters),
+        f"Open:     {index}" if index.is_file() else f"Open:     {index} is missing: run make book",
+    ]
+    return "\n".join(lines)
+
+
+def print_summary(book_dir: str | os.PathLike | None = None, html_dir: str | os.PathLike | None = None) -> None:
+    """Print ``book_summary`` (the one place of this module that prints: it is the command's output)."""
+    print(book_summary(book_dir, html_dir))
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -234,12 +322,18 @@ def _parser() -> argparse.ArgumentParser:
                          help="result records folder (default: results/<profile> at the project root)")
     execute.add_argument("--book-dir", default=None,
                          help="write the executed pages into this copy of book/ instead (e.g. a smoke build)")
+    summary = commands.add_parser("summary", help="print the pages built, profile, runs and wall time per chapter")
+    summary.add_argument("--book-dir", default=None, help="the book folder (default: book/ at the project root)")
+    summary.add_argument("--html", default=None, help="the built site (default: _build/html at the project root)")
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Command-line entry point; returns the process exit status."""
     args = _parser().parse_args(argv)
+    if args.command == "summary":
+        print_summary(args.book_dir, args.html)
+        return 0
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     try:
         seconds = execute_all(args.profile, only=args.only, results_dir=args.results_dir, book_dir=args.book_dir)

@@ -26,6 +26,7 @@ from prunekit.criteria import available_criteria, get_criterion
 from prunekit.criteria.sensitivity import SCORE_MODES
 from prunekit.determinism import single_threaded
 from prunekit.data import DATASET_NAMES, TensorBatches, dataset_info, load_split, make_batches, validation_split
+from prunekit.labels import check_labels
 from prunekit.masks import apply_mask, current_mask, prunable_layers
 from prunekit.memory import MemorySampler
 from prunekit.metrics import (
@@ -44,6 +45,7 @@ from prunekit.structured.criteria import SNAPit
 from prunekit.structured.measure import node_flops, training_memory_bytes
 from prunekit.nodes import node_sparsity
 from prunekit.profiles import Profile, get_profile
+from prunekit.runcount import note_runs
 from prunekit.ablations import ABLATIONS, apply_ablation
 from prunekit.after import RegularisedThresholdPruning
 from prunekit.during import (
@@ -934,6 +936,7 @@ def run(config: RunConfig, *, progress: bool = True, data_root: str | os.PathLik
     info = dataset_info(config.dataset)
     data = load_run_data(config, device, data_root)
     model = initial_model(config, data, device)
+    check_labels(model, data.train, data.test)
     dense = dense_reference(model, info.input_shape)
     dense_memory = training_memory_bytes(model, info.input_shape, config.batch_size, seed=config.seed)
     log.info("run %s: %s on %s, %s at %.4f (%s), %d epochs, seed %d", config.key, config.model, config.dataset,
@@ -1005,6 +1008,7 @@ def run(config: RunConfig, *, progress: bool = True, data_root: str | os.PathLik
                        model=model if keep_model else None)
     log.info("run %s done: accuracy %.4f, weight sparsity %.4f, %.1fs", config.key, accuracy,
              metrics["weight_sparsity"], resources["total_seconds"])
+    note_runs(trained=1)
     return record
 
 

@@ -15,6 +15,7 @@ from torch import nn
 
 from prunekit.criteria.base import Criterion, LossFn, ScoringContext, get_criterion
 from prunekit.determinism import single_threaded
+from prunekit.labels import check_labels
 from prunekit.masks import apply_mask, current_mask, prunable_layers, replace_mask, weight_sparsity
 from prunekit.nodes import node_sparsity
 from prunekit.sampling import SampleStream
@@ -171,6 +172,7 @@ def prune(
     kappa = check_sparsity(sparsity)
     ctx = scoring_context(model, crit, data, samples=samples, batch_size=batch_size, loss_fn=loss_fn,
                           include_first=include_first, include_last=include_last, score_mode=score_mode, seed=seed)
+    check_labels(model, data, loss_fn=loss_fn)
     was_training = model.training
     record: list[PruneStep] = []
     try:

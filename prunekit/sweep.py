@@ -20,6 +20,7 @@ from tqdm.auto import tqdm
 
 from prunekit.criteria import get_criterion
 from prunekit.experiments import NO_CRITERION, RunConfig, RunRecord, run
+from prunekit.runcount import note_runs
 from prunekit.store import ResultStore
 
 log = logging.getLogger(__name__)
@@ -158,6 +159,7 @@ def sweep(configs: Iterable[RunConfig], store: ResultStore, *, backend: str = "l
     if structured:
         raise ValueError(f"keep_models=True cannot store structured (physically shrunk) runs: {structured[:5]}")
     found, todo = _stored(configs, store, keep_models)
+    note_runs(stored=len(found))
     if todo and not training_allowed():
         _refuse_missing(todo, store)
     log.info("sweep: %d runs, %d stored, %d to run (%s backend, store %s%s)", len(configs), len(found), len(todo),

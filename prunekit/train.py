@@ -15,6 +15,8 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
+from prunekit.labels import check_labels
+
 log = logging.getLogger(__name__)
 
 Batches = Iterable[tuple[torch.Tensor, torch.Tensor]]
@@ -286,6 +288,7 @@ def grad_scaler(device: torch.device, precision: str) -> torch.amp.GradScaler | 
 def train(model: nn.Module, train_batches: Batches, test_batches: Batches | None = None,
           config: TrainConfig = TrainConfig(), callbacks: Sequence[Callback] = ()) -> History:
     """Train ``model`` for ``config.epochs`` epochs, evaluating after each; returns the history."""
+    check_labels(model, train_batches, test_batches)
     device = resolve_device(config.device)
     model.to(device)
     optimizer = make_optimizer(model, config)

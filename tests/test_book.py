@@ -13,6 +13,7 @@ import yaml
 from prunekit.book import (
     BookPaths,
     NotebookFailed,
+    book_summary,
     execute_all,
     main,
     notebook_order,
@@ -208,6 +209,71 @@ def test_cli_rejects_an_unknown_notebook_with_a_nonzero_exit(project, monkeypatc
 
 
 # ------------------------------------------------------------------------------------ paper numbers
+
+
+@pytest.mark.timeout(300)
+def test_execute_records_the_runs_each_notebook_read_and_trained(project):
+    # what note_runs writes, without importing prunekit in the kernel (it may import another checkout's)
+    cell = ("import json, os\nwith open(os.environ['PRUNEKIT_RUN_COUNTS'], 'a') as fh:\n"
+            "    fh.write(json.dumps({'stored': 4}) + '\\n' + json.dumps({'trained': 2}) + '\\n')")
+    nbformat.write(_notebook(cell), project / "notebooks" / "good.ipynb")
+    with pytest.raises(NotebookFailed):
+        execute_all("smoke", root=project, results_dir=project / "store")
+    good = json.loads((project / "book" / "_timings.json").read_text())["good"]
+    assert (good["runs_stored"], good["runs_trained"]) == (4, 2)
+
+
+# ------------------------------------------------------------------------------------------- summary
+
+
+@pytest.fixture
+def built_book(tmp_path) -> Path:
+    """A project whose book has three pages, two executed chapters (one without run counts), two pages built."""
+    (tmp_path / "pyproject.toml").write_text("")
+    book = tmp_path / "book"
+    book.mkdir()
+    toc = {"format": "jb-book", "root": "intro", "chapters": [{"file": "method"}, {"file": "table1"}]}
+    (book / "_toc.yml").write_text(yaml.safe_dump(toc))
+    timings = {
+        "method": {"profile": "cpu", "seconds": 10.1, "executed": "2026-11-26T16:45:03+00:00",
+                   "runs_stored": 12, "runs_trained": 3},
+        "table1": {"profile": "cpu", "seconds": 185.0, "executed": "2026-11-26T16:46:00+00:00"},
+    }
+    (book / "_timings.json").write_text(json.dumps(timings))
+    html = tmp_path / "_build" / "html"
+    html.mkdir(parents=True)
+    for page in ("intro", "method", "index"):
+        (html / f"{page}.html").write_text("<html></html>")
+    return tmp_path
+
+
+def test_summary_states_pages_profile_runs_times_and_the_index(built_book):
+    text = book_summary(built_book / "book")
+    lines = text.splitlines()
+    html = built_book / "_build" / "html"
+    assert lines[0] == f"Pages:    2 of 3 built into {html} (missing: table1)"
+    assert lines[1] == "Profile:  cpu"
+    assert lines[2].startswith("Runs:     12 read from the store, 3 trained (not counted for table1")
+    assert lines[5].split() == ["method", "10.1", "s", "12", "3", "2026-11-26", "16:45"]
+    assert lines[6].split()[:5] == ["table1", "3", "min", "05", "s"] and lines[6].split()[5:7] == ["-", "-"]
+    assert lines[7].split() == ["total", "3", "min", "15", "s"]
+    assert lines[-1] == f"Open:     {html / 'index.html'}"
+    assert len(lines) <= 24, "one screen"
+
+
+def test_summary_names_mixed_profiles_and_a_missing_site(built_book, tmp_path_factory):
+    timings_path = built_book / "book" / "_timings.json"
+    timings = json.loads(timings_path.read_text())
+    timings["table1"]["profile"] = "smoke"
+    timings_path.write_text(json.dumps(timings))
+    text = book_summary(built_book / "book", html_dir=tmp_path_factory.mktemp("empty"))
+    assert "Profile:  mixed: cpu (method); smoke (table1)" in text
+    assert "0 of 3 built" in text and "index.html is missing" in text
+
+
+def test_summary_command_prints_it(built_book, capsys):
+    assert main(["summary", "--book-dir", str(built_book / "book")]) == 0
+    assert capsys.readouterr().out.strip() == book_summary(built_book / "book")
 
 
 def test_reference_holds_the_papers_tables():

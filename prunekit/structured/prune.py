@@ -20,6 +20,7 @@ from torch import nn
 from prunekit.criteria.base import LossFn
 from prunekit.criteria.sensitivity import SCORE_MODES
 from prunekit.determinism import single_threaded
+from prunekit.labels import check_labels
 from prunekit.masks import apply_mask, current_mask, weight_sparsity
 from prunekit.pruning import DEFAULT_BATCH_SIZE, DEFAULT_SAMPLES, scoring_context
 from prunekit.schedule import DEFAULT_STEPS, check_sparsity
@@ -317,6 +318,7 @@ def prune_nodes(
     check_channel_multiple(channel_multiple)
     ctx = node_scoring_context(model, crit, data, samples=samples, batch_size=batch_size, loss_fn=loss_fn,
                                score_mode=score_mode, seed=seed)
+    check_labels(model, data, loss_fn=loss_fn)
     was_training = model.training
     record: list[NodePruneStep] = []
     try:
