@@ -73,3 +73,16 @@ def test_comparison_puts_the_papers_row_beside_ours_and_reads_the_interval():
     row = frame.set_index("method").loc["snip"]
     assert (row["paper accuracy"], row["n"], bool(row["paper inside"])) == (96, 3, True)
     assert frame.set_index("method").loc["grasp"].isna()["accuracy"]  # no runs yet: no numbers, no verdict
+
+
+def test_findings_are_written_from_the_numbers():
+    from prunekit.table3 import lambda_note, row_findings, table3_comparison
+
+    snip = [c for c in table3_configs(1e-4) if c.criterion == "snip"][:2]
+    lines = row_findings(table3_comparison([_record(c, a, 0.96) for c, a in zip(snip, (0.90, 0.92))]))
+    assert "SNIP: 91.00 ± 1.96 % at 96.0 % sparsity (n = 2) against the paper's 96 % at 96 %: the paper's value is " \
+           "outside our interval." in lines
+    assert "GraSP: no runs yet." in lines
+    lam = [_record(c, 0.98, s) for c, s in zip(lambda_configs(), (0.78, 0.84, 0.86, 0.886))]
+    note = lambda_note(lam)
+    assert "No candidate reached 94 %" in note and f"{dict(lambda_configs()[-1].criterion_options)['lam']:.2g}" in note
