@@ -264,6 +264,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "node sparsity (python -m prunekit.structured.speed --help for its options)")
     parser.add_argument("--criteria", nargs="*", default=None, metavar="NAME",
                         help="instead: time every criterion's pruning (or the named ones) as a multiple of one epoch")
+    parser.add_argument("--sparse-kernels", action="store_true",
+                        help="instead: unpruned vs masked vs sparse-kernel (CSR) epochs at --sparsity, interleaved")
+    parser.add_argument("--sparsities", type=float, nargs="*", default=None, metavar="S",
+                        help="with --sparse-kernels: one speed-up per sparsity (e.g. 0.9 0.95 0.98 0.995)")
+    parser.add_argument("--products", action="store_true",
+                        help="with --sparse-kernels: also time each layer's three products, dense vs CSR")
 
 
 def main(args: argparse.Namespace) -> int:
@@ -272,6 +278,10 @@ def main(args: argparse.Namespace) -> int:
         from prunekit.structured import speed
 
         return speed.main(["--model", "vgg16", "--model", "conv6", "--fold-batchnorm", "--channels-last"])
+    if args.sparse_kernels:
+        from prunekit import sparse_speed
+
+        return sparse_speed.main(args)
     if args.criteria is not None:
         costs = criterion_costs(args.model, args.dataset, args.sparsity, args.criteria or None, args.device,
                                 args.limit, args.repeats)

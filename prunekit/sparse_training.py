@@ -37,6 +37,7 @@ from prunekit.masks import current_mask
 log = logging.getLogger(__name__)
 
 MIN_SPARSITY = 0.8  # below this a layer stays masked dense: CSR products lose to MKL's GEMM near 80 % density
+MIN_WEIGHTS = 16_384  # smaller layers (MLP5's 512→10 head) stay masked dense: per-call overhead beats the saving
 
 
 def _quiet_csr(crow: torch.Tensor, col: torch.Tensor, values: torch.Tensor, size: Sequence[int]) -> torch.Tensor:
@@ -160,13 +161,16 @@ def _layer_sparsity(linear: nn.Linear) -> float:
     return 1.0 - int(mask.count_nonzero()) / mask.numel()
 
 
-def sparse_candidates(model: nn.Module, min_sparsity: float = MIN_SPARSITY) -> list[str]:
-    """Names of the masked Linear layers sparse enough (≥ ``min_sparsity``, some weight kept) for CSR kernels."""
+def sparse_candidates(model: nn.Module, min_sparsity: float = MIN_SPARSITY,
+                      min_weights: int = MIN_WEIGHTS) -> list[str]:
+    """Names of the masked Linear layers with ≥ ``min_weights`` weights, sparse enough (≥ ``min_sparsity``,
+    some weight kept) for CSR kernels."""
     if not 0.0 <= min_sparsity < 1.0:
         raise ValueError(f"min_sparsity must be in [0, 1), got {min_sparsity!r}")
     names = []
     for name, module in model.named_modules():
-        if type(module) is nn.Linear and hasattr(module, "weight_mask"):
+        masked = type(module) is nn.Linear and hasattr(module, "weight_mask")
+        if masked and module.weight_mask.numel() >= min_weights:
             sparsity = _layer_sparsity(module)
             if min_sparsity <= sparsity < 1.0:
                 names.append(name)
@@ -205,13 +209,14 @@ def swap_out(model: nn.Module, originals: dict[str, nn.Linear]) -> None:
 
 
 @contextlib.contextmanager
-def sparse_kernels(model: nn.Module, min_sparsity: float = MIN_SPARSITY) -> Iterator[list[str]]:
+def sparse_kernels(model: nn.Module, min_sparsity: float = MIN_SPARSITY,
+                   min_weights: int = MIN_WEIGHTS) -> Iterator[list[str]]:
     """Inside the block, the model's sparse masked Linear layers compute with CSR kernels; yields their names.
 
     Build the optimiser inside the block (it must see the values vectors); on exit the trained values
     return to ``weight_orig`` and the original layers come back.
     """
-    names = sparse_candidates(model, min_sparsity)
+    names = sparse_candidates(model, min_sparsity, min_weights)
     log.info("sparse kernels for %d Linear layer(s): %s", len(names), ", ".join(names) or "none")
     originals = swap_in(model, names)
     try:
@@ -229,5 +234,5 @@ def train_sparse(model: nn.Module, train_batches, test_batches=None, config=None
         raise ValueError("sparse_kernels=True trains fixed masks; callbacks (pruning during training, "
                          "regularisers) need the masked dense layers: drop the callbacks or sparse_kernels")
     model.to(resolve_device(config.device))
-    with sparse_kernels(model):
+    with sparse_kernels(model, MIN_SPARSITY, MIN_WEIGHTS):  # read at call time: tests may lower them
         return train(model, train_batches, test_batches, dataclasses.replace(config, sparse_kernels=False))

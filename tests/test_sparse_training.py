@@ -62,7 +62,7 @@ def test_only_sparse_masked_linear_layers_are_swapped_and_convolutions_are_untou
     model = tiny_cnn()
     _random_masks(model, density=0.1)
     convs = {name: m for name, m in model.named_modules() if isinstance(m, nn.Conv2d)}
-    with sparse_kernels(model) as names:
+    with sparse_kernels(model, min_weights=1) as names:
         assert names == ["8"]
         assert isinstance(model[8], SparseLinear)
         assert {name: m for name, m in model.named_modules() if isinstance(m, nn.Conv2d)} == convs
@@ -74,7 +74,8 @@ def test_dense_layers_and_layers_below_the_threshold_stay_dense():
     model = tiny_mlp()
     apply_mask(model[1], (torch.rand(32, 64) < 0.05).float())
     apply_mask(model[5], (torch.rand(32, 32) < 0.5).float())
-    assert sparse_candidates(model, min_sparsity=0.8) == ["1"]
+    assert sparse_candidates(model, min_sparsity=0.8, min_weights=1) == ["1"]
+    assert sparse_candidates(model, min_sparsity=0.8, min_weights=64 * 32 + 1) == []
     with pytest.raises(ValueError, match="min_sparsity"):
         sparse_candidates(model, min_sparsity=1.0)
 
@@ -84,7 +85,7 @@ def _step_losses(model: nn.Module, batches: list, sparse: bool, seed: int = 0) -
     config = TrainConfig(epochs=1, progress=False)
     losses = []
     torch.manual_seed(seed)
-    context = sparse_kernels(model, min_sparsity=0.5) if sparse else _nothing()
+    context = sparse_kernels(model, min_sparsity=0.5, min_weights=1) if sparse else _nothing()
     with context:
         optimizer = make_optimizer(model, config)
         for batch in batches:
@@ -117,7 +118,8 @@ def test_one_epoch_gives_the_masked_dense_loss_curve_and_pruned_weights_stay_zer
                                    rtol=1e-4, atol=1e-5)
 
 
-def test_train_with_sparse_kernels_restores_the_layers_and_rejects_callbacks():
+def test_train_with_sparse_kernels_restores_the_layers_and_rejects_callbacks(monkeypatch):
+    monkeypatch.setattr("prunekit.sparse_training.MIN_WEIGHTS", 1)
     model = tiny_mlp()
     _random_masks(model, density=0.05)
     before = model[1].weight_orig.detach().clone()
