@@ -176,7 +176,8 @@ def format_result(result: SparseEpochResult) -> str:
     """The epoch times, the spread and the headline line ``sparse-kernel epoch speed-up over dense``."""
     return "\n".join([
         f"{result.model} on {result.dataset}, {result.criterion} {result.sparsity:.1%}, "
-        f"{result.samples} samples/epoch, device {result.device}, {result.threads} threads, best of {len(result.dense_s)} interleaved epochs",
+        f"{result.samples} samples/epoch, device {result.device}, {result.threads} threads, "
+        f"best of {len(result.dense_s)} interleaved epochs",
         f"  sparse-kernel layers      : {', '.join(result.sparse_layers) or 'none'}",
         f"  unpruned epoch            : {min(result.dense_s):8.3f} s",
         f"  masked dense epoch        : {min(result.masked_s):8.3f} s",
