@@ -19,6 +19,7 @@ import torch
 from torch import nn
 
 from prunekit.data import dataset_info, make_batches
+from prunekit.interleave import Spread, interleaved_times, paired_ratios, timed
 from prunekit.masks import prunable_layers
 from prunekit.models import build_model
 from prunekit.pruning import prune
@@ -43,6 +44,19 @@ class BenchResult:
     masked_epoch_s: float
     scoring_s: float
     scoring_rounds: int
+    bound_rounds_s: tuple[float, ...] = ()  # every round's bound, dense and masked epoch (interleaved)
+    dense_rounds_s: tuple[float, ...] = ()
+    masked_rounds_s: tuple[float, ...] = ()
+
+    @property
+    def masked_spread(self) -> Spread:
+        """min / median / max over rounds of the masked epoch over the same round's bound."""
+        return Spread.of(paired_ratios(self.masked_rounds_s, self.bound_rounds_s))
+
+    @property
+    def dense_spread(self) -> Spread:
+        """min / median / max over rounds of the unpruned epoch over the same round's bound."""
+        return Spread.of(paired_ratios(self.dense_rounds_s, self.bound_rounds_s))
 
     @property
     def masked_vs_bound(self) -> float:
@@ -138,19 +152,25 @@ def _epoch_seconds(model: nn.Module, batches, device: torch.device, repeats: int
     return _best_time(lambda: train_epoch(model, batches, optimizer, config, device), device, repeats)
 
 
+def _epoch_task(model: nn.Module, batches, device: torch.device):
+    """A timing task: one training epoch of ``model`` (its own optimiser, kept across rounds)."""
+    config = TrainConfig(epochs=1, progress=False)
+    optimizer = make_optimizer(model, config)
+    return timed(lambda: train_epoch(model, batches, optimizer, config, device), device)
+
+
 def run_benchmark(model_name: str = "mlp5", dataset: str = "mnist", sparsity: float = 0.98,
-                  device: str | None = None, repeats: int = 2, limit: int | None = None,
+                  device: str | None = None, repeats: int = 3, limit: int | None = None,
                   seed: int = 0) -> BenchResult:
-    """Time a dense and a SNIP-it-masked epoch and SNIP-it's scoring against the GEMM bound."""
+    """Time a dense and a SNIP-it-masked epoch and SNIP-it's scoring against the GEMM bound (bound and epochs
+    interleaved round by round, best of ``repeats`` after one warm-up round)."""
     dev = resolve_device(device)
     info = dataset_info(dataset)
     batches = make_batches(dataset, train=True, device=dev, limit=limit, seed=seed)
     seed_everything(seed)
     dense = build_model(model_name, info.input_shape, info.num_classes).to(dev)
     weights = sum(m.weight.numel() for m in prunable_layers(dense).values())
-    rate = gemm_rate(gemm_shapes(dense, info.input_shape, batches.batch_size), dev)
-    bound = 6 * weights * batches.num_samples / rate
-    dense_s = _epoch_seconds(dense, batches, dev, repeats)
+    shapes = gemm_shapes(dense, info.input_shape, batches.batch_size)
 
     seed_everything(seed)
     masked = build_model(model_name, info.input_shape, info.num_classes).to(dev)
@@ -160,9 +180,14 @@ def run_benchmark(model_name: str = "mlp5", dataset: str = "mnist", sparsity: fl
     result = prune(masked, "snip-it", sparsity, data=scoring, seed=seed)
     _synchronize(dev)
     scoring_s = time.perf_counter() - start
-    masked_s = _epoch_seconds(masked, batches, dev, repeats)
+    # bound and epochs alternate in one process, so a load change on the machine moves them together
+    work = 6 * weights * batches.num_samples
+    bound_s, dense_s, masked_s = interleaved_times(
+        [lambda: work / gemm_rate(shapes, dev), _epoch_task(dense, batches, dev), _epoch_task(masked, batches, dev)],
+        repeats, warmup=1)
     return BenchResult(model_name, dataset, str(dev), torch.get_num_threads(), batches.num_samples, weights,
-                       rate / 1e9, bound, dense_s, masked_s, scoring_s, len(result.steps))
+                       work / min(bound_s) / 1e9, min(bound_s), min(dense_s), min(masked_s), scoring_s,
+                       len(result.steps), tuple(bound_s), tuple(dense_s), tuple(masked_s))
 
 
 @dataclass
@@ -244,6 +269,8 @@ def format_result(result: BenchResult) -> str:
         f"(ratio to bound {result.dense_vs_bound:.2f}x)",
         f"  SNIP-it masked epoch                 : {result.masked_epoch_s:8.3f} s  "
         f"(ratio to bound {result.masked_vs_bound:.2f}x, target <= 1.5x)",
+        f"  per-round ratio to bound, min / median / max: unpruned {result.dense_spread.format()}, "
+        f"masked {result.masked_spread.format()} ({len(result.bound_rounds_s)} interleaved rounds)",
         f"  mask overhead (masked / unpruned)    : {result.mask_overhead:8.2f}x",
         f"  SNIP-it scoring, {result.scoring_rounds} rounds           : {result.scoring_s:8.3f} s  "
         f"({result.scoring_vs_epoch:.2f} epochs)",
@@ -256,7 +283,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dataset", default="mnist", help="dataset whose training split is timed")
     parser.add_argument("--sparsity", type=float, default=0.98, help="SNIP-it sparsity of the masked run")
     parser.add_argument("--device", default=None, help="cpu, cuda or auto (default: auto)")
-    parser.add_argument("--repeats", type=int, default=2, help="timed epochs per variant; the fastest counts")
+    parser.add_argument("--repeats", type=int, default=3,
+                        help="interleaved rounds (GEMM bound, unpruned epoch, masked epoch); the fastest counts")
     parser.add_argument("--limit", type=int, default=None, help="use only the first N training samples")
     parser.add_argument("--json", dest="json_path", default=None, help="also write the numbers to this file")
     parser.add_argument("--structured", action="store_true",
@@ -264,6 +292,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "node sparsity (python -m prunekit.structured.speed --help for its options)")
     parser.add_argument("--criteria", nargs="*", default=None, metavar="NAME",
                         help="instead: time every criterion's pruning (or the named ones) as a multiple of one epoch")
+    parser.add_argument("--sparse-kernels", action="store_true",
+                        help="instead: unpruned vs masked vs sparse-kernel (CSR) epochs at --sparsity, interleaved")
+    parser.add_argument("--sparsities", type=float, nargs="*", default=None, metavar="S",
+                        help="with --sparse-kernels: one speed-up per sparsity (e.g. 0.9 0.95 0.98 0.995)")
+    parser.add_argument("--products", action="store_true",
+                        help="with --sparse-kernels: also time each layer's three products, dense vs CSR")
 
 
 def main(args: argparse.Namespace) -> int:
@@ -272,6 +306,10 @@ def main(args: argparse.Namespace) -> int:
         from prunekit.structured import speed
 
         return speed.main(["--model", "vgg16", "--model", "conv6", "--fold-batchnorm", "--channels-last"])
+    if args.sparse_kernels:
+        from prunekit import sparse_speed
+
+        return sparse_speed.main(args)
     if args.criteria is not None:
         costs = criterion_costs(args.model, args.dataset, args.sparsity, args.criteria or None, args.device,
                                 args.limit, args.repeats)

@@ -1,4 +1,4 @@
-"""Command line: ``prunekit run | sweep | results | profiles | bench`` (the user interface; it prints)."""
+"""Command line: ``prunekit run | sweep | results | profiles | bench | speed`` (the user interface; it prints)."""
 
 from __future__ import annotations
 
@@ -183,13 +183,21 @@ def _add_bench_parser(commands: argparse._SubParsersAction) -> None:
     parser.set_defaults(handler=_cmd_bench)
 
 
+def _add_speed_parser(commands: argparse._SubParsersAction) -> None:
+    # Options belong to prunekit.speed_report, imported only when this command runs.
+    parser = commands.add_parser("speed", help="time vs roofline of a dense, masked and shrunk network "
+                                 "(options: prunekit speed --help)", add_help=False)
+    parser.set_defaults(handler=_cmd_speed)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The ``prunekit`` argument parser with every subcommand."""
     parser = argparse.ArgumentParser(prog="prunekit", description="SNIP-it / SNAP-it pruning experiments.")
     parser.add_argument("-v", "--verbose", action="count", default=0,
                         help="log more: -v info, -vv debug (also shows tracebacks of errors)")
-    commands = parser.add_subparsers(dest="command", required=True, metavar="{run,sweep,results,profiles,bench}")
-    for add in (_add_run_parser, _add_sweep_parser, _add_results_parser, _add_profiles_parser, _add_bench_parser):
+    commands = parser.add_subparsers(dest="command", required=True, metavar="{run,sweep,results,profiles,bench,speed}")
+    for add in (_add_run_parser, _add_sweep_parser, _add_results_parser, _add_profiles_parser, _add_bench_parser,
+                _add_speed_parser):
         add(commands)
     return parser
 
@@ -397,6 +405,14 @@ def _cmd_bench(args: argparse.Namespace, extra: Sequence[str]) -> int:
     return int(bench.main(parser.parse_args(list(extra))) or EXIT_OK)
 
 
+def _cmd_speed(args: argparse.Namespace, extra: Sequence[str]) -> int:
+    from prunekit import speed_report
+
+    parser = argparse.ArgumentParser(prog="prunekit speed", description=(speed_report.__doc__ or "").splitlines()[0])
+    speed_report.add_arguments(parser)
+    return int(speed_report.main(parser.parse_args(list(extra))) or EXIT_OK)
+
+
 # ----------------------------------------------------------------------------------------------- entry point
 
 
@@ -413,7 +429,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``prunekit`` command line; returns the exit code (2 for bad input)."""
     parser = build_parser()
     args, extra = parser.parse_known_args(argv)
-    if extra and args.command != "bench":
+    if extra and args.command not in ("bench", "speed"):
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
     _configure_logging(args.verbose)
     handler: Callable[[argparse.Namespace, Sequence[str]], int] = args.handler

@@ -447,6 +447,8 @@ class RunConfig:
         if overrides.get("structured") is True and name in available_node_criteria():
             # L0 and GateDecorators train twice as long as the others (Section 4, Appendix F)
             values["epochs"] = chosen.epochs * get_node_criterion(name).epoch_factor
+        if "model" in overrides and "dataset" in overrides:  # input-size-aware data limits (Profile.limits_for)
+            values.update(chosen.limits_for(str(overrides["model"]), str(overrides["dataset"])))
         values.update(overrides)
         return cls(**values)
 

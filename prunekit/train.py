@@ -104,6 +104,7 @@ class TrainConfig:
     device: str | None = None
     progress: bool = True
     precision: str = "auto"  # see resolve_precision: fp32, or bf16/fp16 autocast
+    sparse_kernels: bool = False  # sparse masked Linear layers train with CSR kernels (prunekit.sparse_training)
 
     def __post_init__(self) -> None:
         if isinstance(self.epochs, bool) or not isinstance(self.epochs, int) or self.epochs < 0:
@@ -289,6 +290,9 @@ def train(model: nn.Module, train_batches: Batches, test_batches: Batches | None
           config: TrainConfig = TrainConfig(), callbacks: Sequence[Callback] = ()) -> History:
     """Train ``model`` for ``config.epochs`` epochs, evaluating after each; returns the history."""
     check_labels(model, train_batches, test_batches)
+    if config.sparse_kernels:
+        from prunekit.sparse_training import train_sparse
+        return train_sparse(model, train_batches, test_batches, config, callbacks)
     device = resolve_device(config.device)
     model.to(device)
     optimizer = make_optimizer(model, config)

@@ -68,7 +68,8 @@ def test_profile_fields_are_budgets_only():
     budget_fields = {f.name for f in dataclasses.fields(Profile)}
     assert budget_fields == {"name", "description", "epochs", "seeds", "train_limit", "test_limit", "samples",
                              "scoring_batch_size", "sparsities", "models", "structured_models",
-                             "structured_baseline_seeds"}
+                             "structured_baseline_seeds", "max_weights", "small_models", "max_train_flops",
+                             "max_scoring_flops"}
 
 
 def test_structured_chapters_sweep_their_own_models_or_the_profiles():

@@ -43,6 +43,7 @@ import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
+from prunekit.interleave import interleaved_times
 from prunekit.masks import PRUNABLE_TYPES, current_mask, effective_weight
 from prunekit.metrics import CSR_FLOAT_TO_INDEX_RATIO, FLOAT_BITS, inference_flops
 from prunekit.pruning import DEFAULT_BATCH_SIZE
@@ -236,15 +237,7 @@ def batch_seconds(model: nn.Module, inputs: torch.Tensor, repeats: int = 5, warm
 def interleaved_medians(tasks: Sequence[Callable[[], float]], repeats: int, warmup: int = 2) -> list[float]:
     """Median of each timing task (a call returning its seconds) over ``repeats`` rounds that run every task once,
     in turn, so a load change on the machine hits all of them alike; ``warmup`` untimed rounds come first."""
-    _check_positive(repeats, "repeats")
-    for _ in range(warmup):
-        for task in tasks:
-            task()
-    times: list[list[float]] = [[] for _ in tasks]
-    for _ in range(repeats):
-        for task, record in zip(tasks, times):
-            record.append(task())
-    return [statistics.median(record) for record in times]
+    return [statistics.median(record) for record in interleaved_times(tasks, repeats, warmup)]
 
 
 def random_batch(input_shape: Sequence[int], batch_size: int, device: torch.device | str = "cpu",
