@@ -227,7 +227,7 @@ def sparse_kernels(model: nn.Module, min_sparsity: float = MIN_SPARSITY,
 
 def train_sparse(model: nn.Module, train_batches, test_batches=None, config=None, callbacks: Sequence = ()):
     """``train`` with the sparse Linear layers swapped to CSR kernels for the whole run (fixed masks)."""
-    from prunekit.train import TrainConfig, resolve_device, train
+    from prunekit.train import TrainConfig, resolve_device, train_loop
 
     config = config or TrainConfig(sparse_kernels=True)
     if callbacks:
@@ -235,4 +235,4 @@ def train_sparse(model: nn.Module, train_batches, test_batches=None, config=None
                          "regularisers) need the masked dense layers: drop the callbacks or sparse_kernels")
     model.to(resolve_device(config.device))
     with sparse_kernels(model, MIN_SPARSITY, MIN_WEIGHTS):  # read at call time: tests may lower them
-        return train(model, train_batches, test_batches, dataclasses.replace(config, sparse_kernels=False))
+        return train_loop(model, train_batches, test_batches, dataclasses.replace(config, sparse_kernels=False))

@@ -293,6 +293,13 @@ def train(model: nn.Module, train_batches: Batches, test_batches: Batches | None
     if config.sparse_kernels:
         from prunekit.sparse_training import train_sparse
         return train_sparse(model, train_batches, test_batches, config, callbacks)
+    return train_loop(model, train_batches, test_batches, config, callbacks)
+
+
+def train_loop(model: nn.Module, train_batches: Batches, test_batches: Batches | None = None,
+               config: TrainConfig = TrainConfig(), callbacks: Sequence[Callback] = ()) -> History:
+    """The epoch loop of ``train`` on inputs it has checked (the sparse-kernel path enters here with its
+    swapped layers)."""
     device = resolve_device(config.device)
     model.to(device)
     optimizer = make_optimizer(model, config)
