@@ -24,6 +24,8 @@ import torch_pruning as tp
 from torch import nn
 from torch.nn.utils import prune
 
+from prunekit import channels
+from prunekit.grouped_conv import check_shrinkable_convs, whole_offsets
 from prunekit.masks import PRUNABLE_TYPES, prunable_layers
 from prunekit.train import eval_mode
 from prunekit.structured.nodes import output_layers
@@ -135,22 +137,30 @@ def shrink(model: nn.Module, example_inputs: object, *, check: bool = True, rtol
     ``example_inputs`` is a batch the model accepts (a tensor or a tuple of them), used to trace
     the dependencies and, with ``check``, to verify that the copy computes the same function in
     eval mode. The copy carries plain ``weight``/``bias`` tensors (no masks) and the train/eval
-    mode of ``model``; ``model`` itself is not modified.
+    mode of ``model``; ``model`` itself is not modified. Grouped convolutions lose a channel only where
+    it is dead in all their groups; the kept channels of every cut layer are left on the copy
+    (:func:`prunekit.channels.kept_channels`), so a fresh network can be cut alike.
     """
+    check_shrinkable_convs(model)
     outputs = output_layers(model)
     detach_masked_attributes(model)
     small = copy.deepcopy(model)
     remove_reparametrisation(small)
     modules = dict(small.named_modules())
+    names = {module: name for name, module in modules.items()}
+    record = channels.start_record(small)
     graph = dependency_graph(small, example_inputs)
     removed = 0
     ignored = [modules[name] for name in outputs]
     for group in graph.get_all_groups(ignored_layers=ignored, root_module_types=PRUNABLE_TYPES):
-        idxs = removable_channels(graph, group)
+        idxs = whole_offsets(graph, group, removable_channels(graph, group))
         if idxs:
             root = group[0].dep
-            graph.get_pruning_group(root.target.module, root.handler, idxs).prune()
+            cut = graph.get_pruning_group(root.target.module, root.handler, idxs)
+            channels.note_group(record, graph, cut, names)
+            cut.prune()
             removed += len(idxs)
+    channels.attach(small, record)
     log.info("shrink removed %d channels from %s", removed, type(model).__name__)
     if check:
         _check_same_function(model, small, example_inputs, rtol)
