@@ -1,5 +1,6 @@
 """prunekit: pruning via iterative ranking of sensitivity statistics (SNIP-it / SNAP-it)."""
 
+from prunekit.artifact import load, save
 from prunekit.criteria import available_criteria, get_criterion
 from prunekit.data import dataset_info, make_batches
 from prunekit.models import available_models, build_model
@@ -22,12 +23,14 @@ __all__ = [
     "evaluate",
     "get_criterion",
     "layer_sparsity",
+    "load",
     "make_batches",
     "make_permanent",
     "node_sparsity",
     "prunable_layers",
     "prune",
     "remove_lonely_connections",
+    "save",
     "snip_it_schedule",
     "train",
     "weight_sparsity",
