@@ -6,6 +6,7 @@ from prunekit.data import dataset_info, make_batches
 from prunekit.models import available_models, build_model
 from prunekit.masks import layer_sparsity, make_permanent, prunable_layers, weight_sparsity
 from prunekit.nodes import node_sparsity, remove_lonely_connections
+from prunekit.prunability import inspect
 from prunekit.pruning import PruneResult, PruneStep, prune
 from prunekit.schedule import snip_it_schedule
 from prunekit.train import TrainConfig, evaluate, train
@@ -22,6 +23,7 @@ __all__ = [
     "dataset_info",
     "evaluate",
     "get_criterion",
+    "inspect",
     "layer_sparsity",
     "load",
     "make_batches",

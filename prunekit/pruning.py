@@ -17,6 +17,7 @@ from prunekit.criteria.base import Criterion, LossFn, ScoringContext, get_criter
 from prunekit.determinism import single_threaded
 from prunekit.masks import apply_mask, current_mask, prunable_layers, replace_mask, weight_sparsity
 from prunekit.nodes import node_sparsity
+from prunekit.prunability import log_summary
 from prunekit.sampling import SampleStream
 from prunekit.schedule import DEFAULT_STEPS, check_sparsity
 
@@ -171,6 +172,7 @@ def prune(
     kappa = check_sparsity(sparsity)
     ctx = scoring_context(model, crit, data, samples=samples, batch_size=batch_size, loss_fn=loss_fn,
                           include_first=include_first, include_last=include_last, score_mode=score_mode, seed=seed)
+    log_summary(model, ctx.layers)
     was_training = model.training
     record: list[PruneStep] = []
     try:

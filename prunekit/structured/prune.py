@@ -21,6 +21,7 @@ from prunekit.criteria.base import LossFn
 from prunekit.criteria.sensitivity import SCORE_MODES
 from prunekit.determinism import single_threaded
 from prunekit.masks import apply_mask, current_mask, weight_sparsity
+from prunekit.prunability import log_summary
 from prunekit.pruning import DEFAULT_BATCH_SIZE, DEFAULT_SAMPLES, scoring_context
 from prunekit.schedule import DEFAULT_STEPS, check_sparsity
 from prunekit.structured.criteria import NodeCriterion, NodeScoringContext, get_node_criterion
@@ -317,6 +318,7 @@ def prune_nodes(
     check_channel_multiple(channel_multiple)
     ctx = node_scoring_context(model, crit, data, samples=samples, batch_size=batch_size, loss_fn=loss_fn,
                                score_mode=score_mode, seed=seed)
+    log_summary(model, ctx.sites, "hidden layers prunable as nodes")
     was_training = model.training
     record: list[NodePruneStep] = []
     try:

@@ -104,15 +104,20 @@ def _as_args(example_inputs: object) -> tuple:
     return tuple(example_inputs) if isinstance(example_inputs, (tuple, list)) else (example_inputs,)
 
 
-def dependency_graph(model: nn.Module, example_inputs: object) -> tp.DependencyGraph:
+def trace_dependencies(model: nn.Module, example_inputs: object) -> tp.DependencyGraph:
     """Trace ``model`` (in eval mode, so BatchNorm statistics stay untouched) with torch-pruning."""
     try:
         with eval_mode(model), torch.enable_grad():
-            graph = tp.DependencyGraph().build_dependency(
+            return tp.DependencyGraph().build_dependency(
                 model, example_inputs=_as_args(example_inputs), forward_fn=lambda m, args: m(*args), verbose=False
             )
     except Exception as err:
         raise ValueError(f"torch-pruning could not trace {type(model).__name__} on the example inputs: {err}") from err
+
+
+def dependency_graph(model: nn.Module, example_inputs: object) -> tp.DependencyGraph:
+    """:func:`trace_dependencies`, refusing a network whose Linear/Conv layers the trace does not reach."""
+    graph = trace_dependencies(model, example_inputs)
     missing = [name for name, m in prunable_layers(model).items() if m not in graph.module2node]
     if missing:
         raise ValueError(f"the dependency analysis of {type(model).__name__} cannot handle layers {missing}: "
