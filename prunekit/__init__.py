@@ -9,6 +9,7 @@ from prunekit.nodes import node_sparsity, remove_lonely_connections
 from prunekit.prunability import inspect
 from prunekit.pruning import PruneResult, PruneStep, prune
 from prunekit.schedule import snip_it_schedule
+from prunekit.targets import Target, TargetReport, TargetResult
 from prunekit.train import TrainConfig, evaluate, train
 
 __version__ = "0.1.0"
@@ -16,6 +17,9 @@ __version__ = "0.1.0"
 __all__ = [
     "PruneResult",
     "PruneStep",
+    "Target",
+    "TargetReport",
+    "TargetResult",
     "TrainConfig",
     "available_criteria",
     "available_models",

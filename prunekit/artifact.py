@@ -51,7 +51,7 @@ def class_path(model: nn.Module) -> str:
     return f"{type(model).__module__}.{type(model).__qualname__}"
 
 
-def _masked_tensors(model: nn.Module) -> dict[str, nn.Module]:
+def masked_tensors(model: nn.Module) -> dict[str, nn.Module]:
     """``{"<module>.<tensor>": module}`` for every ``torch.nn.utils.prune`` mask the network carries."""
     found = {}
     for name, module in model.named_modules():
@@ -183,7 +183,7 @@ def save(model: nn.Module, path: str | os.PathLike, *, spec: Mapping | None = No
                          f"cut alike from the spec: {record.unsupported}")
     path = Path(path)
     _check_target(path)
-    masked = _masked_tensors(model)
+    masked = masked_tensors(model)
     state = _plain_state(model, masked)
     tensors = {**state, **{f"{MASK_PREFIX}{name}": _pack(getattr(m, f"{name.rpartition('.')[2]}_mask"))
                            for name, m in masked.items()}}
@@ -278,5 +278,5 @@ def load(path: str | os.PathLike, model: nn.Module) -> nn.Module:
     return model.eval()
 
 
-__all__ = ["FORMAT", "FORMAT_VERSION", "SPEC_FILE", "WEIGHTS_FILE", "build_spec", "class_path", "load",
+__all__ = ["FORMAT", "FORMAT_VERSION", "SPEC_FILE", "WEIGHTS_FILE", "build_spec", "class_path", "load", "masked_tensors",
            "read_spec", "save"]
