@@ -347,6 +347,12 @@ MODEL_HELP = ("torchvision:NAME (any torchvision classification model, untrained
               "num_classes=: --num-classes, for prune else the data's) or a paper network name")
 
 
+def _add_model_options(parser: argparse.ArgumentParser, default_classes: str) -> None:
+    """``--model`` and ``--num-classes``, shared by ``prune`` and ``inspect``."""
+    parser.add_argument("--model", required=True, help=MODEL_HELP)
+    parser.add_argument("--num-classes", type=int, default=None, help=f"classes (default: {default_classes})")
+
+
 def add_prune_parser(commands: argparse._SubParsersAction) -> None:
     """The ``prune`` subcommand."""
     from prunekit.data import DATASET_NAMES
@@ -354,8 +360,7 @@ def add_prune_parser(commands: argparse._SubParsersAction) -> None:
     parser = commands.add_parser("prune", help="prune any model into a portable artifact (safetensors + JSON spec)",
                                  description="Prune a model before training, shrink it with --structured, and write "
                                              "the artifact, a short report and the prunability table to --out.")
-    parser.add_argument("--model", required=True, help=MODEL_HELP)
-    parser.add_argument("--num-classes", type=int, default=None, help="classes (default: the data's)")
+    _add_model_options(parser, "the data's")
     source = parser.add_mutually_exclusive_group()
     source.add_argument("--dataset", default="mnist", help=f"scoring data: {', '.join(DATASET_NAMES)} (default: mnist; "
                                                            "one channel is repeated for three-channel models)")
@@ -381,8 +386,7 @@ def add_inspect_parser(commands: argparse._SubParsersAction) -> None:
     parser = commands.add_parser("inspect", help="what prunekit can prune in a model, and why it skips the rest",
                                  description="Print one row per module: pruned by weight criteria, prunable as nodes "
                                              "(with its coupling group), or skipped and why; parameters and FLOPs.")
-    parser.add_argument("--model", required=True, help=MODEL_HELP)
-    parser.add_argument("--num-classes", type=int, default=None, help="classes (default: the model's own default)")
+    _add_model_options(parser, "the model's own default")
     parser.add_argument("--input-shape", type=_shape, default=[3, 224, 224], help="C,H,W of one input (default 3,224,224)")
     parser.add_argument("--csv", default=None, help="also write the table as CSV to this file")
     parser.set_defaults(handler=cmd_inspect)

@@ -227,8 +227,15 @@ def search(model: nn.Module, target: Target, probe: Probe, measure: Measure, *,
 # ------------------------------------------------------------------------------------------------ entry points
 
 
-def _sparsity_report(kind: str, requested: float, achieved: float) -> TargetReport:
-    return TargetReport(kind, requested, achieved, requested, {}, [(requested, achieved)])
+def _reach(model: nn.Module, target: Target, probe: Probe, sparsity_of: Callable[[nn.Module], float],
+           measure: Callable[[], Measure]) -> TargetResult:
+    """Prune ``model`` at a sparsity target directly, else search the sparsity that meets the target."""
+    if target.kind == "sparsity":
+        steps = probe(model, target.value)
+        achieved = sparsity_of(model)
+        return TargetResult(model, steps, TargetReport("sparsity", target.value, achieved, target.value, {},
+                                                       [(target.value, achieved)]))
+    return search(model, target, probe, measure())
 
 
 def prune_weights_to_target(model: nn.Module, criterion: object, data: object, target: Target,
@@ -240,13 +247,13 @@ def prune_weights_to_target(model: nn.Module, criterion: object, data: object, t
     def probe(network: nn.Module, kappa: float) -> list:
         return prune(network, criterion, kappa, data, **options).steps
 
-    if target.kind == "sparsity":
-        steps = probe(model, target.value)
-        return TargetResult(model, steps, _sparsity_report("sparsity", target.value, weight_sparsity(model)))
-    if target.kind == "flops":
+    def measure() -> Measure:
+        if target.kind == "params":
+            return masked_param_fraction
         inputs = example_inputs_of(data)
-        return search(model, target, probe, lambda network: masked_flop_fraction(network, inputs))
-    return search(model, target, probe, masked_param_fraction)
+        return lambda network: masked_flop_fraction(network, inputs)
+
+    return _reach(model, target, probe, weight_sparsity, measure)
 
 
 def prune_nodes_to_target(model: nn.Module, criterion: object, data: object, target: Target,
@@ -258,12 +265,11 @@ def prune_nodes_to_target(model: nn.Module, criterion: object, data: object, tar
     def probe(network: nn.Module, kappa: float) -> list:
         return prune_nodes(network, criterion, kappa, data, **options).steps
 
-    if target.kind == "sparsity":
-        steps = probe(model, target.value)
-        return TargetResult(model, steps, _sparsity_report("sparsity", target.value, pruned_node_sparsity(model)))
-    inputs = example_inputs_of(data)
-    dense = copy.deepcopy(model)
-    return search(model, target, probe, lambda network: shrunk_fraction(dense, network, inputs, target.kind))
+    def measure() -> Measure:
+        inputs, dense = example_inputs_of(data), copy.deepcopy(model)
+        return lambda network: shrunk_fraction(dense, network, inputs, target.kind)
+
+    return _reach(model, target, probe, pruned_node_sparsity, measure)
 
 
 def check_one_of(sparsity: float | None, target: Target | None, name: str = "sparsity") -> None:
