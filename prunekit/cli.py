@@ -1,4 +1,4 @@
-"""Command line: ``prunekit run | sweep | results | profiles | bench | speed`` (the user interface; it prints)."""
+"""Command line: ``prunekit run | sweep | results | profiles | bench | speed | prune | inspect`` (it prints)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from prunekit.cli_prune import add_inspect_parser, add_prune_parser
 from prunekit.criteria import available_criteria, get_criterion
 from prunekit.data import DATASET_NAMES
 from prunekit.experiments import PRUNE_AT
@@ -195,9 +196,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="prunekit", description="SNIP-it / SNAP-it pruning experiments.")
     parser.add_argument("-v", "--verbose", action="count", default=0,
                         help="log more: -v info, -vv debug (also shows tracebacks of errors)")
-    commands = parser.add_subparsers(dest="command", required=True, metavar="{run,sweep,results,profiles,bench,speed}")
+    commands = parser.add_subparsers(dest="command", required=True,
+                                     metavar="{run,sweep,results,profiles,bench,speed,prune,inspect}")
     for add in (_add_run_parser, _add_sweep_parser, _add_results_parser, _add_profiles_parser, _add_bench_parser,
-                _add_speed_parser):
+                _add_speed_parser, add_prune_parser, add_inspect_parser):
         add(commands)
     return parser
 

@@ -18,12 +18,15 @@ from prunekit.determinism import single_threaded
 from prunekit.labels import check_labels
 from prunekit.masks import apply_mask, current_mask, prunable_layers, replace_mask, weight_sparsity
 from prunekit.nodes import node_sparsity
+from prunekit.prunability import log_summary
 from prunekit.sampling import SampleStream
 from prunekit.schedule import DEFAULT_STEPS, check_sparsity
+from prunekit.targets import Target, TargetResult, check_one_of, prune_weights_to_target
 
 log = logging.getLogger(__name__)
 
 DEFAULT_SAMPLES = 2560  # the paper's accumulated batch: 5 × 512
+DEFAULT_SPARSITY = 0.98
 DEFAULT_BATCH_SIZE = 512
 
 
@@ -148,7 +151,7 @@ def scoring_context(
 def prune(
     model: nn.Module,
     criterion: str | Criterion = "snip-it",
-    sparsity: float = 0.98,
+    sparsity: float | None = None,
     data: object = None,
     *,
     samples: int = DEFAULT_SAMPLES,
@@ -160,19 +163,28 @@ def prune(
     score_mode: str = "eval",
     seed: int = 0,
     on_round: Callable[[PruneStep], None] | None = None,
-) -> PruneResult:
+    target: Target | None = None,
+) -> PruneResult | TargetResult:
     """Prune ``model``'s Linear/Conv weights to ``sparsity`` with a named criterion, in place.
 
     ``data`` is any iterable of ``(inputs, targets)`` batches (a DataLoader, ``TensorBatches``,
     a list) or an ``(inputs, targets)`` tuple; each scoring round draws ``samples`` fresh samples
     from it (the paper's 2560 = 5 × 512). The model comes back in the train/eval mode it was given.
+    ``sparsity`` defaults to 0.98; instead, ``target=Target(flops=0.1)`` (or ``params=``) searches the
+    least sparsity that keeps at most that fraction and returns a ``TargetResult`` with its report.
     """
+    check_one_of(sparsity, target)
+    if target is not None:
+        options = dict(samples=samples, batch_size=batch_size, steps=steps, loss_fn=loss_fn, include_first=include_first,
+                       include_last=include_last, score_mode=score_mode, seed=seed, on_round=on_round)
+        return prune_weights_to_target(model, criterion, data, target, **options)
     crit = resolve_criterion(criterion, steps)
     check_prunes_before(crit)
-    kappa = check_sparsity(sparsity)
+    kappa = check_sparsity(DEFAULT_SPARSITY if sparsity is None else sparsity)
     ctx = scoring_context(model, crit, data, samples=samples, batch_size=batch_size, loss_fn=loss_fn,
                           include_first=include_first, include_last=include_last, score_mode=score_mode, seed=seed)
     check_labels(model, data, loss_fn=loss_fn)
+    log_summary(model, ctx.layers)
     was_training = model.training
     record: list[PruneStep] = []
     try:

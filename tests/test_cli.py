@@ -18,7 +18,7 @@ from prunekit.store import ResultStore
 from tests.sweep_helpers import fake_record
 
 REPO = Path(__file__).resolve().parents[1]
-SUBCOMMANDS = ("run", "sweep", "results", "profiles", "bench", "speed")
+SUBCOMMANDS = ("run", "sweep", "results", "profiles", "bench", "speed", "prune", "inspect")
 
 
 def prunekit(*args: str, cwd: Path, data_root: Path | None = None) -> subprocess.CompletedProcess:

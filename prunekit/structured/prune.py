@@ -22,8 +22,10 @@ from prunekit.criteria.sensitivity import SCORE_MODES
 from prunekit.determinism import single_threaded
 from prunekit.labels import check_labels
 from prunekit.masks import apply_mask, current_mask, weight_sparsity
+from prunekit.prunability import log_summary
 from prunekit.pruning import DEFAULT_BATCH_SIZE, DEFAULT_SAMPLES, scoring_context
 from prunekit.schedule import DEFAULT_STEPS, check_sparsity
+from prunekit.targets import Target, TargetResult, check_one_of, prune_nodes_to_target
 from prunekit.structured.criteria import NodeCriterion, NodeScoringContext, get_node_criterion
 from prunekit.structured.nodes import (
     NodeSite,
@@ -35,6 +37,8 @@ from prunekit.structured.nodes import (
 )
 
 log = logging.getLogger(__name__)
+
+DEFAULT_NODE_SPARSITY = 0.5
 
 
 
@@ -293,7 +297,7 @@ def node_scoring_context(
 def prune_nodes(
     model: nn.Module,
     criterion: str | NodeCriterion = "snap-it",
-    node_sparsity: float = 0.5,
+    node_sparsity: float | None = None,
     data: object = None,
     *,
     samples: int = DEFAULT_SAMPLES,
@@ -303,7 +307,8 @@ def prune_nodes(
     score_mode: str = "eval",
     seed: int = 0,
     channel_multiple: int = 1,
-) -> NodePruneResult:
+    target: Target | None = None,
+) -> NodePruneResult | TargetResult:
     """Prune ``model``'s hidden nodes to ``node_sparsity`` with a named node criterion, in place.
 
     ``data`` is any iterable of ``(inputs, targets)`` batches or an ``(inputs, targets)`` tuple;
@@ -312,13 +317,21 @@ def prune_nodes(
     ``channel_multiple=m`` then gives each hidden layer back its best pruned nodes (largest L1 norm
     of their incoming weights) until its width is a multiple of ``m`` (8 or 16 suit vector units and
     tensor cores), so the node sparsity ends at or below the target; its extra step is in the record.
+    ``node_sparsity`` defaults to 0.5; instead, ``target=Target(params=0.05)`` (or ``flops=``) searches the
+    least node sparsity whose shrunk network keeps at most that fraction (``TargetResult`` with its report).
     """
+    check_one_of(node_sparsity, target, "node_sparsity")
+    if target is not None:
+        options = dict(samples=samples, batch_size=batch_size, steps=steps, loss_fn=loss_fn, score_mode=score_mode,
+                       seed=seed, channel_multiple=channel_multiple)
+        return prune_nodes_to_target(model, criterion, data, target, **options)
     crit = get_node_criterion(criterion, steps=steps) if isinstance(criterion, str) else get_node_criterion(criterion)
-    kappa = check_sparsity(node_sparsity, "node_sparsity")
+    kappa = check_sparsity(DEFAULT_NODE_SPARSITY if node_sparsity is None else node_sparsity, "node_sparsity")
     check_channel_multiple(channel_multiple)
     ctx = node_scoring_context(model, crit, data, samples=samples, batch_size=batch_size, loss_fn=loss_fn,
                                score_mode=score_mode, seed=seed)
     check_labels(model, data, loss_fn=loss_fn)
+    log_summary(model, ctx.sites, "hidden layers prunable as nodes")
     was_training = model.training
     record: list[NodePruneStep] = []
     try:

@@ -24,6 +24,8 @@ import torch_pruning as tp
 from torch import nn
 from torch.nn.utils import prune
 
+from prunekit import channels
+from prunekit.grouped_conv import check_shrinkable_convs, whole_offsets
 from prunekit.masks import PRUNABLE_TYPES, prunable_layers
 from prunekit.train import eval_mode
 from prunekit.structured.nodes import output_layers
@@ -102,15 +104,20 @@ def _as_args(example_inputs: object) -> tuple:
     return tuple(example_inputs) if isinstance(example_inputs, (tuple, list)) else (example_inputs,)
 
 
-def dependency_graph(model: nn.Module, example_inputs: object) -> tp.DependencyGraph:
+def trace_dependencies(model: nn.Module, example_inputs: object) -> tp.DependencyGraph:
     """Trace ``model`` (in eval mode, so BatchNorm statistics stay untouched) with torch-pruning."""
     try:
         with eval_mode(model), torch.enable_grad():
-            graph = tp.DependencyGraph().build_dependency(
+            return tp.DependencyGraph().build_dependency(
                 model, example_inputs=_as_args(example_inputs), forward_fn=lambda m, args: m(*args), verbose=False
             )
     except Exception as err:
         raise ValueError(f"torch-pruning could not trace {type(model).__name__} on the example inputs: {err}") from err
+
+
+def dependency_graph(model: nn.Module, example_inputs: object) -> tp.DependencyGraph:
+    """:func:`trace_dependencies`, refusing a network whose Linear/Conv layers the trace does not reach."""
+    graph = trace_dependencies(model, example_inputs)
     missing = [name for name, m in prunable_layers(model).items() if m not in graph.module2node]
     if missing:
         raise ValueError(f"the dependency analysis of {type(model).__name__} cannot handle layers {missing}: "
@@ -135,22 +142,30 @@ def shrink(model: nn.Module, example_inputs: object, *, check: bool = True, rtol
     ``example_inputs`` is a batch the model accepts (a tensor or a tuple of them), used to trace
     the dependencies and, with ``check``, to verify that the copy computes the same function in
     eval mode. The copy carries plain ``weight``/``bias`` tensors (no masks) and the train/eval
-    mode of ``model``; ``model`` itself is not modified.
+    mode of ``model``; ``model`` itself is not modified. Grouped convolutions lose a channel only where
+    it is dead in all their groups; the kept channels of every cut layer are left on the copy
+    (:func:`prunekit.channels.kept_channels`), so a fresh network can be cut alike.
     """
+    check_shrinkable_convs(model)
     outputs = output_layers(model)
     detach_masked_attributes(model)
     small = copy.deepcopy(model)
     remove_reparametrisation(small)
     modules = dict(small.named_modules())
+    names = {module: name for name, module in modules.items()}
+    record = channels.start_record(small)
     graph = dependency_graph(small, example_inputs)
     removed = 0
     ignored = [modules[name] for name in outputs]
     for group in graph.get_all_groups(ignored_layers=ignored, root_module_types=PRUNABLE_TYPES):
-        idxs = removable_channels(graph, group)
+        idxs = whole_offsets(graph, group, removable_channels(graph, group))
         if idxs:
             root = group[0].dep
-            graph.get_pruning_group(root.target.module, root.handler, idxs).prune()
+            cut = graph.get_pruning_group(root.target.module, root.handler, idxs)
+            channels.note_group(record, graph, cut, names)
+            cut.prune()
             removed += len(idxs)
+    channels.attach(small, record)
     log.info("shrink removed %d channels from %s", removed, type(model).__name__)
     if check:
         _check_same_function(model, small, example_inputs, rtol)
