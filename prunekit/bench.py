@@ -11,7 +11,6 @@ import argparse
 import json
 import logging
 import sys
-import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
@@ -22,6 +21,7 @@ from prunekit.data import dataset_info, make_batches
 from prunekit.masks import prunable_layers
 from prunekit.models import build_model
 from prunekit.pruning import prune
+from prunekit.timing import Stopwatch, timed_call
 from prunekit.train import TrainConfig, make_optimizer, resolve_device, seed_everything, train_epoch
 
 log = logging.getLogger(__name__)
@@ -71,22 +71,10 @@ class BenchResult:
         return {**asdict(self), **ratios}
 
 
-def _synchronize(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
 def _best_time(fn: Callable[[], object], device: torch.device, repeats: int) -> float:
     """Fastest of ``repeats`` timed calls after one warm-up (least disturbed by other processes)."""
     fn()
-    best = float("inf")
-    for _ in range(repeats):
-        _synchronize(device)
-        start = time.perf_counter()
-        fn()
-        _synchronize(device)
-        best = min(best, time.perf_counter() - start)
-    return best
+    return min(timed_call(fn, device) for _ in range(repeats))
 
 
 def gemm_shapes(model: nn.Module, input_shape: tuple[int, ...], batch: int) -> list[tuple[int, int, int]]:
@@ -155,11 +143,9 @@ def run_benchmark(model_name: str = "mlp5", dataset: str = "mnist", sparsity: fl
     seed_everything(seed)
     masked = build_model(model_name, info.input_shape, info.num_classes).to(dev)
     scoring = make_batches(dataset, train=True, device=dev, limit=limit, seed=seed + 1)
-    _synchronize(dev)
-    start = time.perf_counter()
-    result = prune(masked, "snip-it", sparsity, data=scoring, seed=seed)
-    _synchronize(dev)
-    scoring_s = time.perf_counter() - start
+    with Stopwatch(dev) as scoring_watch:
+        result = prune(masked, "snip-it", sparsity, data=scoring, seed=seed)
+    scoring_s = scoring_watch.seconds
     masked_s = _epoch_seconds(masked, batches, dev, repeats)
     return BenchResult(model_name, dataset, str(dev), torch.get_num_threads(), batches.num_samples, weights,
                        rate / 1e9, bound, dense_s, masked_s, scoring_s, len(result.steps))
@@ -204,11 +190,9 @@ def criterion_costs(model_name: str = "mlp5", dataset: str = "mnist", sparsity: 
         seed_everything(seed)
         fresh = build_model(model_name, info.input_shape, info.num_classes).to(dev)
         scoring = make_batches(dataset, train=True, device=dev, limit=limit, seed=seed + 1)
-        _synchronize(dev)
-        start = time.perf_counter()
-        result = prune(fresh, crit, sparsity, data=scoring, seed=seed)  # data-free ones only read its shape
-        _synchronize(dev)
-        costs.append(CriterionCost(name, len(result.steps), time.perf_counter() - start, epoch_s))
+        with Stopwatch(dev) as watch:
+            result = prune(fresh, crit, sparsity, data=scoring, seed=seed)  # data-free ones only read its shape
+        costs.append(CriterionCost(name, len(result.steps), watch.seconds, epoch_s))
     if criteria is None or "hoyersquare" in criteria:
         seed_everything(seed)
         fresh = build_model(model_name, info.input_shape, info.num_classes).to(dev)

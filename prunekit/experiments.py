@@ -11,7 +11,6 @@ import os
 import platform
 import socket
 import subprocess
-import time
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields, replace
 from datetime import datetime, timezone
@@ -57,6 +56,7 @@ from prunekit.during import (
 )
 from prunekit.pruning import DEFAULT_BATCH_SIZE, DEFAULT_SAMPLES, PruneStep, prune, scoring_context
 from prunekit.schedule import DEFAULT_STEPS
+from prunekit.timing import Stopwatch
 from prunekit.train import (
     PRECISIONS,
     Callback,
@@ -928,9 +928,9 @@ def run(config: RunConfig, *, progress: bool = True, data_root: str | os.PathLik
         keep_model: bool = False) -> RunRecord:
     """Build, prune (if asked), train and evaluate one configuration; return everything it measured
     (and, with ``keep_model``, the trained network as ``record.model``)."""
-    started = time.perf_counter()
     config = config.resolved()  # the record states the device and numeric mode the run computed in
     device = torch.device(config.device)
+    total = Stopwatch(device).start()
     info = dataset_info(config.dataset)
     data = load_run_data(config, device, data_root)
     model = initial_model(config, data, device)
@@ -939,9 +939,9 @@ def run(config: RunConfig, *, progress: bool = True, data_root: str | os.PathLik
     log.info("run %s: %s on %s, %s at %.4f (%s), %d epochs, seed %d", config.key, config.model, config.dataset,
              config.criterion, config.sparsity, config.prune_at, config.epochs, config.seed)
 
-    prune_start = time.perf_counter()
-    model, steps = _prune_at_start(model, config, data, info.input_shape)
-    prune_seconds = time.perf_counter() - prune_start
+    with Stopwatch(device) as prune_watch:
+        model, steps = _prune_at_start(model, config, data, info.input_shape)
+    prune_seconds = prune_watch.seconds
     start_memory = training_memory_bytes(model, info.input_shape, config.batch_size, seed=config.seed)
     _reset_peak_memory(device)  # after the probes above, which run the dense network at batch size
 
@@ -958,9 +958,9 @@ def run(config: RunConfig, *, progress: bool = True, data_root: str | os.PathLik
     callbacks.append(meter)
     sampler = MemorySampler()  # memory during training, every few optimiser steps (median: Figure 21)
     callbacks.append(sampler)
-    train_start = time.perf_counter()
-    history = train(model, data.train, data.test, _train_config(config, device, progress), callbacks)
-    train_seconds = time.perf_counter() - train_start
+    with Stopwatch(device) as train_watch:
+        history = train(model, data.train, data.test, _train_config(config, device, progress), callbacks)
+    train_seconds = train_watch.seconds
     if isinstance(during, StructuredPruner):
         during.finalize(model)
         model = _shrunk(model, config, info.input_shape)
@@ -968,10 +968,11 @@ def run(config: RunConfig, *, progress: bool = True, data_root: str | os.PathLik
         steps = list(during.steps_done)
         prune_seconds = sum(s.seconds for s in steps)  # also inside train_seconds
 
-    eval_start = time.perf_counter()
-    final = history.epochs[-1] if history.epochs else None
-    test_loss, accuracy = (final.test_loss, final.test_acc) if final else evaluate(model, data.test, device, config.precision)
-    eval_seconds = time.perf_counter() - eval_start
+    with Stopwatch(device) as eval_watch:
+        final = history.epochs[-1] if history.epochs else None
+        test_loss, accuracy = (final.test_loss, final.test_acc) if final else evaluate(model, data.test, device,
+                                                                                       config.precision)
+    eval_seconds = eval_watch.seconds
 
     model_metrics, layers = _model_metrics(model, info.input_shape, dense, config.structured)
     metrics = {
@@ -992,7 +993,7 @@ def run(config: RunConfig, *, progress: bool = True, data_root: str | os.PathLik
         "train_seconds": train_seconds,
         "eval_seconds": eval_seconds,
         "inference_seconds": inference_seconds(model, info.input_shape, config.batch_size),
-        "total_seconds": time.perf_counter() - started,
+        "total_seconds": total.elapsed(),
         # on CUDA the sampler resets torch's peak counter between samples, so the run's peak is the larger one;
         # on CPU the kernel's peak RSS is exact (statm samples count pages differently and can read a hair above it)
         "peak_memory_bytes": (max(peak_memory_bytes(device), sampler.peak_bytes) if device.type == "cuda"

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import math
-import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import NamedTuple
@@ -19,6 +18,7 @@ from prunekit.masks import apply_mask, current_mask, prunable_layers, replace_ma
 from prunekit.nodes import node_sparsity
 from prunekit.sampling import SampleStream
 from prunekit.schedule import DEFAULT_STEPS, check_sparsity
+from prunekit.timing import Stopwatch, model_device
 
 log = logging.getLogger(__name__)
 
@@ -187,7 +187,7 @@ def prune(
 
 def prune_round(ctx: ScoringContext, crit: Criterion, index: int, target: float) -> PruneStep:
     """Score, rank globally and AND the new masks in (replace them, for a criterion that regrows)."""
-    start = time.perf_counter()
+    watch = Stopwatch(model_device(ctx.model)).start()
     with single_threaded():  # the same mask on any thread count
         scores = crit.score(ctx)
     masks = global_keep_masks(ctx.layers, scores, target, regrow=crit.regrows)
@@ -207,7 +207,7 @@ def prune_round(ctx: ScoringContext, crit: Criterion, index: int, target: float)
         kept=total - int(round(achieved * total)),
         total=total,
         loss=ctx.last_loss,
-        seconds=time.perf_counter() - start,
+        seconds=watch.stop(),
         removed=removed,
         revived=revived,
     )

@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import random
-import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 
@@ -14,6 +13,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
+
+from prunekit.timing import Stopwatch
 
 log = logging.getLogger(__name__)
 
@@ -298,10 +299,10 @@ def train(model: nn.Module, train_batches: Batches, test_batches: Batches | None
     bar = tqdm(range(1, config.epochs + 1), desc="train", unit="epoch", disable=not config.progress,
                leave=False)
     for epoch in bar:
-        start = time.perf_counter()
-        train_loss, train_acc = train_epoch(model, train_batches, state.optimizer, config, device, scaler,
-                                            callbacks=callbacks, state=state)
-        seconds = time.perf_counter() - start
+        with Stopwatch(device) as watch:
+            train_loss, train_acc = train_epoch(model, train_batches, state.optimizer, config, device, scaler,
+                                                callbacks=callbacks, state=state)
+        seconds = watch.seconds
         test_loss, test_acc = (evaluate(model, test_batches, device, precision)
                                if test_batches is not None else (None, None))
         state.history.epochs.append(EpochStats(epoch, train_loss, train_acc, test_loss, test_acc, seconds))
