@@ -3,6 +3,10 @@
 The bound is ``6 × weights × samples`` FLOPs (forward, input-gradient and weight-gradient GEMMs of
 every Linear/Conv layer) at the matmul rate measured here for the model's own batch shapes. The
 ratio ``epoch time / bound`` says how much the loop spends beyond the unavoidable matrix work.
+
+Bound and epochs run in one numeric mode (``precision``, resolved as a run resolves it: bf16 autocast
+on an Ampere GPU, fp32 on CPU): the GEMMs in the autocast dtype, the epochs under autocast and, for
+fp16, with the GradScaler a run uses. A bf16 epoch against an fp32 bound would flatter the loop.
 """
 
 from __future__ import annotations
@@ -22,7 +26,17 @@ from prunekit.masks import prunable_layers
 from prunekit.models import build_model
 from prunekit.pruning import prune
 from prunekit.timing import Stopwatch, timed_call
-from prunekit.train import TrainConfig, make_optimizer, resolve_device, seed_everything, train_epoch
+from prunekit.train import (
+    AUTOCAST_DTYPES,
+    PRECISIONS,
+    TrainConfig,
+    grad_scaler,
+    make_optimizer,
+    resolve_device,
+    resolve_precision,
+    seed_everything,
+    train_epoch,
+)
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +48,7 @@ class BenchResult:
     model: str
     dataset: str
     device: str
+    precision: str
     threads: int
     samples: int
     weights: int
@@ -100,14 +115,17 @@ def gemm_shapes(model: nn.Module, input_shape: tuple[int, ...], batch: int) -> l
     return shapes
 
 
-def gemm_rate(shapes: list[tuple[int, int, int]], device: torch.device, repeats: int = 5) -> float:
-    """FLOP/s of the forward and both backward GEMMs of these shapes, timed together as plain matmuls."""
-    mats = []
-    for rows, inner, cols in shapes:
-        x = torch.randn(rows, inner, device=device)
-        w = torch.randn(inner, cols, device=device)
-        g = torch.randn(rows, cols, device=device)
-        mats.append((x, w, g))
+def gemm_operands(shapes: list[tuple[int, int, int]], device: torch.device,
+                  dtype: torch.dtype = torch.float32) -> list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
+    """Random (input, weight, output-gradient) matrices of each GEMM shape, in ``dtype`` on ``device``."""
+    return [(torch.randn(rows, inner, device=device, dtype=dtype), torch.randn(inner, cols, device=device, dtype=dtype),
+             torch.randn(rows, cols, device=device, dtype=dtype)) for rows, inner, cols in shapes]
+
+
+def gemm_rate(shapes: list[tuple[int, int, int]], device: torch.device, repeats: int = 5,
+              dtype: torch.dtype = torch.float32) -> float:
+    """FLOP/s of the forward and both backward GEMMs of these shapes, timed together as plain ``dtype`` matmuls."""
+    mats = gemm_operands(shapes, device, dtype)
 
     def all_gemms() -> None:
         for x, w, g in mats:
@@ -120,25 +138,35 @@ def gemm_rate(shapes: list[tuple[int, int, int]], device: torch.device, repeats:
     return flops / seconds
 
 
-def _epoch_seconds(model: nn.Module, batches, device: torch.device, repeats: int) -> float:
-    config = TrainConfig(epochs=1, progress=False)
+def epoch_config(precision: str = "auto") -> TrainConfig:
+    """The settings of a benchmark epoch: one epoch, no progress bar, in numeric mode ``precision``."""
+    return TrainConfig(epochs=1, progress=False, precision=precision)
+
+
+def _epoch_seconds(model: nn.Module, batches, device: torch.device, repeats: int, precision: str = "auto") -> float:
+    """Fastest of ``repeats`` training epochs in ``precision`` (autocast, and the GradScaler for fp16)."""
+    config = epoch_config(precision)
     optimizer = make_optimizer(model, config)
-    return _best_time(lambda: train_epoch(model, batches, optimizer, config, device), device, repeats)
+    scaler = grad_scaler(device, resolve_precision(device, config.amp, precision))
+    return _best_time(lambda: train_epoch(model, batches, optimizer, config, device, scaler), device, repeats)
 
 
 def run_benchmark(model_name: str = "mlp5", dataset: str = "mnist", sparsity: float = 0.98,
                   device: str | None = None, repeats: int = 2, limit: int | None = None,
-                  seed: int = 0) -> BenchResult:
-    """Time a dense and a SNIP-it-masked epoch and SNIP-it's scoring against the GEMM bound."""
+                  seed: int = 0, precision: str = "auto") -> BenchResult:
+    """Time a dense and a SNIP-it-masked epoch and SNIP-it's scoring against the GEMM bound, all in one numeric
+    mode (``precision`` as a run resolves it)."""
     dev = resolve_device(device)
+    mode = resolve_precision(dev, True, precision)
     info = dataset_info(dataset)
     batches = make_batches(dataset, train=True, device=dev, limit=limit, seed=seed)
     seed_everything(seed)
     dense = build_model(model_name, info.input_shape, info.num_classes).to(dev)
     weights = sum(m.weight.numel() for m in prunable_layers(dense).values())
-    rate = gemm_rate(gemm_shapes(dense, info.input_shape, batches.batch_size), dev)
+    dtype = AUTOCAST_DTYPES.get(mode, torch.float32)
+    rate = gemm_rate(gemm_shapes(dense, info.input_shape, batches.batch_size), dev, dtype=dtype)
     bound = 6 * weights * batches.num_samples / rate
-    dense_s = _epoch_seconds(dense, batches, dev, repeats)
+    dense_s = _epoch_seconds(dense, batches, dev, repeats, mode)
 
     seed_everything(seed)
     masked = build_model(model_name, info.input_shape, info.num_classes).to(dev)
@@ -146,8 +174,8 @@ def run_benchmark(model_name: str = "mlp5", dataset: str = "mnist", sparsity: fl
     with Stopwatch(dev) as scoring_watch:
         result = prune(masked, "snip-it", sparsity, data=scoring, seed=seed)
     scoring_s = scoring_watch.seconds
-    masked_s = _epoch_seconds(masked, batches, dev, repeats)
-    return BenchResult(model_name, dataset, str(dev), torch.get_num_threads(), batches.num_samples, weights,
+    masked_s = _epoch_seconds(masked, batches, dev, repeats, mode)
+    return BenchResult(model_name, dataset, str(dev), mode, torch.get_num_threads(), batches.num_samples, weights,
                        rate / 1e9, bound, dense_s, masked_s, scoring_s, len(result.steps))
 
 
@@ -196,15 +224,16 @@ def criterion_costs(model_name: str = "mlp5", dataset: str = "mnist", sparsity: 
     if criteria is None or "hoyersquare" in criteria:
         seed_everything(seed)
         fresh = build_model(model_name, info.input_shape, info.num_classes).to(dev)
-        config = TrainConfig(epochs=1, progress=False)
+        config = epoch_config()
         optimizer = make_optimizer(fresh, config)
+        scaler = grad_scaler(dev, resolve_precision(dev, config.amp, config.precision))
         hoyer = RegularisedThresholdPruning()
         state = TrainState(fresh, optimizer, config, dev, History(), steps_per_epoch=len(batches))
         hoyer.on_train_start(state)
         # paired on one model, so the difference is the regulariser's and not the two models' or the warm-up's
-        plain = _best_time(lambda: train_epoch(fresh, batches, optimizer, config, dev), dev, repeats)
-        regularised = _best_time(lambda: train_epoch(fresh, batches, optimizer, config, dev, callbacks=[hoyer],
-                                                     state=state), dev, repeats)
+        plain = _best_time(lambda: train_epoch(fresh, batches, optimizer, config, dev, scaler), dev, repeats)
+        regularised = _best_time(lambda: train_epoch(fresh, batches, optimizer, config, dev, scaler,
+                                                     callbacks=[hoyer], state=state), dev, repeats)
         costs.append(CriterionCost("hoyersquare (regulariser, per epoch)", len(batches), regularised - plain, plain))
     return costs
 
@@ -221,7 +250,7 @@ def format_result(result: BenchResult) -> str:
     """Human-readable report of a benchmark result."""
     return "\n".join([
         f"{result.model} on {result.dataset}, {result.samples} samples/epoch, {result.weights:,} prunable "
-        f"weights, device {result.device}, {result.threads} threads",
+        f"weights, device {result.device} ({result.precision}), {result.threads} threads",
         f"  GEMM rate (batch shapes, fwd + 2 bwd): {result.gemm_gflops_per_s:8.1f} GFLOP/s",
         f"  plain-GEMM bound for one epoch       : {result.gemm_bound_s:8.3f} s",
         f"  unpruned epoch                       : {result.dense_epoch_s:8.3f} s  "
@@ -240,6 +269,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dataset", default="mnist", help="dataset whose training split is timed")
     parser.add_argument("--sparsity", type=float, default=0.98, help="SNIP-it sparsity of the masked run")
     parser.add_argument("--device", default=None, help="cpu, cuda or auto (default: auto)")
+    parser.add_argument("--precision", default="auto", choices=PRECISIONS,
+                        help="numeric mode of bound and epochs (default: auto, as a run: bf16 autocast on an Ampere GPU)")
     parser.add_argument("--repeats", type=int, default=2, help="timed epochs per variant; the fastest counts")
     parser.add_argument("--limit", type=int, default=None, help="use only the first N training samples")
     parser.add_argument("--json", dest="json_path", default=None, help="also write the numbers to this file")
@@ -264,7 +295,8 @@ def main(args: argparse.Namespace) -> int:
             with open(args.json_path, "w", encoding="utf-8") as fh:
                 json.dump([{**asdict(c), "epochs": c.epochs} for c in costs], fh, indent=2)
         return 0
-    result = run_benchmark(args.model, args.dataset, args.sparsity, args.device, args.repeats, args.limit)
+    result = run_benchmark(args.model, args.dataset, args.sparsity, args.device, args.repeats, args.limit,
+                           precision=args.precision)
     sys.stdout.write(format_result(result) + "\n")
     if args.json_path:
         with open(args.json_path, "w", encoding="utf-8") as fh:

@@ -52,7 +52,7 @@ def resolve_device(device: str | torch.device | None = None) -> torch.device:
 
 
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")  # "auto": bf16 (fp16 before Ampere) autocast on CUDA with amp
-_AUTOCAST_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
+AUTOCAST_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
 
 
 def cuda_native_bf16(device: torch.device) -> bool:
@@ -88,7 +88,7 @@ def autocast_for(device: torch.device, precision: str | bool) -> contextlib.Abst
     mode = resolve_precision(device, amp, requested)
     if mode == "fp32":
         return contextlib.nullcontext()
-    return torch.autocast(device.type, dtype=_AUTOCAST_DTYPES[mode])
+    return torch.autocast(device.type, dtype=AUTOCAST_DTYPES[mode])
 
 
 @dataclass(frozen=True)
