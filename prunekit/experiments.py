@@ -23,7 +23,7 @@ from torch import nn
 import prunekit
 from prunekit.criteria import available_criteria, get_criterion
 from prunekit.criteria.sensitivity import SCORE_MODES
-from prunekit.determinism import single_threaded
+from prunekit.determinism import deterministic_algorithms, single_threaded
 from prunekit.data import DATASET_NAMES, TensorBatches, dataset_info, load_split, make_batches, validation_split
 from prunekit.masks import apply_mask, current_mask, prunable_layers
 from prunekit.memory import MemorySampler
@@ -78,7 +78,8 @@ PRUNE_AT = ("none", "before", "during", "after")  # when a run prunes (a criteri
 # the keys of runs stored before the field existed (e.g. results/cpu) do not change.
 CONDITIONAL_KEY_FIELDS = {"prune_interval": "during"}
 # Fields added later: left out of the key while they hold this default, for the same reason.
-DEFAULTED_KEY_FIELDS = {"rewind_epoch": None, "ablation": "none", "structured": False, "validation": 0.0}
+DEFAULTED_KEY_FIELDS = {"rewind_epoch": None, "ablation": "none", "structured": False, "validation": 0.0,
+                        "deterministic": False}
 # Node criteria that prune before training: the network is physically shrunk, then trained. The others
 # (efficientconvnets, gatedecorators, group-hs, l0) prune in the training loop (prunekit.structured.after);
 # each node criterion names when it prunes (its ``timings``).
@@ -249,6 +250,7 @@ class RunConfig:
     profile: str | None = None
     device: str = "auto"
     precision: str = "auto"  # fp32, bf16 or fp16 (autocast); auto: bf16/fp16 on CUDA with amp, else fp32
+    deterministic: bool = False  # deterministic kernels (cuDNN, torch.use_deterministic_algorithms): GPU runs repeat
 
     def __post_init__(self) -> None:
         for name, value in self._validated().items():
@@ -297,6 +299,7 @@ class RunConfig:
             "criterion_options": _options_field(self.criterion_options),
             "device": _device_field(self.device),
             "precision": _choice_field("precision", self.precision, PRECISIONS),
+            "deterministic": _bool_field("deterministic", self.deterministic),
         }
 
     def _check_consistency(self) -> None:
@@ -927,7 +930,14 @@ def pruned_at_init(config: RunConfig, data_root: str | os.PathLike | None = None
 def run(config: RunConfig, *, progress: bool = True, data_root: str | os.PathLike | None = None,
         keep_model: bool = False) -> RunRecord:
     """Build, prune (if asked), train and evaluate one configuration; return everything it measured
-    (and, with ``keep_model``, the trained network as ``record.model``)."""
+    (and, with ``keep_model``, the trained network as ``record.model``). With ``config.deterministic`` the
+    run uses deterministic kernels and the global switches are restored afterwards."""
+    with deterministic_algorithms(config.deterministic):
+        return _run(config, progress=progress, data_root=data_root, keep_model=keep_model)
+
+
+def _run(config: RunConfig, *, progress: bool, data_root: str | os.PathLike | None, keep_model: bool) -> RunRecord:
+    """``run`` inside its determinism switches."""
     config = config.resolved()  # the record states the device and numeric mode the run computed in
     device = torch.device(config.device)
     total = Stopwatch(device).start()

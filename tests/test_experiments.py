@@ -56,6 +56,7 @@ CHANGES = {
     "ablation": "shuffle",
     "structured": True,  # needs a node criterion (tests/test_unstructured_methods.py)
     "validation": 0.2,  # evaluate on a held-out share of the training set (Appendix F tuning)
+    "deterministic": True,  # deterministic kernels: another kernel choice on a GPU
 }
 
 
