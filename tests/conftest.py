@@ -10,6 +10,16 @@ import torch
 from torch import nn
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Skip the ``gpu`` tests on a machine without CUDA."""
+    if torch.cuda.is_available():
+        return
+    skip = pytest.mark.skip(reason="needs a CUDA device (make gpu-check runs it on one)")
+    for item in items:
+        if item.get_closest_marker("gpu") is not None:
+            item.add_marker(skip)
+
+
 def mnist_root() -> Path | None:
     """The data root holding MNIST/raw, or None; PRUNEKIT_REQUIRE_DATA=1 turns absence into failure."""
     root = Path(os.environ.get("PRUNEKIT_DATA", "data"))

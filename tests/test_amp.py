@@ -55,7 +55,7 @@ class SpyScaler(torch.amp.GradScaler):
 def test_bf16_epoch_computes_in_bf16_and_keeps_fp32_master_weights():
     model = tiny_mlp()
     dtypes = _linear_output_dtypes(model)
-    config = TrainConfig(epochs=1, progress=False, precision="bf16")
+    config = TrainConfig(epochs=1, progress=False, device="cpu", precision="bf16")
     before = [p.detach().clone() for p in model.parameters()]
     loss, acc = train_epoch(model, _batches(), make_optimizer(model, config), config, CPU)
     assert math.isfinite(loss) and 0.0 <= acc <= 1.0
@@ -67,7 +67,7 @@ def test_bf16_epoch_computes_in_bf16_and_keeps_fp32_master_weights():
 def test_fp32_epoch_never_autocasts():
     model = tiny_mlp()
     dtypes = _linear_output_dtypes(model)
-    config = TrainConfig(epochs=1, progress=False, precision="fp32")
+    config = TrainConfig(epochs=1, progress=False, device="cpu", precision="fp32")
     train_epoch(model, _batches(), make_optimizer(model, config), config, CPU)
     assert set(dtypes) == {torch.float32}
 
@@ -75,7 +75,7 @@ def test_fp32_epoch_never_autocasts():
 def test_fp16_epoch_scales_the_loss_unscales_before_clipping_and_steps_through_the_scaler():
     model = tiny_mlp()
     dtypes = _linear_output_dtypes(model)
-    config = TrainConfig(epochs=1, progress=False, precision="fp16")
+    config = TrainConfig(epochs=1, progress=False, device="cpu", precision="fp16")
     scaler = SpyScaler()
     batches = _batches()
     loss, _ = train_epoch(model, batches, make_optimizer(model, config), config, CPU, scaler)
@@ -88,7 +88,7 @@ def test_fp16_epoch_scales_the_loss_unscales_before_clipping_and_steps_through_t
 
 def test_an_overflowing_fp16_step_is_skipped_and_the_scale_backs_off():
     model = tiny_mlp()
-    config = TrainConfig(epochs=1, progress=False, precision="fp16", grad_clip=0.0)
+    config = TrainConfig(epochs=1, progress=False, device="cpu", precision="fp16", grad_clip=0.0)
     scaler = SpyScaler()
     scaler._init_scale = 2.0 ** 120  # scaled gradients overflow: the step must not touch the weights
     before = [p.detach().clone() for p in model.parameters()]

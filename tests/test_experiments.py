@@ -23,7 +23,7 @@ from prunekit.experiments import (
 )
 from tests.sweep_helpers import data_root_or_skip, fake_record, one_thread, single_thread, tiny_config  # noqa: F401
 
-BASE = dict(model="mlp5", dataset="mnist", criterion="snip-it", sparsity=0.98, epochs=10)
+BASE = dict(model="mlp5", dataset="mnist", criterion="snip-it", sparsity=0.98, epochs=10, device="cpu")
 
 
 class OptionCriterion(RandomCriterion):
@@ -85,7 +85,7 @@ def test_prune_at_and_criterion_options_are_in_the_key(option_criterion):
     assert "prune_at" in dense.to_dict() and json.dumps(dense.to_dict())  # serialisable identity
 
 
-@pytest.mark.parametrize("field, value", [("device", "cpu"), ("profile", "paper")])
+@pytest.mark.parametrize("field, value", [("device", "auto"), ("profile", "paper")])
 def test_device_name_and_profile_do_not_change_the_key(field, value, monkeypatch):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)  # "auto" is the CPU here
     assert RunConfig(**BASE).key == RunConfig(**{**BASE, field: value}).key
@@ -318,9 +318,9 @@ def test_scoring_draws_from_training_data_not_test_data(mnist_data_root):
 
 def test_before_training_structured_keys_are_those_of_the_committed_cpu_records():
     snap = RunConfig.from_profile("cpu", model="mlp5", dataset="mnist", criterion="snap-it", sparsity=0.9, seed=0,
-                                  structured=True)
+                                  structured=True, device="cpu")
     cnip = RunConfig.from_profile("cpu", model="mlp5", dataset="mnist", criterion="cnip-it", sparsity=0.5, seed=1,
-                                  structured=True)
+                                  structured=True, device="cpu")
     assert (snap.key, cnip.key) == ("f3a55118f5ba43c4", "8cfa2e2806e3f5c0")  # results/cpu/<key>.json
 
 

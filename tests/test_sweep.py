@@ -19,7 +19,7 @@ from tests.sweep_helpers import data_root_or_skip, fake_record, kill_grid, singl
 
 REPO = Path(__file__).resolve().parents[1]
 HELPER = Path(__file__).with_name("sweep_helpers.py")
-BASE = RunConfig(model="mlp5", dataset="mnist", criterion="snip", sparsity=0.9, epochs=1)
+BASE = RunConfig(model="mlp5", dataset="mnist", criterion="snip", sparsity=0.9, epochs=1, device="cpu")
 
 
 @pytest.fixture

@@ -99,11 +99,13 @@ def test_imp_is_refused_before_training_and_needs_no_data():
 
 
 def test_rewind_epoch_is_in_the_key_only_when_set_and_scales_with_the_profile():
-    imp = RunConfig.from_profile("cpu", model="mlp5", dataset="mnist", criterion="imp-global", sparsity=0.98)
+    imp = RunConfig.from_profile("cpu", model="mlp5", dataset="mnist", criterion="imp-global", sparsity=0.98,
+                                device="cpu")
     assert imp.prune_at == "during"
     assert (imp.prune_interval, imp.rewind_epoch) == (0.3, 0.45)  # 4 and 6 of 80 epochs, scaled to 6
     assert imp.key != imp.replace(rewind_epoch=None).key
-    snip = RunConfig.from_profile("paper", model="mlp5", dataset="mnist", criterion="snip-it", sparsity=0.98)
+    snip = RunConfig.from_profile("paper", model="mlp5", dataset="mnist", criterion="snip-it", sparsity=0.98,
+                                 device="cpu")
     assert (snip.prune_interval, snip.rewind_epoch) == (4, None)
     with pytest.raises(ValueError, match="rewind_epoch applies to pruning during training"):
         snip.replace(rewind_epoch=2.0)
