@@ -197,3 +197,61 @@ def test_ray_and_local_backends_give_identical_records(ray_cluster, tmp_path, mn
     # the driver wrote every record, and they read back equal
     assert [remote_store.get(c).to_dict() for c in configs] == [r.to_dict() for r in remote]
     assert len(list(remote_store.root.glob("*.json"))) == len(configs)
+
+
+class FakeRef:
+    """A finished Ray object reference."""
+
+    def __init__(self, result: dict) -> None:
+        self.result = result
+
+
+class FakeRay:
+    """A Ray cluster stand-in with ``gpus`` GPUs: records each task's resource options, runs nothing real."""
+
+    def __init__(self, gpus: int, cpus: int = 8) -> None:
+        self.gpus, self.cpus, self.options = gpus, cpus, []
+
+    def is_initialized(self) -> bool:
+        return True  # a cluster the sweep did not start, so it will not shut it down
+
+    def cluster_resources(self) -> dict:
+        return {"CPU": self.cpus, **({"GPU": self.gpus} if self.gpus else {})}
+
+    def nodes(self) -> list:
+        return [{"Alive": True, "Resources": {"CPU": self.cpus}}]
+
+    def remote(self, fn):
+        fake = self
+
+        class Task:
+            def options(self, **resources):
+                fake.options.append(resources)
+                return self
+
+            def remote(self, config, root, threads):
+                return FakeRef(fake_record(RunConfig.from_dict(config)).to_dict())
+
+        return Task()
+
+    def wait(self, refs, num_returns=1):
+        return refs[:1], refs[1:]
+
+    def get(self, ref):
+        return ref.result
+
+
+@pytest.mark.parametrize("gpus, device, expected", [
+    (2, "auto", {"num_gpus": 1, "num_cpus": 1}),  # a run that may use CUDA gets one GPU of the cluster
+    (2, "cuda:0", {"num_gpus": 1, "num_cpus": 1}),
+    (2, "cpu", {"num_cpus": 3}),  # a CPU run never holds a GPU
+    (0, "auto", {"num_cpus": 3}),  # no GPUs in the cluster: CPUs, as many as the task's torch threads
+])
+def test_ray_tasks_ask_for_a_gpu_only_when_the_run_can_use_one_and_the_cluster_has_one(
+        gpus, device, expected, store, monkeypatch):
+    fake = FakeRay(gpus)
+    monkeypatch.setattr(sweep_module, "import_ray", lambda: fake)
+    configs = [BASE.replace(seed=s, device=device, precision="bf16" if device != "cpu" else "auto") for s in (0, 1)]
+    records = sweep(configs, store, backend="ray", progress=False, cpus_per_task=3)
+    assert fake.options == [expected, expected]
+    assert [r.key for r in records] == [c.key for c in configs] and len(store.records()) == 2
