@@ -10,13 +10,18 @@ import torch
 from torch import nn
 
 
+MNIST_FIXTURES = ("mnist_data_root", "mnist_data_root_session", "mnist_root")
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Skip the ``gpu`` tests on a machine without CUDA."""
-    if torch.cuda.is_available():
-        return
-    skip = pytest.mark.skip(reason="needs a CUDA device (make gpu-check runs it on one)")
+    """Mark every test that reads real MNIST ``needs_data("mnist")`` (select with ``-m needs_data``); skip the
+    ``gpu`` tests on a machine without CUDA."""
+    skip = None if torch.cuda.is_available() else pytest.mark.skip(
+        reason="needs a CUDA device (make gpu-check runs it on one)")
     for item in items:
-        if item.get_closest_marker("gpu") is not None:
+        if item.get_closest_marker("needs_data") is None and any(f in MNIST_FIXTURES for f in item.fixturenames):
+            item.add_marker(pytest.mark.needs_data("mnist"))
+        if skip is not None and item.get_closest_marker("gpu") is not None:
             item.add_marker(skip)
 
 
