@@ -28,6 +28,7 @@ def _pruned_digest(model_name: str, criterion: str, threads: int, root) -> str:
         torch.set_num_threads(before)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("model_name", ["mlp5", "lenet5"])
 @pytest.mark.parametrize("criterion", ["snip", "snip-it"])
 def test_masks_are_bit_identical_on_one_and_two_threads(model_name, criterion, mnist_data_root):

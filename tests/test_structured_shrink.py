@@ -69,7 +69,10 @@ def n_params(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
 
 
-@pytest.mark.parametrize("name", list(MODELS))
+FAST_MODELS = ("mlp5", "lenet5")  # the others take tens of seconds to a few minutes on a CPU: marked slow
+
+
+@pytest.mark.parametrize("name", [n if n in FAST_MODELS else pytest.param(n, marks=pytest.mark.slow) for n in MODELS])
 def test_shrunk_network_computes_the_masked_function_with_plain_smaller_weights_and_trains(name):
     model, x, y = pruned(name)
     small = shrink(model, x[:2], check=False)
@@ -123,6 +126,7 @@ def test_mlp5_shrinks_to_exactly_the_parameters_of_its_alive_nodes():
     assert n_params(small) == mlp5_expected_parameters(alive, 784, 10)
 
 
+@pytest.mark.slow
 def test_conv6_shrinks_to_exactly_the_parameters_of_its_alive_nodes():
     model, x, y = pruned("conv6", 0.6)
     alive = [c.alive for c in pruned_node_counts(model).values()]
@@ -137,6 +141,7 @@ def test_conv6_shrinks_to_exactly_the_parameters_of_its_alive_nodes():
     assert F.cross_entropy(small(x), y) < loss  # one gradient step on a fixed batch lowers its loss
 
 
+@pytest.mark.slow
 def test_residual_channels_stay_while_any_coupled_producer_keeps_them():
     model, x, _ = pruned("tv_resnet18", 0.5)
     masks = node_masks(model)
@@ -196,6 +201,7 @@ def test_shrink_never_removes_the_class_outputs_or_empties_a_layer():
         assert math.isfinite(float(small.eval()(x).sum()))
 
 
+@pytest.mark.slow
 def test_cnip_it_networks_shrink_by_their_pruned_nodes_and_keep_their_weight_masks_as_zeros():
     torch.manual_seed(0)
     model = randomise_batchnorms(Conv6((1, 8, 8), 10))

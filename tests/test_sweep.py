@@ -140,6 +140,7 @@ def _wait_for_a_record(proc: subprocess.Popen, folder: Path, log: Path, timeout:
         time.sleep(0.05)
 
 
+@pytest.mark.slow
 def test_kill_9_mid_sweep_then_restart_recomputes_no_finished_run(tmp_path, mnist_data_root, monkeypatch,
                                                                   single_thread):
     folder = tmp_path / "results"
@@ -184,6 +185,7 @@ def ray_cluster():
     ray.shutdown()
 
 
+@pytest.mark.slow
 def test_ray_and_local_backends_give_identical_records(ray_cluster, tmp_path, mnist_data_root, single_thread):
     configs = method_grid(tiny_config(), criteria=["none", "snip-it", "random"], sparsities=[0.9], seeds=[0])
     local = sweep(configs, ResultStore(tmp_path / "local"), progress=False, data_root=mnist_data_root)
