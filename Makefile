@@ -9,7 +9,7 @@ PROFILE ?= cpu
 PRUNEKIT_DATA ?= $(CURDIR)/data
 export PRUNEKIT_DATA
 
-.PHONY: venv chromium test test-unit book book-build book-smoke browser-check browser-test bench run clean
+.PHONY: venv chromium test test-unit test-fast gpu-check book book-build book-smoke browser-check browser-test bench run clean
 
 # The smoke book: every notebook executed with the smoke profile into a copy of book/, built apart from
 # the committed pages, then opened in headless Chromium (installed by scripts/ensure_chromium.sh when missing).
@@ -34,6 +34,15 @@ test: $(STAMP) chromium
 
 test-unit: $(STAMP)
 	$(BIN)/python -m pytest tests -q
+
+# The inner loop: every test but the slow ones (real training for tens of seconds).
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest tests -q -m "not slow"
+
+# The CUDA paths on a real card (bench table, AMP, peak memory, a Table 3 row, the gpu-marked tests), a few
+# minutes; without a GPU it says so and succeeds.
+gpu-check: $(STAMP)
+	$(BIN)/python scripts/gpu_check.py
 
 # `make book` builds the committed book from the committed store and trains nothing (a missing record stops it,
 # naming the run); `make book TRAIN=1` trains what the store lacks.

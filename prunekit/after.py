@@ -9,7 +9,6 @@ without the regulariser for the rest of the budget.
 from __future__ import annotations
 
 import logging
-import time
 
 import torch
 from torch import nn
@@ -18,6 +17,7 @@ from prunekit.criteria.hoyersquare import HoyerSquare, hoyer_square_penalty
 from prunekit.during import DuringStep, clear_pruned_optimizer_state, current_position, event_position
 from prunekit.masks import apply_mask, current_mask, prunable_layers, weight_sparsity
 from prunekit.train import Callback, TrainState
+from prunekit.timing import Stopwatch
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +66,7 @@ class RegularisedThresholdPruning(Callback):
             self._cut(state)
 
     def _cut(self, state: TrainState) -> None:
-        start = time.perf_counter()
+        watch = Stopwatch(state.device).start()
         masks = self.criterion.threshold_masks(self.layers)
         for name, module in self.layers.items():
             apply_mask(module, masks[name])
@@ -76,7 +76,7 @@ class RegularisedThresholdPruning(Callback):
         total = sum(current_mask(m).numel() for m in self.layers.values())
         self.steps_done.append(DuringStep(round=0, target=achieved, sparsity=achieved,
                                           kept=total - int(round(achieved * total)), total=total, loss=float("nan"),
-                                          seconds=time.perf_counter() - start, epoch=state.epochs_done))
+                                          seconds=watch.stop(), epoch=state.epochs_done))
         log.info("epoch %.2f: HoyerSquare (λ=%g) cut |w| <= %g: weight sparsity %.4f", state.epochs_done,
                  self.criterion.lam, self.criterion.threshold, achieved)
 

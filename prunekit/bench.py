@@ -3,6 +3,10 @@
 The bound is ``6 × weights × samples`` FLOPs (forward, input-gradient and weight-gradient GEMMs of
 every Linear/Conv layer) at the matmul rate measured here for the model's own batch shapes. The
 ratio ``epoch time / bound`` says how much the loop spends beyond the unavoidable matrix work.
+
+Bound and epochs run in one numeric mode (``precision``, resolved as a run resolves it: bf16 autocast
+on an Ampere GPU, fp32 on CPU): the GEMMs in the autocast dtype, the epochs under autocast and, for
+fp16, with the GradScaler a run uses. A bf16 epoch against an fp32 bound would flatter the loop.
 """
 
 from __future__ import annotations
@@ -11,7 +15,6 @@ import argparse
 import json
 import logging
 import sys
-import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
@@ -23,7 +26,18 @@ from prunekit.interleave import Spread, interleaved_times, paired_ratios, timed
 from prunekit.masks import prunable_layers
 from prunekit.models import build_model
 from prunekit.pruning import prune
-from prunekit.train import TrainConfig, make_optimizer, resolve_device, seed_everything, train_epoch
+from prunekit.timing import Stopwatch, timed_call
+from prunekit.train import (
+    AUTOCAST_DTYPES,
+    PRECISIONS,
+    TrainConfig,
+    grad_scaler,
+    make_optimizer,
+    resolve_device,
+    resolve_precision,
+    seed_everything,
+    train_epoch,
+)
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +49,7 @@ class BenchResult:
     model: str
     dataset: str
     device: str
+    precision: str
     threads: int
     samples: int
     weights: int
@@ -85,22 +100,10 @@ class BenchResult:
         return {**asdict(self), **ratios}
 
 
-def _synchronize(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
 def _best_time(fn: Callable[[], object], device: torch.device, repeats: int) -> float:
     """Fastest of ``repeats`` timed calls after one warm-up (least disturbed by other processes)."""
     fn()
-    best = float("inf")
-    for _ in range(repeats):
-        _synchronize(device)
-        start = time.perf_counter()
-        fn()
-        _synchronize(device)
-        best = min(best, time.perf_counter() - start)
-    return best
+    return min(timed_call(fn, device) for _ in range(repeats))
 
 
 def gemm_shapes(model: nn.Module, input_shape: tuple[int, ...], batch: int) -> list[tuple[int, int, int]]:
@@ -126,14 +129,17 @@ def gemm_shapes(model: nn.Module, input_shape: tuple[int, ...], batch: int) -> l
     return shapes
 
 
-def gemm_rate(shapes: list[tuple[int, int, int]], device: torch.device, repeats: int = 5) -> float:
-    """FLOP/s of the forward and both backward GEMMs of these shapes, timed together as plain matmuls."""
-    mats = []
-    for rows, inner, cols in shapes:
-        x = torch.randn(rows, inner, device=device)
-        w = torch.randn(inner, cols, device=device)
-        g = torch.randn(rows, cols, device=device)
-        mats.append((x, w, g))
+def gemm_operands(shapes: list[tuple[int, int, int]], device: torch.device,
+                  dtype: torch.dtype = torch.float32) -> list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
+    """Random (input, weight, output-gradient) matrices of each GEMM shape, in ``dtype`` on ``device``."""
+    return [(torch.randn(rows, inner, device=device, dtype=dtype), torch.randn(inner, cols, device=device, dtype=dtype),
+             torch.randn(rows, cols, device=device, dtype=dtype)) for rows, inner, cols in shapes]
+
+
+def gemm_rate(shapes: list[tuple[int, int, int]], device: torch.device, repeats: int = 5,
+              dtype: torch.dtype = torch.float32) -> float:
+    """FLOP/s of the forward and both backward GEMMs of these shapes, timed together as plain ``dtype`` matmuls."""
+    mats = gemm_operands(shapes, device, dtype)
 
     def all_gemms() -> None:
         for x, w, g in mats:
@@ -146,46 +152,56 @@ def gemm_rate(shapes: list[tuple[int, int, int]], device: torch.device, repeats:
     return flops / seconds
 
 
-def _epoch_seconds(model: nn.Module, batches, device: torch.device, repeats: int) -> float:
-    config = TrainConfig(epochs=1, progress=False)
-    optimizer = make_optimizer(model, config)
-    return _best_time(lambda: train_epoch(model, batches, optimizer, config, device), device, repeats)
+def epoch_config(precision: str = "auto") -> TrainConfig:
+    """The settings of a benchmark epoch: one epoch, no progress bar, in numeric mode ``precision``."""
+    return TrainConfig(epochs=1, progress=False, precision=precision)
 
 
-def _epoch_task(model: nn.Module, batches, device: torch.device):
-    """A timing task: one training epoch of ``model`` (its own optimiser, kept across rounds)."""
-    config = TrainConfig(epochs=1, progress=False)
+def _epoch_seconds(model: nn.Module, batches, device: torch.device, repeats: int, precision: str = "auto") -> float:
+    """Fastest of ``repeats`` training epochs in ``precision`` (autocast, and the GradScaler for fp16)."""
+    config = epoch_config(precision)
     optimizer = make_optimizer(model, config)
-    return timed(lambda: train_epoch(model, batches, optimizer, config, device), device)
+    scaler = grad_scaler(device, resolve_precision(device, config.amp, precision))
+    return _best_time(lambda: train_epoch(model, batches, optimizer, config, device, scaler), device, repeats)
+
+
+def _epoch_task(model: nn.Module, batches, device: torch.device, precision: str = "auto"):
+    """A timing task: one training epoch of ``model`` in ``precision`` (autocast, and the GradScaler for fp16;
+    its own optimiser, kept across rounds)."""
+    config = epoch_config(precision)
+    optimizer = make_optimizer(model, config)
+    scaler = grad_scaler(device, resolve_precision(device, config.amp, precision))
+    return timed(lambda: train_epoch(model, batches, optimizer, config, device, scaler), device)
 
 
 def run_benchmark(model_name: str = "mlp5", dataset: str = "mnist", sparsity: float = 0.98,
                   device: str | None = None, repeats: int = 3, limit: int | None = None,
-                  seed: int = 0) -> BenchResult:
-    """Time a dense and a SNIP-it-masked epoch and SNIP-it's scoring against the GEMM bound (bound and epochs
-    interleaved round by round, best of ``repeats`` after one warm-up round)."""
+                  seed: int = 0, precision: str = "auto") -> BenchResult:
+    """Time a dense and a SNIP-it-masked epoch and SNIP-it's scoring against the GEMM bound, all in one numeric
+    mode (``precision`` as a run resolves it); bound and epochs interleaved round by round, best of ``repeats``
+    after one warm-up round."""
     dev = resolve_device(device)
+    mode = resolve_precision(dev, True, precision)
     info = dataset_info(dataset)
     batches = make_batches(dataset, train=True, device=dev, limit=limit, seed=seed)
     seed_everything(seed)
     dense = build_model(model_name, info.input_shape, info.num_classes).to(dev)
     weights = sum(m.weight.numel() for m in prunable_layers(dense).values())
     shapes = gemm_shapes(dense, info.input_shape, batches.batch_size)
+    dtype = AUTOCAST_DTYPES.get(mode, torch.float32)
 
     seed_everything(seed)
     masked = build_model(model_name, info.input_shape, info.num_classes).to(dev)
     scoring = make_batches(dataset, train=True, device=dev, limit=limit, seed=seed + 1)
-    _synchronize(dev)
-    start = time.perf_counter()
-    result = prune(masked, "snip-it", sparsity, data=scoring, seed=seed)
-    _synchronize(dev)
-    scoring_s = time.perf_counter() - start
+    with Stopwatch(dev) as scoring_watch:
+        result = prune(masked, "snip-it", sparsity, data=scoring, seed=seed)
+    scoring_s = scoring_watch.seconds
     # bound and epochs alternate in one process, so a load change on the machine moves them together
     work = 6 * weights * batches.num_samples
     bound_s, dense_s, masked_s = interleaved_times(
-        [lambda: work / gemm_rate(shapes, dev), _epoch_task(dense, batches, dev), _epoch_task(masked, batches, dev)],
-        repeats, warmup=1)
-    return BenchResult(model_name, dataset, str(dev), torch.get_num_threads(), batches.num_samples, weights,
+        [lambda: work / gemm_rate(shapes, dev, dtype=dtype), _epoch_task(dense, batches, dev, mode),
+         _epoch_task(masked, batches, dev, mode)], repeats, warmup=1)
+    return BenchResult(model_name, dataset, str(dev), mode, torch.get_num_threads(), batches.num_samples, weights,
                        work / min(bound_s) / 1e9, min(bound_s), min(dense_s), min(masked_s), scoring_s,
                        len(result.steps), tuple(bound_s), tuple(dense_s), tuple(masked_s))
 
@@ -229,23 +245,22 @@ def criterion_costs(model_name: str = "mlp5", dataset: str = "mnist", sparsity: 
         seed_everything(seed)
         fresh = build_model(model_name, info.input_shape, info.num_classes).to(dev)
         scoring = make_batches(dataset, train=True, device=dev, limit=limit, seed=seed + 1)
-        _synchronize(dev)
-        start = time.perf_counter()
-        result = prune(fresh, crit, sparsity, data=scoring, seed=seed)  # data-free ones only read its shape
-        _synchronize(dev)
-        costs.append(CriterionCost(name, len(result.steps), time.perf_counter() - start, epoch_s))
+        with Stopwatch(dev) as watch:
+            result = prune(fresh, crit, sparsity, data=scoring, seed=seed)  # data-free ones only read its shape
+        costs.append(CriterionCost(name, len(result.steps), watch.seconds, epoch_s))
     if criteria is None or "hoyersquare" in criteria:
         seed_everything(seed)
         fresh = build_model(model_name, info.input_shape, info.num_classes).to(dev)
-        config = TrainConfig(epochs=1, progress=False)
+        config = epoch_config()
         optimizer = make_optimizer(fresh, config)
+        scaler = grad_scaler(dev, resolve_precision(dev, config.amp, config.precision))
         hoyer = RegularisedThresholdPruning()
         state = TrainState(fresh, optimizer, config, dev, History(), steps_per_epoch=len(batches))
         hoyer.on_train_start(state)
         # paired on one model, so the difference is the regulariser's and not the two models' or the warm-up's
-        plain = _best_time(lambda: train_epoch(fresh, batches, optimizer, config, dev), dev, repeats)
-        regularised = _best_time(lambda: train_epoch(fresh, batches, optimizer, config, dev, callbacks=[hoyer],
-                                                     state=state), dev, repeats)
+        plain = _best_time(lambda: train_epoch(fresh, batches, optimizer, config, dev, scaler), dev, repeats)
+        regularised = _best_time(lambda: train_epoch(fresh, batches, optimizer, config, dev, scaler,
+                                                     callbacks=[hoyer], state=state), dev, repeats)
         costs.append(CriterionCost("hoyersquare (regulariser, per epoch)", len(batches), regularised - plain, plain))
     return costs
 
@@ -262,7 +277,7 @@ def format_result(result: BenchResult) -> str:
     """Human-readable report of a benchmark result."""
     return "\n".join([
         f"{result.model} on {result.dataset}, {result.samples} samples/epoch, {result.weights:,} prunable "
-        f"weights, device {result.device}, {result.threads} threads",
+        f"weights, device {result.device} ({result.precision}), {result.threads} threads",
         f"  GEMM rate (batch shapes, fwd + 2 bwd): {result.gemm_gflops_per_s:8.1f} GFLOP/s",
         f"  plain-GEMM bound for one epoch       : {result.gemm_bound_s:8.3f} s",
         f"  unpruned epoch                       : {result.dense_epoch_s:8.3f} s  "
@@ -283,6 +298,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dataset", default="mnist", help="dataset whose training split is timed")
     parser.add_argument("--sparsity", type=float, default=0.98, help="SNIP-it sparsity of the masked run")
     parser.add_argument("--device", default=None, help="cpu, cuda or auto (default: auto)")
+    parser.add_argument("--precision", default="auto", choices=PRECISIONS,
+                        help="numeric mode of bound and epochs (default: auto, as a run: bf16 autocast on an Ampere GPU)")
     parser.add_argument("--repeats", type=int, default=3,
                         help="interleaved rounds (GEMM bound, unpruned epoch, masked epoch); the fastest counts")
     parser.add_argument("--limit", type=int, default=None, help="use only the first N training samples")
@@ -318,7 +335,8 @@ def main(args: argparse.Namespace) -> int:
             with open(args.json_path, "w", encoding="utf-8") as fh:
                 json.dump([{**asdict(c), "epochs": c.epochs} for c in costs], fh, indent=2)
         return 0
-    result = run_benchmark(args.model, args.dataset, args.sparsity, args.device, args.repeats, args.limit)
+    result = run_benchmark(args.model, args.dataset, args.sparsity, args.device, args.repeats, args.limit,
+                           precision=args.precision)
     sys.stdout.write(format_result(result) + "\n")
     if args.json_path:
         with open(args.json_path, "w", encoding="utf-8") as fh:

@@ -15,6 +15,7 @@ from prunekit.data import DATASET_NAMES
 from prunekit.experiments import PRUNE_AT
 from prunekit.models import available_models
 from prunekit.profiles import PROFILES, default_profile_name, get_profile
+from prunekit.train import PRECISIONS
 
 log = logging.getLogger(__name__)
 
@@ -86,8 +87,14 @@ def _add_budget_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--steps", type=int, default=None,
                         help="SNIP-it schedule steps s (rounds = s + 2; default 5)")
     parser.add_argument("--device", default="auto",
-                        help="'auto' (CUDA when available, else CPU), 'cpu', 'cuda' or 'cuda:N'; "
-                             "not part of the run key")
+                        help="'auto' (CUDA when available, else CPU), 'cpu', 'cuda' or 'cuda:N'; the run key holds "
+                             "the device type (not the index) unless the run is CPU fp32")
+    parser.add_argument("--precision", default=None, choices=PRECISIONS,
+                        help="numeric mode: fp32, or bf16/fp16 autocast (default auto: bf16 on an Ampere GPU, "
+                             "fp16 with a GradScaler before, fp32 on CPU)")
+    parser.add_argument("--deterministic", action="store_true",
+                        help="deterministic kernels (cuDNN, torch.use_deterministic_algorithms): a GPU run repeats "
+                             "bit for bit on the same GPU and software, at some speed; part of the run key")
     parser.add_argument("--results-dir", default="results",
                         help="results store folder, one JSON record per run (default: results)")
     parser.add_argument("--data-root", default=None,
@@ -214,6 +221,10 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
     values = {name: getattr(args, name) for name in names if getattr(args, name) is not None}
     if getattr(args, "structured", False):
         values["structured"] = True
+    if args.deterministic:
+        values["deterministic"] = True
+    if args.precision is not None:
+        values["precision"] = args.precision
     if args.options:
         values["criterion_options"] = dict(_option(text) for text in args.options)
     values["device"] = args.device

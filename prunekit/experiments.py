@@ -11,7 +11,6 @@ import os
 import platform
 import socket
 import subprocess
-import time
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields, replace
 from datetime import datetime, timezone
@@ -24,7 +23,7 @@ from torch import nn
 import prunekit
 from prunekit.criteria import available_criteria, get_criterion
 from prunekit.criteria.sensitivity import SCORE_MODES
-from prunekit.determinism import single_threaded
+from prunekit.determinism import deterministic_algorithms, single_threaded
 from prunekit.data import DATASET_NAMES, TensorBatches, dataset_info, load_split, make_batches, validation_split
 from prunekit.labels import check_labels
 from prunekit.masks import apply_mask, current_mask, prunable_layers
@@ -59,6 +58,7 @@ from prunekit.during import (
 )
 from prunekit.pruning import DEFAULT_BATCH_SIZE, DEFAULT_SAMPLES, PruneStep, prune, scoring_context
 from prunekit.schedule import DEFAULT_STEPS
+from prunekit.timing import Stopwatch
 from prunekit.train import (
     PRECISIONS,
     Callback,
@@ -80,7 +80,8 @@ PRUNE_AT = ("none", "before", "during", "after")  # when a run prunes (a criteri
 # the keys of runs stored before the field existed (e.g. results/cpu) do not change.
 CONDITIONAL_KEY_FIELDS = {"prune_interval": "during"}
 # Fields added later: left out of the key while they hold this default, for the same reason.
-DEFAULTED_KEY_FIELDS = {"rewind_epoch": None, "ablation": "none", "structured": False, "validation": 0.0}
+DEFAULTED_KEY_FIELDS = {"rewind_epoch": None, "ablation": "none", "structured": False, "validation": 0.0,
+                        "deterministic": False}
 # Node criteria that prune before training: the network is physically shrunk, then trained. The others
 # (efficientconvnets, gatedecorators, group-hs, l0) prune in the training loop (prunekit.structured.after);
 # each node criterion names when it prunes (its ``timings``).
@@ -251,6 +252,7 @@ class RunConfig:
     profile: str | None = None
     device: str = "auto"
     precision: str = "auto"  # fp32, bf16 or fp16 (autocast); auto: bf16/fp16 on CUDA with amp, else fp32
+    deterministic: bool = False  # deterministic kernels (cuDNN, torch.use_deterministic_algorithms): GPU runs repeat
 
     def __post_init__(self) -> None:
         for name, value in self._validated().items():
@@ -299,6 +301,7 @@ class RunConfig:
             "criterion_options": _options_field(self.criterion_options),
             "device": _device_field(self.device),
             "precision": _choice_field("precision", self.precision, PRECISIONS),
+            "deterministic": _bool_field("deterministic", self.deterministic),
         }
 
     def _check_consistency(self) -> None:
@@ -931,10 +934,17 @@ def pruned_at_init(config: RunConfig, data_root: str | os.PathLike | None = None
 def run(config: RunConfig, *, progress: bool = True, data_root: str | os.PathLike | None = None,
         keep_model: bool = False) -> RunRecord:
     """Build, prune (if asked), train and evaluate one configuration; return everything it measured
-    (and, with ``keep_model``, the trained network as ``record.model``)."""
-    started = time.perf_counter()
+    (and, with ``keep_model``, the trained network as ``record.model``). With ``config.deterministic`` the
+    run uses deterministic kernels and the global switches are restored afterwards."""
+    with deterministic_algorithms(config.deterministic):
+        return _run(config, progress=progress, data_root=data_root, keep_model=keep_model)
+
+
+def _run(config: RunConfig, *, progress: bool, data_root: str | os.PathLike | None, keep_model: bool) -> RunRecord:
+    """``run`` inside its determinism switches."""
     config = config.resolved()  # the record states the device and numeric mode the run computed in
     device = torch.device(config.device)
+    total = Stopwatch(device).start()
     info = dataset_info(config.dataset)
     data = load_run_data(config, device, data_root)
     model = initial_model(config, data, device)
@@ -944,9 +954,9 @@ def run(config: RunConfig, *, progress: bool = True, data_root: str | os.PathLik
     log.info("run %s: %s on %s, %s at %.4f (%s), %d epochs, seed %d", config.key, config.model, config.dataset,
              config.criterion, config.sparsity, config.prune_at, config.epochs, config.seed)
 
-    prune_start = time.perf_counter()
-    model, steps = _prune_at_start(model, config, data, info.input_shape)
-    prune_seconds = time.perf_counter() - prune_start
+    with Stopwatch(device) as prune_watch:
+        model, steps = _prune_at_start(model, config, data, info.input_shape)
+    prune_seconds = prune_watch.seconds
     start_memory = training_memory_bytes(model, info.input_shape, config.batch_size, seed=config.seed)
     _reset_peak_memory(device)  # after the probes above, which run the dense network at batch size
 
@@ -963,9 +973,9 @@ def run(config: RunConfig, *, progress: bool = True, data_root: str | os.PathLik
     callbacks.append(meter)
     sampler = MemorySampler()  # memory during training, every few optimiser steps (median: Figure 21)
     callbacks.append(sampler)
-    train_start = time.perf_counter()
-    history = train(model, data.train, data.test, _train_config(config, device, progress), callbacks)
-    train_seconds = time.perf_counter() - train_start
+    with Stopwatch(device) as train_watch:
+        history = train(model, data.train, data.test, _train_config(config, device, progress), callbacks)
+    train_seconds = train_watch.seconds
     if isinstance(during, StructuredPruner):
         during.finalize(model)
         model = _shrunk(model, config, info.input_shape)
@@ -973,10 +983,11 @@ def run(config: RunConfig, *, progress: bool = True, data_root: str | os.PathLik
         steps = list(during.steps_done)
         prune_seconds = sum(s.seconds for s in steps)  # also inside train_seconds
 
-    eval_start = time.perf_counter()
-    final = history.epochs[-1] if history.epochs else None
-    test_loss, accuracy = (final.test_loss, final.test_acc) if final else evaluate(model, data.test, device, config.precision)
-    eval_seconds = time.perf_counter() - eval_start
+    with Stopwatch(device) as eval_watch:
+        final = history.epochs[-1] if history.epochs else None
+        test_loss, accuracy = (final.test_loss, final.test_acc) if final else evaluate(model, data.test, device,
+                                                                                       config.precision)
+    eval_seconds = eval_watch.seconds
 
     model_metrics, layers = _model_metrics(model, info.input_shape, dense, config.structured)
     metrics = {
@@ -997,7 +1008,7 @@ def run(config: RunConfig, *, progress: bool = True, data_root: str | os.PathLik
         "train_seconds": train_seconds,
         "eval_seconds": eval_seconds,
         "inference_seconds": inference_seconds(model, info.input_shape, config.batch_size),
-        "total_seconds": time.perf_counter() - started,
+        "total_seconds": total.elapsed(),
         # on CUDA the sampler resets torch's peak counter between samples, so the run's peak is the larger one;
         # on CPU the kernel's peak RSS is exact (statm samples count pages differently and can read a hair above it)
         "peak_memory_bytes": (max(peak_memory_bytes(device), sampler.peak_bytes) if device.type == "cuda"

@@ -5,13 +5,13 @@ from __future__ import annotations
 import math
 import resource
 import sys
-import time
 from collections.abc import Sequence
 
 import torch
 from torch import nn
 
 from prunekit.masks import PRUNABLE_TYPES, current_mask
+from prunekit.timing import timed_call
 
 CSR_FLOAT_TO_INDEX_RATIO = 16  # Appendix H: nonzero floats stored at 16× the precision of indices
 FLOAT_BITS = 32
@@ -120,15 +120,9 @@ def inference_seconds(model: nn.Module, input_shape: Sequence[int], batch_size: 
     times = []
     try:
         for i in range(warmup + repeats):
-            if device.type == "cuda":
-                torch.cuda.synchronize(device)
-            start = time.perf_counter()
-            with torch.no_grad():
-                model(inputs)
-            if device.type == "cuda":
-                torch.cuda.synchronize(device)
+            seconds = timed_call(lambda: model(inputs), device)
             if i >= warmup:
-                times.append(time.perf_counter() - start)
+                times.append(seconds)
     finally:
         model.train(was_training)
     return sorted(times)[len(times) // 2]

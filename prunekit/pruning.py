@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import math
-import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import NamedTuple
@@ -22,6 +21,7 @@ from prunekit.prunability import log_summary
 from prunekit.sampling import SampleStream
 from prunekit.schedule import DEFAULT_STEPS, check_sparsity
 from prunekit.targets import Target, TargetResult, check_one_of, prune_weights_to_target
+from prunekit.timing import Stopwatch, model_device
 
 log = logging.getLogger(__name__)
 
@@ -201,7 +201,7 @@ def prune(
 
 def prune_round(ctx: ScoringContext, crit: Criterion, index: int, target: float) -> PruneStep:
     """Score, rank globally and AND the new masks in (replace them, for a criterion that regrows)."""
-    start = time.perf_counter()
+    watch = Stopwatch(model_device(ctx.model)).start()
     with single_threaded():  # the same mask on any thread count
         scores = crit.score(ctx)
     masks = global_keep_masks(ctx.layers, scores, target, regrow=crit.regrows)
@@ -221,7 +221,7 @@ def prune_round(ctx: ScoringContext, crit: Criterion, index: int, target: float)
         kept=total - int(round(achieved * total)),
         total=total,
         loss=ctx.last_loss,
-        seconds=time.perf_counter() - start,
+        seconds=watch.stop(),
         removed=removed,
         revived=revived,
     )

@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import random
-import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 
@@ -16,6 +15,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from prunekit.labels import check_labels
+from prunekit.timing import Stopwatch
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +53,7 @@ def resolve_device(device: str | torch.device | None = None) -> torch.device:
 
 
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")  # "auto": bf16 (fp16 before Ampere) autocast on CUDA with amp
-_AUTOCAST_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
+AUTOCAST_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
 
 
 def cuda_native_bf16(device: torch.device) -> bool:
@@ -89,7 +89,7 @@ def autocast_for(device: torch.device, precision: str | bool) -> contextlib.Abst
     mode = resolve_precision(device, amp, requested)
     if mode == "fp32":
         return contextlib.nullcontext()
-    return torch.autocast(device.type, dtype=_AUTOCAST_DTYPES[mode])
+    return torch.autocast(device.type, dtype=AUTOCAST_DTYPES[mode])
 
 
 @dataclass(frozen=True)
@@ -312,10 +312,10 @@ def train_loop(model: nn.Module, train_batches: Batches, test_batches: Batches |
     bar = tqdm(range(1, config.epochs + 1), desc="train", unit="epoch", disable=not config.progress,
                leave=False)
     for epoch in bar:
-        start = time.perf_counter()
-        train_loss, train_acc = train_epoch(model, train_batches, state.optimizer, config, device, scaler,
-                                            callbacks=callbacks, state=state)
-        seconds = time.perf_counter() - start
+        with Stopwatch(device) as watch:
+            train_loss, train_acc = train_epoch(model, train_batches, state.optimizer, config, device, scaler,
+                                                callbacks=callbacks, state=state)
+        seconds = watch.seconds
         test_loss, test_acc = (evaluate(model, test_batches, device, precision)
                                if test_batches is not None else (None, None))
         state.history.epochs.append(EpochStats(epoch, train_loss, train_acc, test_loss, test_acc, seconds))

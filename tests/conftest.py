@@ -10,6 +10,21 @@ import torch
 from torch import nn
 
 
+MNIST_FIXTURES = ("mnist_data_root", "mnist_data_root_session", "mnist_root")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark every test that reads real MNIST ``needs_data("mnist")`` (select with ``-m needs_data``); skip the
+    ``gpu`` tests on a machine without CUDA."""
+    skip = None if torch.cuda.is_available() else pytest.mark.skip(
+        reason="needs a CUDA device (make gpu-check runs it on one)")
+    for item in items:
+        if item.get_closest_marker("needs_data") is None and any(f in MNIST_FIXTURES for f in item.fixturenames):
+            item.add_marker(pytest.mark.needs_data("mnist"))
+        if skip is not None and item.get_closest_marker("gpu") is not None:
+            item.add_marker(skip)
+
+
 def mnist_root() -> Path | None:
     """The data root holding MNIST/raw, or None; PRUNEKIT_REQUIRE_DATA=1 turns absence into failure."""
     root = Path(os.environ.get("PRUNEKIT_DATA", "data"))

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-SHARED_DATA = Path("/work/shared/data")
+REPO_DATA = Path(__file__).resolve().parents[1] / "data"  # the Makefile's default PRUNEKIT_DATA
 MNIST_FILES = (
     "train-images-idx3-ubyte",
     "train-labels-idx1-ubyte",
@@ -63,9 +63,9 @@ def write_jpeg(path: Path, size: tuple[int, int], *, mode: str = "RGB", color=No
 
 
 def real_mnist_root() -> Path | None:
-    """Return the first of $PRUNEKIT_DATA and /work/shared/data that holds MNIST/raw (raw or .gz), else None."""
+    """Return the first of $PRUNEKIT_DATA and the repository's data/ that holds MNIST/raw (raw or .gz), else None."""
     candidates = [Path(os.environ["PRUNEKIT_DATA"])] if os.environ.get("PRUNEKIT_DATA") else []
-    candidates.append(SHARED_DATA)
+    candidates.append(REPO_DATA)
     for root in candidates:
         raw = root / "MNIST" / "raw"
         if all((raw / f).is_file() or (raw / (f + ".gz")).is_file() for f in MNIST_FILES):
@@ -87,7 +87,7 @@ def mnist_root() -> Path:
     """Root of the real MNIST files; skip if absent, fail instead when PRUNEKIT_REQUIRE_DATA=1."""
     root = real_mnist_root()
     if root is None:
-        where = f"$PRUNEKIT_DATA ({os.environ.get('PRUNEKIT_DATA')}) or {SHARED_DATA}"
+        where = f"$PRUNEKIT_DATA ({os.environ.get('PRUNEKIT_DATA')}) or {REPO_DATA}"
         if os.environ.get("PRUNEKIT_REQUIRE_DATA") == "1":
             pytest.fail(f"PRUNEKIT_REQUIRE_DATA=1 but no MNIST/raw IDX files under {where}")
         pytest.skip(f"real MNIST not found under {where}/MNIST/raw")

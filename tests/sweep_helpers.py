@@ -28,7 +28,7 @@ def tiny_config(**overrides: object) -> RunConfig:
     """A seconds-long MLP5/MNIST config in the smoke profile (smaller data than smoke itself)."""
     fields: dict[str, object] = dict(model="mlp5", dataset="mnist", criterion="random", sparsity=0.9,
                                      train_limit=256, test_limit=128, samples=128, scoring_batch_size=128,
-                                     batch_size=128)
+                                     batch_size=128, device="cpu")  # pinned: the same test on a GPU host
     fields.update(overrides)
     return RunConfig.from_profile("smoke", **fields)
 

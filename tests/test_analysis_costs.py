@@ -15,7 +15,8 @@ BASE_RESOURCES = {"total_seconds": 10.0, "train_seconds": 8.0, "peak_memory_byte
 
 
 def _record(criterion: str = "none", sparsity: float = 0.0, seed: int = 0, scale: float = 1.0, **config):
-    fields = dict(model="mlp5", dataset="mnist", criterion=criterion, sparsity=sparsity, seed=seed, epochs=1)
+    fields = dict(model="mlp5", dataset="mnist", criterion=criterion, sparsity=sparsity, seed=seed, epochs=1,
+                  device="cpu")
     cfg = RunConfig(**{**fields, **config})
     record = fake_record(cfg)
     record.metrics.update({k: v * scale for k, v in BASE_COSTS.items()})
@@ -191,7 +192,7 @@ def _linear_record(prune_at: str, steps: list[tuple[float, int]], epochs: int = 
     kinds = {"before": dict(criterion="snip-it", sparsity=0.75),
              "during": dict(criterion="snip-it", sparsity=0.75, prune_interval=0.1),
              "after": dict(criterion="hoyersquare", sparsity=0.0)}
-    config = RunConfig(model="mlp5", dataset="mnist", prune_at=prune_at, epochs=epochs, **kinds[prune_at])
+    config = RunConfig(model="mlp5", dataset="mnist", prune_at=prune_at, epochs=epochs, device="cpu", **kinds[prune_at])
     record = fake_record(config)
     final = steps[-1][1] if steps else total
     record.metrics.update({"train_samples": 1, "inference_flops": final, "dense_training_flops": 3 * total * epochs})
@@ -304,7 +305,7 @@ def _structured_steps(record):
     steps = [{"round": s["round"], "epoch": s["epoch"], "nodes_alive": s["kept"], "nodes_total": s["total"]}
              for s in record.prune_steps]
     config = RunConfig(model="mlp5", dataset="mnist", criterion="l0", sparsity=0.0, prune_at="during", structured=True,
-                       epochs=record.config.epochs, criterion_options={"lam": 0.1})
+                       epochs=record.config.epochs, criterion_options={"lam": 0.1}, device="cpu")
     return dataclasses.replace(record, prune_steps=steps, config=config)
 
 

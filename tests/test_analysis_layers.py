@@ -99,7 +99,7 @@ def _records():
 
     def record(criterion, seed, sparsity, layers, lam=None):
         options = {} if lam is None else {"lam": lam}
-        config = RunConfig(model="mlp5", dataset="mnist", criterion=criterion, epochs=1, seed=seed,
+        config = RunConfig(model="mlp5", dataset="mnist", criterion=criterion, epochs=1, seed=seed, device="cpu",
                            sparsity=0.0 if lam is not None else sparsity, criterion_options=options)
         out = fake_record(config, weight_sparsity=sparsity)
         out.layer_sparsity = {name: 1.0 - r for name, r in zip(("l0", "l1", "l2"), layers)}

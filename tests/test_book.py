@@ -167,6 +167,7 @@ def project(tmp_path) -> Path:
     return tmp_path
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(300)
 def test_execute_writes_the_page_with_the_profile_and_stops_on_a_cell_error(project):
     with pytest.raises(NotebookFailed, match=r"notebooks/bad\.ipynb failed in cell 2 .*RuntimeError: boom"):
@@ -179,6 +180,7 @@ def test_execute_writes_the_page_with_the_profile_and_stops_on_a_cell_error(proj
     assert set(timings) == {"good"} and timings["good"]["profile"] == "smoke"
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(300)
 def test_execute_into_another_book_dir_leaves_book_untouched(project, tmp_path_factory):
     (project / "notebooks" / "bad.ipynb").unlink()

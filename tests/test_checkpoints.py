@@ -18,7 +18,7 @@ from prunekit.sweep import grid, missing, sweep
 from prunekit.train import evaluate
 from tests.sweep_helpers import fake_record, single_thread, tiny_config  # noqa: F401
 
-CONFIG = RunConfig(model="mlp5", dataset="mnist", criterion="snip-it", sparsity=0.99, epochs=1)
+CONFIG = RunConfig(model="mlp5", dataset="mnist", criterion="snip-it", sparsity=0.99, epochs=1, device="cpu")
 
 
 @pytest.fixture
@@ -79,7 +79,7 @@ def test_a_loaded_model_computes_the_same_outputs_with_the_same_masks(store):
 
 
 def test_an_unpruned_network_round_trips_without_masks(store):
-    config = RunConfig(model="mlp5", dataset="mnist", epochs=1)
+    config = RunConfig(model="mlp5", dataset="mnist", epochs=1, device="cpu")
     model = trained_like(config, sparsity=None)
     store.put_model(config, model)
     loaded = store.load_model(config)
@@ -88,7 +88,7 @@ def test_an_unpruned_network_round_trips_without_masks(store):
 
 
 def test_a_conv_network_round_trips(store):
-    config = RunConfig(model="lenet5", dataset="mnist", criterion="snip", sparsity=0.9, epochs=1)
+    config = RunConfig(model="lenet5", dataset="mnist", criterion="snip", sparsity=0.9, epochs=1, device="cpu")
     model = trained_like(config, sparsity=0.9)
     store.put_model(record_of(config, model), model)
     loaded = store.load_model(config)
@@ -171,7 +171,8 @@ def test_a_model_file_older_than_its_record_is_reported_stale(store):
 
 
 def test_structured_runs_are_refused_with_the_reason(store):
-    config = RunConfig(model="mlp5", dataset="mnist", criterion="snap-it", sparsity=0.5, structured=True, epochs=1)
+    config = RunConfig(model="mlp5", dataset="mnist", criterion="snap-it", sparsity=0.5, structured=True, epochs=1,
+                       device="cpu")
     with pytest.raises(ValueError, match="structured.*physically shrunk"):
         store.put_model(config, trained_like(sparsity=None))
     with pytest.raises(ValueError, match="structured"):

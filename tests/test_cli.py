@@ -33,7 +33,7 @@ def prunekit(*args: str, cwd: Path, data_root: Path | None = None) -> subprocess
 
 def test_run_smoke_profile_exits_0_and_prints_the_accuracy(tmp_path, mnist_data_root):
     done = prunekit("run", "--model", "mlp5", "--dataset", "mnist", "--criterion", "snip-it", "--sparsity", "0.9",
-                    "--seed", "0", "--profile", "smoke", "--results-dir", "res", "--no-progress",
+                    "--seed", "0", "--profile", "smoke", "--results-dir", "res", "--no-progress", "--device", "cpu",
                     cwd=tmp_path, data_root=mnist_data_root)
     assert done.returncode == 0, done.stderr
     accuracy = re.search(r"accuracy\s+([01]\.\d{4})", done.stdout)
@@ -44,6 +44,8 @@ def test_run_smoke_profile_exits_0_and_prints_the_accuracy(tmp_path, mnist_data_
     (record,) = ResultStore(tmp_path / "res").records()
     assert f"{record.metrics['accuracy']:.4f}" == accuracy.group(1)
     assert record.config.profile == "smoke" and record.config.epochs == 1
+    assert (record.config.device, record.config.precision) == ("cpu", "fp32")
+    assert record.provenance["device_type"] == "cpu"
     assert str(Path("res") / f"{record.key}.json") in done.stdout
 
 
@@ -102,6 +104,32 @@ def fake_runs(monkeypatch) -> list:
 
     monkeypatch.setattr(sweep_module, "run", fake_run)
     return calls
+
+
+@pytest.mark.parametrize("device", ["cpu", "cuda:1"])
+def test_run_no_store_computes_the_asked_device_and_writes_nothing(tmp_path, monkeypatch, capsys, device):
+    import prunekit.experiments as experiments
+
+    computed = []
+    monkeypatch.setattr(experiments, "run", lambda config, **kwargs: computed.append(config) or fake_record(config))
+    args = ["run", "--model", "mlp5", "--criterion", "snip", "--sparsity", "0.9", "--profile", "smoke",
+            "--device", device, "--precision", "fp32", "--results-dir", str(tmp_path / "res"), "--no-store",
+            "--no-progress"]
+    assert cli.main(args) == 0 and cli.main(args) == 0
+    assert len(computed) == 2  # no store: the second call computes again
+    assert {c.device for c in computed} == {device} and {c.precision for c in computed} == {"fp32"}
+    assert not (tmp_path / "res").exists()
+    assert "not stored (--no-store)" in capsys.readouterr().out
+
+
+def test_run_deterministic_flag_reaches_the_config(tmp_path, monkeypatch):
+    import prunekit.experiments as experiments
+
+    computed = []
+    monkeypatch.setattr(experiments, "run", lambda config, **kwargs: computed.append(config) or fake_record(config))
+    assert cli.main(["run", "--model", "mlp5", "--profile", "smoke", "--device", "cpu", "--deterministic",
+                     "--no-store", "--results-dir", str(tmp_path)]) == 0
+    assert computed[0].deterministic is True
 
 
 def test_sweep_runs_the_grid_then_results_aggregates_it(tmp_path, fake_runs, capsys):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from pathlib import Path
 
@@ -49,7 +50,7 @@ def test_dataset_info_constants():
     assert (i.mean, i.std) == ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))
     assert all(d.num_classes == 10 for d in (m, f, c, i))
     assert D.dataset_info("MNIST") is m and D.dataset_info("Fashion-MNIST") is f and D.dataset_info("CIFAR10") is c
-    with pytest.raises(Exception):
+    with pytest.raises(dataclasses.FrozenInstanceError):
         m.batch_size = 1  # frozen
 
 

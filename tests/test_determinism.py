@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 import torch
 
@@ -26,6 +28,7 @@ def _pruned_digest(model_name: str, criterion: str, threads: int, root) -> str:
         torch.set_num_threads(before)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("model_name", ["mlp5", "lenet5"])
 @pytest.mark.parametrize("criterion", ["snip", "snip-it"])
 def test_masks_are_bit_identical_on_one_and_two_threads(model_name, criterion, mnist_data_root):
@@ -48,3 +51,38 @@ def test_single_threaded_restores_the_callers_thread_count():
     with single_threaded(1):
         assert torch.get_num_threads() == 1
     assert torch.get_num_threads() == before
+
+
+def _switches() -> tuple:
+    return (torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark,
+            torch.are_deterministic_algorithms_enabled())
+
+
+def test_deterministic_algorithms_switches_on_for_the_block_and_restores_the_callers_switches(monkeypatch):
+    from prunekit.determinism import CUBLAS_WORKSPACE, deterministic_algorithms
+
+    monkeypatch.delenv("CUBLAS_WORKSPACE_CONFIG", raising=False)
+    before = _switches()
+    with deterministic_algorithms(True):
+        assert _switches() == (True, False, True)
+        assert os.environ["CUBLAS_WORKSPACE_CONFIG"] == CUBLAS_WORKSPACE
+    assert _switches() == before and "CUBLAS_WORKSPACE_CONFIG" not in os.environ
+    with deterministic_algorithms(False):
+        assert _switches() == before  # not asked: nothing changes
+
+
+def test_a_deterministic_run_uses_deterministic_kernels_and_leaves_the_flags_as_they_were(
+        monkeypatch, mnist_data_root):
+    from prunekit import experiments
+    from tests.sweep_helpers import one_thread, tiny_config
+
+    inside = []
+    real_train = experiments.train
+    monkeypatch.setattr(experiments, "train", lambda *a, **k: (inside.append(_switches()), real_train(*a, **k))[1])
+    before = _switches()
+    config = tiny_config(epochs=1, device="cpu", deterministic=True)
+    with one_thread():
+        record = experiments.run(config, progress=False, data_root=mnist_data_root)
+    assert inside == [(True, False, True)]
+    assert _switches() == before
+    assert record.config.deterministic and record.key == config.key != tiny_config(epochs=1, device="cpu").key

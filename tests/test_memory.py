@@ -34,7 +34,7 @@ def _batches(n: int, size: int = 4) -> list[tuple[torch.Tensor, torch.Tensor]]:
 
 def _state(step: int = 0, device: str = "cpu") -> TrainState:
     model = nn.Linear(2, 2)
-    return TrainState(model, torch.optim.SGD(model.parameters(), lr=0.1), TrainConfig(epochs=1), torch.device(device),
+    return TrainState(model, torch.optim.SGD(model.parameters(), lr=0.1), TrainConfig(epochs=1, device=device), torch.device(device),
                       history=None, step=step)
 
 

@@ -12,7 +12,8 @@ from prunekit.store import add_harmonic_mean, aggregate, records_frame
 
 
 def _record(criterion: str, sparsity: float, seed: int, accuracy: float, layers: dict[str, float]) -> RunRecord:
-    config = RunConfig(model="mlp5", dataset="mnist", criterion=criterion, sparsity=sparsity, seed=seed, epochs=1)
+    config = RunConfig(model="mlp5", dataset="mnist", criterion=criterion, sparsity=sparsity, seed=seed, epochs=1,
+                       device="cpu")
     metrics = {"accuracy": accuracy, "weight_sparsity": sparsity, "node_sparsity": 0.0}
     return RunRecord(config, metrics, layers, [], [], {}, {})
 

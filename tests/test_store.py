@@ -17,7 +17,7 @@ from tests.sweep_helpers import fake_record
 
 
 def config(**changes) -> RunConfig:
-    fields = dict(model="mlp5", dataset="mnist", criterion="snip-it", sparsity=0.9, epochs=1)
+    fields = dict(model="mlp5", dataset="mnist", criterion="snip-it", sparsity=0.9, epochs=1, device="cpu")
     fields.update(changes)
     return RunConfig(**fields)
 

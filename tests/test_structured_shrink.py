@@ -69,7 +69,10 @@ def n_params(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
 
 
-@pytest.mark.parametrize("name", list(MODELS))
+FAST_MODELS = ("mlp5", "lenet5")  # the others take tens of seconds to a few minutes on a CPU: marked slow
+
+
+@pytest.mark.parametrize("name", [n if n in FAST_MODELS else pytest.param(n, marks=pytest.mark.slow) for n in MODELS])
 def test_shrunk_network_computes_the_masked_function_with_plain_smaller_weights_and_trains(name):
     model, x, y = pruned(name)
     small = shrink(model, x[:2], check=False)
@@ -123,6 +126,7 @@ def test_mlp5_shrinks_to_exactly_the_parameters_of_its_alive_nodes():
     assert n_params(small) == mlp5_expected_parameters(alive, 784, 10)
 
 
+@pytest.mark.slow
 def test_conv6_shrinks_to_exactly_the_parameters_of_its_alive_nodes():
     model, x, y = pruned("conv6", 0.6)
     alive = [c.alive for c in pruned_node_counts(model).values()]
@@ -137,6 +141,7 @@ def test_conv6_shrinks_to_exactly_the_parameters_of_its_alive_nodes():
     assert F.cross_entropy(small(x), y) < loss  # one gradient step on a fixed batch lowers its loss
 
 
+@pytest.mark.slow
 def test_residual_channels_stay_while_any_coupled_producer_keeps_them():
     model, x, _ = pruned("tv_resnet18", 0.5)
     masks = node_masks(model)
@@ -196,6 +201,7 @@ def test_shrink_never_removes_the_class_outputs_or_empties_a_layer():
         assert math.isfinite(float(small.eval()(x).sum()))
 
 
+@pytest.mark.slow
 def test_cnip_it_networks_shrink_by_their_pruned_nodes_and_keep_their_weight_masks_as_zeros():
     torch.manual_seed(0)
     model = randomise_batchnorms(Conv6((1, 8, 8), 10))
@@ -207,3 +213,41 @@ def test_cnip_it_networks_shrink_by_their_pruned_nodes_and_keep_their_weight_mas
     convs = [m.out_channels for m in small.modules() if isinstance(m, nn.Conv2d)]
     assert convs == alive[:6]
     assert float((small.features[0].weight == 0).float().mean()) > 0  # unstructured zeros stay zeros
+
+
+def test_the_equality_check_runs_with_tf32_off_and_restores_the_callers_switches():
+    before = torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32
+    torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = True  # a caller that wants speed
+    try:
+        seen = []
+        model = nn.Sequential(nn.Linear(6, 5), nn.ReLU(), nn.Linear(5, 3))
+        model[2].register_forward_hook(
+            lambda *_: seen.append((torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32)))
+        apply_node_masks(model, {"0": torch.tensor([True, False, True, True, True])})
+        small = shrink(model, torch.randn(2, 6))
+        assert small[0].out_features == 4
+        assert seen[-2:] == [(False, False), (False, False)]  # the masked and the shrunk network, compared exactly
+        assert (torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32) == (True, True)
+    finally:
+        torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = before
+
+
+def test_the_equality_tolerance_follows_the_output_dtype():
+    from prunekit.structured.shrink import EPS_FACTOR, equality_tolerance
+
+    assert equality_tolerance(torch.float32, 1e-4) == 1e-4  # fp32 rounding (1.2e-7) is far below rtol
+    assert equality_tolerance(torch.bfloat16, 1e-4) == EPS_FACTOR * 2.0 ** -7
+    assert equality_tolerance(torch.float16, 1e-4) == EPS_FACTOR * 2.0 ** -10
+
+
+def test_a_bf16_conv_network_shrinks_and_still_refuses_a_changed_function():
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Conv2d(1, 4, 3), nn.ReLU(), nn.Conv2d(4, 4, 3), nn.ReLU(), nn.Flatten(),
+                          nn.Linear(4 * 4 * 4, 3)).to(torch.bfloat16)
+    apply_node_masks(model, {"0": torch.tensor([True, False, True, True])})
+    x = torch.randn(2, 1, 8, 8, dtype=torch.bfloat16)
+    assert shrink(model, x)[0].out_channels == 3
+    broken = nn.Sequential(nn.Linear(6, 5), nn.Sigmoid(), nn.Linear(5, 3)).to(torch.bfloat16)
+    apply_node_masks(broken, {"0": torch.tensor([True, False, True, True, True])})
+    with pytest.raises(RuntimeError, match="differs from the masked one"):
+        shrink(broken, torch.randn(2, 6, dtype=torch.bfloat16))

@@ -75,3 +75,29 @@ def test_training_time_follows_the_runs_history():
     for gradual in (_history("after", "gatedecorators", 12, [7.0, 8.0]), _history("during", "l0", 12, [12.0]),
                     _history("during", "snap-it", 6, [0.3, 0.6])):
         assert math.isnan(training_time_reduction(gradual, 4.0, 1.0, 6))
+
+
+def test_a_stored_records_final_network_is_timed_beside_the_unpruned_one(mnist_data_root, single_thread, monkeypatch):
+    import prunekit.structured.timing as timing
+    from prunekit.experiments import RunRecord
+
+    done = run(tiny_config(criterion="snap-it", sparsity=0.5, structured=True, epochs=1, amp=False), progress=False,
+               data_root=mnist_data_root)
+    stored = RunRecord.from_dict(done.to_dict())  # as the store gives it back: no network attached
+    timed = []
+    real = timing.interleaved_seconds
+
+    def spy(models, inputs, repeats, num_classes):
+        timed.append(([parameter_count(m) for m in models], tuple(inputs.shape), repeats))
+        return real(models, inputs, repeats, num_classes)
+
+    monkeypatch.setattr(timing, "interleaved_seconds", spy)
+    times = structured_times([stored], dense_epochs=1, batch_size=16, repeats=2)
+    dense = parameter_count(build_model("mlp5", (1, 28, 28), 10))
+    assert timed == [([dense, stored.metrics["parameters"]], (16, 1, 28, 28), 2)]  # one group, timed side by side
+    (row,) = times.to_dict("records")
+    assert row["key"] == stored.key
+    seconds = ("inference_seconds", "train_step_seconds", "dense_inference_seconds", "dense_train_step_seconds")
+    assert all(math.isfinite(row[c]) and row[c] > 0 for c in seconds)
+    # pruned before training, it trained its final network throughout: the reduction is the per-step one
+    assert row["training_time_reduction"] == pytest.approx(row["train_step_time_reduction"])

@@ -19,7 +19,7 @@ from tests.sweep_helpers import data_root_or_skip, fake_record, kill_grid, singl
 
 REPO = Path(__file__).resolve().parents[1]
 HELPER = Path(__file__).with_name("sweep_helpers.py")
-BASE = RunConfig(model="mlp5", dataset="mnist", criterion="snip", sparsity=0.9, epochs=1)
+BASE = RunConfig(model="mlp5", dataset="mnist", criterion="snip", sparsity=0.9, epochs=1, device="cpu")
 
 
 @pytest.fixture
@@ -140,6 +140,7 @@ def _wait_for_a_record(proc: subprocess.Popen, folder: Path, log: Path, timeout:
         time.sleep(0.05)
 
 
+@pytest.mark.slow
 def test_kill_9_mid_sweep_then_restart_recomputes_no_finished_run(tmp_path, mnist_data_root, monkeypatch,
                                                                   single_thread):
     folder = tmp_path / "results"
@@ -184,6 +185,7 @@ def ray_cluster():
     ray.shutdown()
 
 
+@pytest.mark.slow
 def test_ray_and_local_backends_give_identical_records(ray_cluster, tmp_path, mnist_data_root, single_thread):
     configs = method_grid(tiny_config(), criteria=["none", "snip-it", "random"], sparsities=[0.9], seeds=[0])
     local = sweep(configs, ResultStore(tmp_path / "local"), progress=False, data_root=mnist_data_root)
@@ -207,3 +209,61 @@ def test_a_sweep_that_may_not_train_names_what_the_store_lacks(tmp_path, monkeyp
     with pytest.raises(MissingRunsError, match=config.key):
         sweep([config], ResultStore(tmp_path), progress=False)
     assert not any(tmp_path.iterdir())  # nothing was trained or written
+
+
+class FakeRef:
+    """A finished Ray object reference."""
+
+    def __init__(self, result: dict) -> None:
+        self.result = result
+
+
+class FakeRay:
+    """A Ray cluster stand-in with ``gpus`` GPUs: records each task's resource options, runs nothing real."""
+
+    def __init__(self, gpus: int, cpus: int = 8) -> None:
+        self.gpus, self.cpus, self.options = gpus, cpus, []
+
+    def is_initialized(self) -> bool:
+        return True  # a cluster the sweep did not start, so it will not shut it down
+
+    def cluster_resources(self) -> dict:
+        return {"CPU": self.cpus, **({"GPU": self.gpus} if self.gpus else {})}
+
+    def nodes(self) -> list:
+        return [{"Alive": True, "Resources": {"CPU": self.cpus}}]
+
+    def remote(self, fn):
+        fake = self
+
+        class Task:
+            def options(self, **resources):
+                fake.options.append(resources)
+                return self
+
+            def remote(self, config, root, threads):
+                return FakeRef(fake_record(RunConfig.from_dict(config)).to_dict())
+
+        return Task()
+
+    def wait(self, refs, num_returns=1):
+        return refs[:1], refs[1:]
+
+    def get(self, ref):
+        return ref.result
+
+
+@pytest.mark.parametrize("gpus, device, expected", [
+    (2, "auto", {"num_gpus": 1, "num_cpus": 1}),  # a run that may use CUDA gets one GPU of the cluster
+    (2, "cuda:0", {"num_gpus": 1, "num_cpus": 1}),
+    (2, "cpu", {"num_cpus": 3}),  # a CPU run never holds a GPU
+    (0, "auto", {"num_cpus": 3}),  # no GPUs in the cluster: CPUs, as many as the task's torch threads
+])
+def test_ray_tasks_ask_for_a_gpu_only_when_the_run_can_use_one_and_the_cluster_has_one(
+        gpus, device, expected, store, monkeypatch):
+    fake = FakeRay(gpus)
+    monkeypatch.setattr(sweep_module, "import_ray", lambda: fake)
+    configs = [BASE.replace(seed=s, device=device, precision="bf16" if device != "cpu" else "auto") for s in (0, 1)]
+    records = sweep(configs, store, backend="ray", progress=False, cpus_per_task=3)
+    assert fake.options == [expected, expected]
+    assert [r.key for r in records] == [c.key for c in configs] and len(store.records()) == 2

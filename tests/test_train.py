@@ -17,7 +17,7 @@ def batches(x, y, size=100):
 def test_training_reduces_the_loss_and_records_every_epoch():
     x, y = toy_data(1000)
     model = tiny_mlp()
-    history = train(model, batches(x, y), batches(x, y), TrainConfig(epochs=15, progress=False))
+    history = train(model, batches(x, y), batches(x, y), TrainConfig(epochs=15, progress=False, device="cpu"))
     losses = [e.train_loss for e in history.epochs]
     assert [e.epoch for e in history.epochs] == list(range(1, 16))
     assert losses[-1] < 0.7 * losses[0]
@@ -35,7 +35,7 @@ def test_pruned_weights_get_zero_gradient_and_stay_zero_through_training():
             for n, m in prunable_layers(state.model).items():
                 assert torch.all(m.weight_orig.grad[masks[n] == 0] == 0)
 
-    train(model, batches(x, y), None, TrainConfig(epochs=3, progress=False), [CheckGradients()])
+    train(model, batches(x, y), None, TrainConfig(epochs=3, progress=False, device="cpu"), [CheckGradients()])
     for n, m in prunable_layers(model).items():
         assert torch.all(m.weight[masks[n] == 0] == 0)
         assert torch.equal(m.weight_mask, masks[n])
@@ -48,7 +48,7 @@ def test_same_seed_trains_bit_identically_on_cpu():
     def run():
         seed_everything(7)
         model = tiny_mlp(seed=7)
-        train(model, batches(x, y), None, TrainConfig(epochs=2, progress=False))
+        train(model, batches(x, y), None, TrainConfig(epochs=2, progress=False, device="cpu"))
         return [p.detach().clone() for p in model.parameters()]
 
     assert all(torch.equal(a, b) for a, b in zip(run(), run()))

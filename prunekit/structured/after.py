@@ -24,7 +24,6 @@ training, and ``finalize(model)`` leaves a plain masked network (learned gates f
 from __future__ import annotations
 
 import logging
-import time
 from dataclasses import asdict, dataclass
 
 import torch
@@ -47,6 +46,7 @@ from prunekit.structured.grouphoyer import group_hoyer_square_penalty
 from prunekit.structured.nodes import NodeSite, apply_node_mask, node_alive, node_sites
 from prunekit.structured.prune import NodePruneStep, node_scoring_context, prune_nodes_round
 from prunekit.train import Callback, TrainState
+from prunekit.timing import Stopwatch, model_device
 
 log = logging.getLogger(__name__)
 
@@ -243,12 +243,12 @@ class GroupHoyerSquarePruning(StructuredPruner):
             self._cut(state)
 
     def _cut(self, state: TrainState) -> None:
-        start = time.perf_counter()
+        watch = Stopwatch(state.device).start()
         for name, keep in self.criterion.threshold_keep(self.sites).items():
             apply_node_mask(self.sites[name], keep)
         self.pruned = True
         self._masks_changed(state)
-        self._record(self._step_from_masks(0, float("nan"), state.model, time.perf_counter() - start),
+        self._record(self._step_from_masks(0, float("nan"), state.model, watch.stop()),
                      state.epochs_done)
 
 
@@ -282,13 +282,13 @@ class L0Regularisation(StructuredPruner):
         """Remove the nodes whose test-time gate is 0, fold the other gates into the network."""
         if self.gates is None:
             return
-        start = time.perf_counter()
+        watch = Stopwatch(model_device(model)).start()
         values = self.gates.fold()
         self.gates = None
         for name, value in values.items():
             apply_node_mask(self.sites[name], value > 0)
         self.version += 1
-        self._record(self._step_from_masks(0, float("nan"), model, time.perf_counter() - start), float(self._epochs))
+        self._record(self._step_from_masks(0, float("nan"), model, watch.stop()), float(self._epochs))
 
 
 def structured_pruner(criterion: str | NodeCriterion, sparsity: float = 0.0, data: object = None, *,

@@ -35,7 +35,6 @@ from __future__ import annotations
 import logging
 import math
 import statistics
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 
@@ -47,16 +46,11 @@ from prunekit.interleave import interleaved_times
 from prunekit.masks import PRUNABLE_TYPES, current_mask, effective_weight
 from prunekit.metrics import CSR_FLOAT_TO_INDEX_RATIO, FLOAT_BITS, inference_flops
 from prunekit.pruning import DEFAULT_BATCH_SIZE
+from prunekit.timing import model_device, timed_call
 from prunekit.train import eval_mode
 
 log = logging.getLogger(__name__)
 
-
-
-def _device(model: nn.Module) -> torch.device:
-    """Device of the model's first parameter (CPU for a parameter-less module)."""
-    first = next(model.parameters(), None)
-    return first.device if first is not None else torch.device("cpu")
 
 
 def _check_positive(value: object, name: str) -> int:
@@ -64,12 +58,6 @@ def _check_positive(value: object, name: str) -> int:
     if not isinstance(value, int) or isinstance(value, bool) or value < 1:
         raise ValueError(f"{name} must be a positive int, got {value!r}")
     return value
-
-
-def _synchronize(device: torch.device) -> None:
-    """Wait for queued CUDA work so wall-clock times cover it."""
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
 
 
 def parameter_count(model: nn.Module) -> int:
@@ -86,7 +74,7 @@ def counted_flops(model: nn.Module, inputs: torch.Tensor) -> int:
 
 def flops_per_sample(model: nn.Module, input_shape: Sequence[int]) -> int:
     """FlopCounterMode FLOPs of one forward pass of one sample of shape ``input_shape``."""
-    return counted_flops(model, torch.zeros(1, *input_shape, device=_device(model)))
+    return counted_flops(model, torch.zeros(1, *input_shape, device=model_device(model)))
 
 
 def activation_count(model: nn.Module, input_shape: Sequence[int]) -> int:
@@ -102,7 +90,7 @@ def activation_count(model: nn.Module, input_shape: Sequence[int]) -> int:
     hooks = [m.register_forward_hook(count) for m in leaves]
     try:
         with eval_mode(model), torch.inference_mode():
-            model(torch.zeros(1, *input_shape, device=_device(model)))
+            model(torch.zeros(1, *input_shape, device=model_device(model)))
     finally:
         for hook in hooks:
             hook.remove()
@@ -145,7 +133,7 @@ def training_memory_bytes(model: nn.Module, input_shape: Sequence[int], batch_si
     activations saved for backward (training mode). The model, its BatchNorm statistics and the RNG are left as
     they were."""
     _check_positive(batch_size, "batch_size")
-    inputs = random_batch(input_shape, batch_size, _device(model), seed)
+    inputs = random_batch(input_shape, batch_size, model_device(model), seed)
     buffers = {name: b.detach().clone() for name, b in model.named_buffers()}
     devices = [inputs.device] if inputs.device.type == "cuda" else []
     was_training = model.training
@@ -195,7 +183,7 @@ def node_flops(model: nn.Module, input_shape: Sequence[int], seed: int = 0) -> i
             hooks.append(module.register_forward_hook(hook_for(name)))
     try:
         with eval_mode(model), torch.no_grad():
-            model(random_batch(input_shape, 1, _device(model), seed))
+            model(random_batch(input_shape, 1, model_device(model), seed))
     finally:
         for handle in hooks:
             handle.remove()
@@ -213,15 +201,6 @@ def csr_bits(model: nn.Module, ratio: int = CSR_FLOAT_TO_INDEX_RATIO) -> float:
     return bits
 
 
-def _timed_forward(model: nn.Module, inputs: torch.Tensor) -> float:
-    """Wall seconds of one forward pass (CUDA-synchronised)."""
-    _synchronize(inputs.device)
-    start = time.perf_counter()
-    model(inputs)
-    _synchronize(inputs.device)
-    return time.perf_counter() - start
-
-
 def batch_seconds(model: nn.Module, inputs: torch.Tensor, repeats: int = 5, warmup: int = 1) -> float:
     """Median wall seconds of an eval-mode, inference-mode forward pass of ``inputs`` after ``warmup`` passes."""
     _check_positive(repeats, "repeats")
@@ -230,7 +209,7 @@ def batch_seconds(model: nn.Module, inputs: torch.Tensor, repeats: int = 5, warm
     with eval_mode(model), torch.inference_mode():
         for _ in range(warmup):
             model(inputs)
-        times = [_timed_forward(model, inputs) for _ in range(repeats)]
+        times = [timed_call(lambda: model(inputs), inputs.device) for _ in range(repeats)]
     return statistics.median(times)
 
 
@@ -251,7 +230,7 @@ def random_batch(input_shape: Sequence[int], batch_size: int, device: torch.devi
 def inference_seconds(model: nn.Module, input_shape: Sequence[int], batch_size: int = DEFAULT_BATCH_SIZE,
                       repeats: int = 5, warmup: int = 1) -> float:
     """Median seconds of one eval-mode forward pass of a random batch of ``batch_size`` samples."""
-    inputs = random_batch(input_shape, batch_size, _device(model))
+    inputs = random_batch(input_shape, batch_size, model_device(model))
     return batch_seconds(model, inputs, repeats, warmup)
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import math
-import time
 from dataclasses import asdict, dataclass, fields
 from typing import NamedTuple
 
@@ -26,6 +25,7 @@ from prunekit.prunability import log_summary
 from prunekit.pruning import DEFAULT_BATCH_SIZE, DEFAULT_SAMPLES, scoring_context
 from prunekit.schedule import DEFAULT_STEPS, check_sparsity
 from prunekit.targets import Target, TargetResult, check_one_of, prune_nodes_to_target
+from prunekit.timing import Stopwatch, model_device
 from prunekit.structured.criteria import NodeCriterion, NodeScoringContext, get_node_criterion
 from prunekit.structured.nodes import (
     NodeSite,
@@ -243,12 +243,12 @@ def _combined_round(ctx: NodeScoringContext, crit: NodeCriterion, target: float)
 
 def prune_nodes_round(ctx: NodeScoringContext, crit: NodeCriterion, index: int, target: float) -> NodePruneStep:
     """One round: score, rank, mask; return what happened."""
-    start = time.perf_counter()
+    watch = Stopwatch(model_device(ctx.model)).start()
     if crit.combined:
         _combined_round(ctx, crit, target)
     else:
         _node_round(ctx, crit, target)
-    step = _step_record(ctx, crit, index, target, time.perf_counter() - start)
+    step = _step_record(ctx, crit, index, target, watch.stop())
     log.debug("round %d: target %.4f reached %.4f (node sparsity %.4f)", index, target, step.sparsity,
               step.node_sparsity)
     return step
@@ -270,9 +270,9 @@ def _step_record(ctx: NodeScoringContext, crit: NodeCriterion, index: int, targe
 def _rounding_step(ctx: NodeScoringContext, crit: NodeCriterion, index: int, target: float,
                    multiple: int) -> NodePruneStep:
     """Round every hidden layer's width up to ``multiple``; recorded as one more step."""
-    start = time.perf_counter()
-    round_kept_channels(ctx.model, multiple)
-    return _step_record(ctx, crit, index, target, time.perf_counter() - start)
+    with Stopwatch(model_device(ctx.model)) as watch:
+        round_kept_channels(ctx.model, multiple)
+    return _step_record(ctx, crit, index, target, watch.seconds)
 
 
 def node_scoring_context(

@@ -16,8 +16,10 @@ never loses all of its channels.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import logging
+from collections.abc import Iterator
 
 import torch
 import torch_pruning as tp
@@ -33,6 +35,7 @@ from prunekit.structured.nodes import output_layers
 log = logging.getLogger(__name__)
 
 _NORM_TYPES = (nn.modules.batchnorm._BatchNorm,)
+EPS_FACTOR = 16  # the shrink check's tolerance in units of a low-precision dtype's rounding
 
 
 def remove_reparametrisation(model: nn.Module) -> nn.Module:
@@ -125,15 +128,35 @@ def dependency_graph(model: nn.Module, example_inputs: object) -> tp.DependencyG
     return graph
 
 
+@contextlib.contextmanager
+def tf32_disabled() -> Iterator[None]:
+    """Run the block with TF32 matmuls and convolutions off (full fp32 mantissas on Ampere and newer GPUs),
+    restoring the caller's switches afterwards; on CPU the switches change nothing."""
+    matmul, cudnn = torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32
+    torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = False
+    try:
+        yield
+    finally:
+        torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = matmul, cudnn
+
+
+def equality_tolerance(dtype: torch.dtype, rtol: float) -> float:
+    """The relative tolerance of the shrink check for outputs of ``dtype``: ``rtol``, but never below
+    ``EPS_FACTOR`` units of ``dtype``'s rounding (a bf16/fp16 network's two kernels differ by that much)."""
+    return max(rtol, EPS_FACTOR * torch.finfo(dtype).eps)
+
+
 def _check_same_function(reference: nn.Module, small: nn.Module, example_inputs: object, rtol: float) -> None:
-    """Raise RuntimeError unless both models give the same outputs in eval mode (up to ``rtol``)."""
-    with eval_mode(reference, small), torch.no_grad():
+    """Raise RuntimeError unless both models give the same outputs in eval mode, TF32 off (up to
+    :func:`equality_tolerance`)."""
+    with eval_mode(reference, small), torch.no_grad(), tf32_disabled():
         expected, got = reference(*_as_args(example_inputs)), small(*_as_args(example_inputs))
+    tolerance = equality_tolerance(expected.dtype, rtol)
     scale = max(float(expected.abs().max()), 1.0)
-    error = float((expected - got).abs().max())
-    if error > rtol * scale:
+    error = float((expected.float() - got.float()).abs().max())
+    if error > tolerance * scale:
         raise RuntimeError(f"the shrunk {type(small).__name__} differs from the masked one by {error:.3g} "
-                           f"(relative {error / scale:.3g} > {rtol}): a removed node was not exactly zero")
+                           f"(relative {error / scale:.3g} > {tolerance:.3g}): a removed node was not exactly zero")
 
 
 def shrink(model: nn.Module, example_inputs: object, *, check: bool = True, rtol: float = 1e-4) -> nn.Module:
@@ -145,6 +168,11 @@ def shrink(model: nn.Module, example_inputs: object, *, check: bool = True, rtol
     mode of ``model``; ``model`` itself is not modified. Grouped convolutions lose a channel only where
     it is dead in all their groups; the kept channels of every cut layer are left on the copy
     (:func:`prunekit.channels.kept_channels`), so a fresh network can be cut alike.
+
+    The check compares two different kernels (the shrunk layers have other shapes, so a GPU picks other
+    cuDNN/cuBLAS algorithms). It runs with TF32 off, where fp32 kernels agree to about 1e-6, so ``rtol``
+    (relative to the largest output) only has to absorb summation order; for bf16/fp16 weights the
+    tolerance is raised to ``EPS_FACTOR`` units of that dtype's rounding.
     """
     check_shrinkable_convs(model)
     outputs = output_layers(model)
@@ -172,4 +200,5 @@ def shrink(model: nn.Module, example_inputs: object, *, check: bool = True, rtol
     return small
 
 
-__all__ = ["dependency_graph", "detach_masked_attributes", "remove_reparametrisation", "removable_channels", "shrink"]
+__all__ = ["dependency_graph", "detach_masked_attributes", "equality_tolerance", "remove_reparametrisation",
+           "removable_channels", "shrink", "tf32_disabled"]

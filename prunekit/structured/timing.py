@@ -24,7 +24,6 @@ carried gates (L0) the final architecture alone cannot time it, and the reductio
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -45,6 +44,7 @@ from prunekit.structured.measure import (
 )
 from prunekit.structured.nodes import apply_node_mask, node_sites
 from prunekit.structured.shrink import shrink
+from prunekit.timing import Stopwatch
 
 log = logging.getLogger(__name__)
 
@@ -126,11 +126,11 @@ def _step_seconds(model: nn.Module, optimizer: torch.optim.Optimizer, inputs: to
                   targets: torch.Tensor) -> float:
     """Wall seconds of one training step (forward, backward, Adam) in train mode."""
     model.train()
-    start = time.perf_counter()
-    optimizer.zero_grad(set_to_none=True)
-    F.cross_entropy(model(inputs), targets).backward()
-    optimizer.step()
-    return time.perf_counter() - start
+    with Stopwatch(inputs.device) as watch:
+        optimizer.zero_grad(set_to_none=True)
+        F.cross_entropy(model(inputs), targets).backward()
+        optimizer.step()
+    return watch.seconds
 
 
 def interleaved_seconds(models: Sequence[nn.Module], inputs: torch.Tensor, repeats: int = DEFAULT_REPEATS,
