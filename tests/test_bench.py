@@ -65,7 +65,7 @@ def test_bound_and_epochs_run_in_one_numeric_mode(precision, dtype, scaled, monk
     result = bench.run_benchmark("mlp5", "mnist", 0.9, device="cpu", repeats=1, limit=256, precision=precision)
     mode = "fp32" if precision == "auto" else precision  # auto on CPU: fp32, as a run resolves it
     assert result.precision == mode and result.device == "cpu"
-    assert seen["gemm"] == [dtype]
+    assert seen["gemm"] == [dtype] * 2  # bound, dense and masked epochs interleaved: one warm-up and one timed round
     assert seen["epochs"] == [(mode, scaled)] * 4  # dense and masked: one warm-up and one timed epoch each
     dense = build_model("mlp5", (1, 28, 28), 10)
     assert result.weights == sum(m.weight.numel() for m in prunable_layers(dense).values())

@@ -9,7 +9,7 @@ from prunekit.bench import BenchResult, format_result, run_benchmark
 
 
 def _result() -> BenchResult:
-    return BenchResult("mlp5", "mnist", "cpu", 2, 1024, 1000, 100.0, 1.0, 1.2, 1.3, 0.5, 6,
+    return BenchResult("mlp5", "mnist", "cpu", "fp32", 2, 1024, 1000, 100.0, 1.0, 1.2, 1.3, 0.5, 6,
                        bound_rounds_s=(1.0, 1.1, 1.3), dense_rounds_s=(1.2, 1.4, 1.3), masked_rounds_s=(1.3, 1.65, 1.3))
 
 
