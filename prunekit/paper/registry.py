@@ -36,6 +36,7 @@ STATE_OF_THE_ART = ("We then demonstrate how it can be applied for both structur
                     "and/or during training, therewith achieving state-of-the-art sparsity-performance trade-offs.")
 UNSTRUCTURED = "Section 5, 'Unstructured SNIP-it' (Table 2, Figure 2; Table 3 and Figure 10 for MNIST)"
 TABLE3_NOTE = "MLP5 on MNIST at the paper's budget (80 epochs, 5 seeds), the paper's own Table 3 setting"
+CPU_NOTE = "MLP5 on MNIST, cpu profile: 6 of 80 epochs, 3 seeds"
 HIGH_SPARSITY = (0.98, 0.99, 0.995)
 # When the mnist-paper claims were committed (commit a949df3), before any run that decides them existed; a test
 # checks that every deciding record is younger.
@@ -133,6 +134,25 @@ def _pareto(b: str, b_level: float | None, registered: str | None = None) -> Cla
         registered=registered or PRE_REGISTERED, data_existed=False, setting=TABLE3_NOTE)
 
 
+def _high_sparsity(prefix: str, profile: str, registered: str, data_existed: bool, setting: str) -> tuple[Claim, ...]:
+    """The BEFORE sentence read in the high-sparsity regime (98, 99, 99.5 %) on one profile's runs: SNIP-it before
+    training beats SNIP and is no worse than GraSP at every level."""
+    common = dict(sentence=BEFORE, location=UNSTRUCTURED, profile=profile, model="mlp5", dataset="mnist",
+                  registered=registered, data_existed=data_existed, setting=setting)
+    return (
+        Claim(id=f"{prefix}-before-beats-snip",
+              reading="In the high-sparsity regime (98, 99, 99.5 %) SNIP-it before training is more accurate than "
+                      "SNIP at every level.",
+              test=ClaimTest("better", Side("snip-it", HIGH_SPARSITY), Side("snip", HIGH_SPARSITY)), **common),
+        Claim(id=f"{prefix}-before-at-least-grasp",
+              reading="In the high-sparsity regime (98, 99, 99.5 %) SNIP-it before training is no worse than GraSP "
+                      "at any level.",
+              test=ClaimTest("at_least", Side("snip-it", HIGH_SPARSITY), Side("grasp", HIGH_SPARSITY), margin=0.002,
+                             source="Table 3's bounds for SNIP-it before training and GraSP (±0.2 pp each)"),
+              **common),
+    )
+
+
 CLAIMS: tuple[Claim, ...] = (
     _pareto("imp-global", 0.98),
     _pareto("hoyersquare", POINT),
@@ -156,34 +176,8 @@ CLAIMS: tuple[Claim, ...] = (
           test=ClaimTest("on_par", Side("random", (0.96,)), Side("snip", (0.96,)), margin=0.003,
                     source="Table 3's bounds for Random (±0.2 pp) and SNIP (±0.3 pp), the larger"),
           registered=PRE_REGISTERED, data_existed=False, setting=TABLE3_NOTE),
-    Claim(id="hs-before-beats-snip", sentence=BEFORE, location=UNSTRUCTURED,
-          reading="In the high-sparsity regime (98, 99, 99.5 %) SNIP-it before training is more accurate than SNIP "
-                  "at every level.",
-          profile="mnist-paper", model="mlp5", dataset="mnist",
-          test=ClaimTest("better", Side("snip-it", HIGH_SPARSITY), Side("snip", HIGH_SPARSITY)),
-          registered=PRE_REGISTERED, data_existed=False, setting=TABLE3_NOTE + "; Figure 10's high-sparsity end"),
-    Claim(id="hs-before-at-least-grasp", sentence=BEFORE, location=UNSTRUCTURED,
-          reading="In the high-sparsity regime (98, 99, 99.5 %) SNIP-it before training is no worse than GraSP at "
-                  "any level.",
-          profile="mnist-paper", model="mlp5", dataset="mnist",
-          test=ClaimTest("at_least", Side("snip-it", HIGH_SPARSITY), Side("grasp", HIGH_SPARSITY), margin=0.002,
-                    source="Table 3's bounds for SNIP-it before training and GraSP (±0.2 pp each)"),
-          registered=PRE_REGISTERED, data_existed=False, setting=TABLE3_NOTE + "; Figure 10's high-sparsity end"),
-    Claim(id="cpu-before-beats-snip", sentence=BEFORE, location=UNSTRUCTURED,
-          reading="In the high-sparsity regime (98, 99, 99.5 %) SNIP-it before training is more accurate than SNIP "
-                  "at every level.",
-          profile="cpu", model="mlp5", dataset="mnist",
-          test=ClaimTest("better", Side("snip-it", HIGH_SPARSITY), Side("snip", HIGH_SPARSITY)),
-          registered="2026-12-07", data_existed=True,
-          setting="MLP5 on MNIST, cpu profile: 6 of 80 epochs, 3 seeds"),
-    Claim(id="cpu-before-at-least-grasp", sentence=BEFORE, location=UNSTRUCTURED,
-          reading="In the high-sparsity regime (98, 99, 99.5 %) SNIP-it before training is no worse than GraSP at "
-                  "any level.",
-          profile="cpu", model="mlp5", dataset="mnist",
-          test=ClaimTest("at_least", Side("snip-it", HIGH_SPARSITY), Side("grasp", HIGH_SPARSITY), margin=0.002,
-                    source="Table 3's bounds for SNIP-it before training and GraSP (±0.2 pp each)"),
-          registered="2026-12-07", data_existed=True,
-          setting="MLP5 on MNIST, cpu profile: 6 of 80 epochs, 3 seeds"),
+    *_high_sparsity("hs", "mnist-paper", PRE_REGISTERED, False, TABLE3_NOTE + "; Figure 10's high-sparsity end"),
+    *_high_sparsity("cpu", "cpu", "2026-12-07", True, CPU_NOTE),
     Claim(id="cpu-before-at-least-random", sentence=STATE_OF_THE_ART, location="Abstract",
           reading="Before training, SNIP-it's accuracy is no worse than Random's at every swept "
                   "sparsity from 80 to 95 % (a state-of-the-art trade-off is at least the random baseline's).",
@@ -191,8 +185,7 @@ CLAIMS: tuple[Claim, ...] = (
           test=ClaimTest("at_least", Side("snip-it", (0.8, 0.9, 0.95)), Side("random", (0.8, 0.9, 0.95)), margin=0.002,
                     source="Table 3's bounds for SNIP-it before training and Random (±0.2 pp each)"),
           registered="2026-12-07", data_existed=True,
-          setting="MLP5 on MNIST, cpu profile: 6 of 80 epochs, 3 seeds; the paper itself notes Random does better "
-                  "than expected on MLP5"),
+          setting=CPU_NOTE + "; the paper itself notes Random does better than expected on MLP5"),
 )
 
 
