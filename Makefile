@@ -47,9 +47,9 @@ gpu-check: $(STAMP)
 # `make book` builds the committed book from the committed store and trains nothing (a missing record stops it,
 # naming the run); `make book TRAIN=1` trains what the store lacks.
 book: $(STAMP)
-	PRUNEKIT_NO_TRAIN=$(if $(TRAIN),0,1) $(BIN)/python -m prunekit.book execute --profile $(PROFILE)
+	PRUNEKIT_NO_TRAIN=$(if $(TRAIN),0,1) $(BIN)/python -m prunekit.paper.book execute --profile $(PROFILE)
 	$(BIN)/jupyter-book build book/ --warningiserror --keep-going
-	@$(BIN)/python -m prunekit.book summary
+	@$(BIN)/python -m prunekit.paper.book summary
 
 book-build: $(STAMP)
 	$(BIN)/jupyter-book build book/
@@ -59,7 +59,7 @@ browser-check: $(STAMP)
 
 book-smoke: $(STAMP)
 	rm -rf $(SMOKE) && mkdir -p $(SMOKE) && cp -r book $(SMOKE)/book
-	PRUNEKIT_PROFILE=smoke $(BIN)/python -m prunekit.book execute --profile smoke --book-dir $(SMOKE)/book
+	PRUNEKIT_PROFILE=smoke $(BIN)/python -m prunekit.paper.book execute --profile smoke --book-dir $(SMOKE)/book
 	$(BIN)/jupyter-book build $(SMOKE)/book --config _config.yml --path-output $(SMOKE) --warningiserror --keep-going
 
 browser-test: chromium book-smoke

@@ -12,10 +12,10 @@ from typing import Any
 from prunekit.cli_prune import add_inspect_parser, add_prune_parser
 from prunekit.criteria import available_criteria, get_criterion
 from prunekit.data import DATASET_NAMES
-from prunekit.experiments import PRUNE_AT
+from prunekit.experiments.run import PRUNE_AT
 from prunekit.models import available_models
-from prunekit.profiles import PROFILES, default_profile_name, get_profile
-from prunekit.train import PRECISIONS
+from prunekit.experiments.profiles import PROFILES, default_profile_name, get_profile
+from prunekit.training.loop import PRECISIONS
 
 log = logging.getLogger(__name__)
 
@@ -185,14 +185,14 @@ def _add_profiles_parser(commands: argparse._SubParsersAction) -> None:
 
 
 def _add_bench_parser(commands: argparse._SubParsersAction) -> None:
-    # Options belong to prunekit.bench, imported only when this command runs; see `prunekit bench --help`.
+    # Options belong to prunekit.measure.bench, imported only when this command runs; see `prunekit bench --help`.
     parser = commands.add_parser("bench", help="benchmarks (options: prunekit bench --help)", add_help=False,
-                                 description="Benchmarks provided by prunekit.bench.")
+                                 description="Benchmarks provided by prunekit.measure.bench.")
     parser.set_defaults(handler=_cmd_bench)
 
 
 def _add_speed_parser(commands: argparse._SubParsersAction) -> None:
-    # Options belong to prunekit.speed_report, imported only when this command runs.
+    # Options belong to prunekit.measure.speed, imported only when this command runs.
     parser = commands.add_parser("speed", help="time vs roofline of a dense, masked and shrunk network "
                                  "(options: prunekit speed --help)", add_help=False)
     parser.set_defaults(handler=_cmd_speed)
@@ -254,7 +254,7 @@ def _profile(args: argparse.Namespace):
 
 def _run_config(args: argparse.Namespace):
     """The RunConfig of ``prunekit run``."""
-    from prunekit.experiments import NO_CRITERION, RunConfig
+    from prunekit.experiments.run import NO_CRITERION, RunConfig
 
     name = args.criterion.strip().lower()
     if args.structured:
@@ -287,8 +287,8 @@ def _summary(record, where: str) -> str:
 
 
 def _cmd_run(args: argparse.Namespace, extra: Sequence[str]) -> int:
-    from prunekit.experiments import run
-    from prunekit.store import ResultStore
+    from prunekit.experiments.run import run
+    from prunekit.experiments.store import ResultStore
 
     config = _run_config(args)
     if args.no_store:
@@ -307,8 +307,8 @@ def _cmd_run(args: argparse.Namespace, extra: Sequence[str]) -> int:
 
 def _sweep_configs(args: argparse.Namespace):
     """The configs of ``prunekit sweep``."""
-    from prunekit.experiments import NO_CRITERION, RunConfig
-    from prunekit.sweep import method_grid
+    from prunekit.experiments.run import NO_CRITERION, RunConfig
+    from prunekit.experiments.sweep import method_grid
 
     profile = _profile(args)
     overrides = _overrides(args)
@@ -322,8 +322,8 @@ def _sweep_configs(args: argparse.Namespace):
 
 
 def _cmd_sweep(args: argparse.Namespace, extra: Sequence[str]) -> int:
-    from prunekit.store import ResultStore, aggregate, records_frame
-    from prunekit.sweep import missing, sweep
+    from prunekit.experiments.store import ResultStore, aggregate, records_frame
+    from prunekit.experiments.sweep import missing, sweep
 
     configs = _sweep_configs(args)
     store = ResultStore(args.results_dir)
@@ -354,8 +354,8 @@ def _format(table, values: Sequence[str] = ("accuracy", "weight_sparsity", "node
 
 def _cmd_freshness(args: argparse.Namespace) -> int:
     """``results --stale / --verify N / --refresh``: which records today's code would compute differently."""
-    from prunekit.freshness import record_source, refresh, stale_records, verification_sample, verify
-    from prunekit.store import ResultStore
+    from prunekit.experiments.freshness import record_source, refresh, stale_records, verification_sample, verify
+    from prunekit.experiments.store import ResultStore
 
     store = ResultStore(args.results_dir)
     records = store.records()
@@ -378,7 +378,7 @@ def _cmd_freshness(args: argparse.Namespace) -> int:
 
 
 def _cmd_results(args: argparse.Namespace, extra: Sequence[str]) -> int:
-    from prunekit.store import ResultStore, add_harmonic_mean, aggregate, best_hm
+    from prunekit.experiments.store import ResultStore, add_harmonic_mean, aggregate, best_hm
 
     if args.stale or args.verify is not None or args.refresh:
         return _cmd_freshness(args)
@@ -407,11 +407,11 @@ def _cmd_profiles(args: argparse.Namespace, extra: Sequence[str]) -> int:
 
 def _cmd_bench(args: argparse.Namespace, extra: Sequence[str]) -> int:
     try:
-        bench = importlib.import_module("prunekit.bench")
+        bench = importlib.import_module("prunekit.measure.bench")
     except ModuleNotFoundError as err:
-        if err.name != "prunekit.bench":
+        if err.name != "prunekit.measure.bench":
             raise
-        raise UsageError("the bench command is not available in this installation (prunekit/bench.py is missing)") \
+        raise UsageError("the bench command is not available in this installation (prunekit/measure/bench.py is missing)") \
             from None
     parser = argparse.ArgumentParser(prog="prunekit bench", description=(bench.__doc__ or "").strip() or None)
     bench.add_arguments(parser)
@@ -419,7 +419,7 @@ def _cmd_bench(args: argparse.Namespace, extra: Sequence[str]) -> int:
 
 
 def _cmd_speed(args: argparse.Namespace, extra: Sequence[str]) -> int:
-    from prunekit import speed_report
+    from prunekit.measure import speed as speed_report
 
     parser = argparse.ArgumentParser(prog="prunekit speed", description=(speed_report.__doc__ or "").splitlines()[0])
     speed_report.add_arguments(parser)

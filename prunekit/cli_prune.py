@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import difflib
 import importlib
-import json
 import logging
 import shutil
 import tempfile
@@ -179,7 +178,7 @@ def check_out(out: Path) -> None:
 
 def run_pruning(model: nn.Module, args: argparse.Namespace, data: ScoringData):
     """Prune ``model`` in place as the arguments say; the TargetResult."""
-    from prunekit.pruning import prune
+    from prunekit.pruning.before import prune
     from prunekit.structured import prune_nodes
 
     options = dict(data=(data.inputs, data.labels), target=args.target, samples=len(data.inputs),
@@ -201,11 +200,11 @@ class Outcome:
 
 def measure(dense: nn.Module, pruned: nn.Module, args: argparse.Namespace, example: torch.Tensor) -> Outcome:
     """Shrink when structured, then count FLOPs and parameters (masked: kept weights only) and per-layer sparsity."""
-    from prunekit.masks import layer_counts
-    from prunekit.metrics import inference_flops
-    from prunekit.prunability import module_flops
+    from prunekit.core.masks import layer_counts
+    from prunekit.measure.metrics import inference_flops
+    from prunekit.pruning.prunability import module_flops
     from prunekit.structured import pruned_node_counts, shrink
-    from prunekit.targets import masked_param_fraction
+    from prunekit.pruning.targets import masked_param_fraction
 
     dense_flops, dense_params = module_flops(dense, example)[""], sum(p.numel() for p in dense.parameters())
     if args.structured:
@@ -235,7 +234,7 @@ def report_text(args: argparse.Namespace, outcome: Outcome, result, inspect_tabl
 
 def check_reload(staging: Path, factory: Callable[[], nn.Module], network: nn.Module, x: torch.Tensor) -> None:
     """Raise RuntimeError unless the artifact reloads onto a fresh model with identical outputs."""
-    from prunekit.artifact import load
+    from prunekit.pruning.artifact import load
 
     loaded = load(staging, build(factory, 0))
     network.eval()
@@ -246,7 +245,7 @@ def check_reload(staging: Path, factory: Callable[[], nn.Module], network: nn.Mo
 
 def write_out(out: Path, outcome: Outcome, spec: dict, report: str, frame, verify: Callable[[Path], None]) -> None:
     """Write artifact and report into a temporary folder beside ``out``, verify, then rename it to ``out``."""
-    from prunekit.artifact import save
+    from prunekit.pruning.artifact import save
 
     out.parent.mkdir(parents=True, exist_ok=True)
     scratch = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.tmp."))
@@ -282,7 +281,7 @@ def scoring_data(args: argparse.Namespace) -> ScoringData:
 
 def cmd_prune(args: argparse.Namespace, extra: Sequence[str]) -> int:
     """``prunekit prune``: prune, shrink if asked, write artifact + report to ``--out``."""
-    from prunekit.prunability import format_report, inspect
+    from prunekit.pruning.prunability import format_report, inspect
 
     out = Path(args.out)
     check_out(out)
@@ -310,7 +309,7 @@ def cmd_prune(args: argparse.Namespace, extra: Sequence[str]) -> int:
 
 def cmd_inspect(args: argparse.Namespace, extra: Sequence[str]) -> int:
     """``prunekit inspect``: print the prunability table of a model."""
-    from prunekit.prunability import format_report, inspect
+    from prunekit.pruning.prunability import format_report, inspect
 
     shape = tuple(args.input_shape)
     model = build(model_factory(args.model, args.num_classes, shape), 0)
@@ -325,7 +324,7 @@ def cmd_inspect(args: argparse.Namespace, extra: Sequence[str]) -> int:
 
 
 def _target(text: str):
-    from prunekit.targets import Target
+    from prunekit.pruning.targets import Target
 
     try:
         return Target.parse(text)

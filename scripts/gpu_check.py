@@ -47,7 +47,7 @@ def format_table(rows: Sequence[dict], columns: Sequence[str]) -> str:
 
 
 def device_section() -> str:
-    from prunekit.train import resolve_precision
+    from prunekit.training.loop import resolve_precision
 
     device = torch.device("cuda")
     major, minor = torch.cuda.get_device_capability(device)
@@ -56,7 +56,7 @@ def device_section() -> str:
 
 
 def bench_section(limit: int | None) -> str:
-    from prunekit.bench import run_benchmark
+    from prunekit.measure.bench import run_benchmark
 
     results = [run_benchmark("mlp5", "mnist", 0.98, device="cuda", repeats=2, limit=limit, precision=p).as_dict()
                for p in ("fp32", "bf16", "fp16")]
@@ -66,7 +66,7 @@ def bench_section(limit: int | None) -> str:
 def amp_section() -> str:
     from prunekit.data import make_batches
     from prunekit.models import build_model
-    from prunekit.train import TrainConfig, grad_scaler, make_optimizer, seed_everything, train_epoch
+    from prunekit.training.loop import TrainConfig, grad_scaler, make_optimizer, seed_everything, train_epoch
 
     device = torch.device("cuda")
     batches = make_batches("mnist", train=True, device=device, limit=8192, seed=0)
@@ -87,7 +87,7 @@ def amp_section() -> str:
 
 
 def memory_section() -> str:
-    from prunekit.experiments import RunConfig, run
+    from prunekit.experiments.run import RunConfig, run
 
     base = dict(model="mlp5", dataset="mnist", epochs=1, train_limit=8192, test_limit=2048, samples=512,
                 scoring_batch_size=256, device="cuda")
@@ -104,7 +104,7 @@ def memory_section() -> str:
 
 
 def table3_section(epochs: int | None) -> str:
-    from prunekit.experiments import RunConfig, run
+    from prunekit.experiments.run import RunConfig, run
 
     overrides = {} if epochs is None else {"epochs": epochs}
     config = RunConfig.from_profile("mnist-paper", model="mlp5", dataset="mnist", criterion="snip-it",

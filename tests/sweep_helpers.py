@@ -18,8 +18,9 @@ import torch
 if __name__ == "__main__":  # make `prunekit` importable when run as a script from anywhere
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from prunekit import experiments, sweep as sweep_module  # noqa: E402
-from prunekit.experiments import RunConfig, RunRecord  # noqa: E402
+from prunekit.experiments import run as experiments  # noqa: E402
+from prunekit.experiments import sweep as sweep_module
+from prunekit.experiments.run import RunConfig, RunRecord  # noqa: E402
 
 RUN_PAUSE_SECONDS = 0.5  # the child's pause inside each run: the parent's kill lands mid-sweep
 
@@ -84,7 +85,7 @@ def data_root_or_skip() -> Path:
 
 def _child(store_dir: str, data_root: str) -> None:
     """Sweep ``kill_grid()`` into ``store_dir``, pausing inside each run."""
-    from prunekit.store import ResultStore
+    from prunekit.experiments.store import ResultStore
 
     real_run = sweep_module.run
 

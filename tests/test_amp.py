@@ -8,7 +8,7 @@ import math
 import pytest
 import torch
 
-from prunekit.train import TrainConfig, grad_scaler, make_optimizer, resolve_precision, train, train_epoch
+from prunekit.training.loop import TrainConfig, grad_scaler, make_optimizer, resolve_precision, train, train_epoch
 from tests.conftest import tiny_mlp, toy_data
 
 CPU = torch.device("cpu")
@@ -99,7 +99,7 @@ def test_an_overflowing_fp16_step_is_skipped_and_the_scale_backs_off():
 
 @pytest.mark.parametrize("precision, scaled", [("fp16", True), ("bf16", False), ("fp32", False)])
 def test_train_hands_a_scaler_to_the_loop_only_for_fp16(precision, scaled, monkeypatch):
-    train_module = importlib.import_module("prunekit.train")  # the package exports a function of that name
+    train_module = importlib.import_module("prunekit.training.loop")  # the package exports a function of that name
 
     given = []
     real = train_module.train_epoch

@@ -6,8 +6,8 @@ import pytest
 import torch
 
 import prunekit
-from prunekit.analysis.chapter_a import chapter_models, elasticity_summary, format_share, initial_elasticities
-from prunekit.experiments import pruned_at_init
+from prunekit.paper.chapters.elasticity import chapter_models, elasticity_summary, format_share, initial_elasticities
+from prunekit.experiments.run import pruned_at_init
 from tests.sweep_helpers import single_thread, tiny_config  # noqa: F401
 
 
@@ -41,6 +41,6 @@ def test_initial_elasticities_rank_like_snips_single_round(mnist_data_root, sing
     kept = int(round(0.1 * scores.size))
     threshold = np.sort(scores)[-kept]
     model = pruned_at_init(config, data_root=mnist_data_root)
-    masks = torch.cat([m.weight_mask.flatten() for m in prunekit.masks.prunable_layers(model).values()]).numpy()
+    masks = torch.cat([m.weight_mask.flatten() for m in prunekit.core.masks.prunable_layers(model).values()]).numpy()
     assert masks.sum() == kept and loss > 0
     assert np.all(scores[masks == 1] >= threshold)

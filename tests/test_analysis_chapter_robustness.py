@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from prunekit.analysis.chapter_robustness import (
+from prunekit.paper.chapters.robustness import (
     at_level,
     attack_budget,
     attack_checkpoints,
@@ -18,8 +18,8 @@ from prunekit.analysis.chapter_robustness import (
 )
 from prunekit.analysis.robustness import InputSpec
 from prunekit.analysis.saliency import saliency_maps, top_share
-from prunekit.methods import method_configs
-from prunekit.store import ResultStore
+from prunekit.experiments.methods import method_configs
+from prunekit.experiments.store import ResultStore
 from tests.conftest import FoolsFirst, tiny_mlp
 from tests.sweep_helpers import fake_record
 

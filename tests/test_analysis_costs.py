@@ -5,9 +5,9 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from prunekit.analysis.costs import COST_METRICS, cost_reductions
-from prunekit.experiments import RunConfig
-from prunekit.store import ResultStore, aggregate
+from prunekit.paper.chapters.costs import COST_METRICS, cost_reductions
+from prunekit.experiments.run import RunConfig
+from prunekit.experiments.store import ResultStore, aggregate
 from tests.sweep_helpers import fake_record
 
 BASE_COSTS = {"training_flops": 3000, "inference_flops": 100, "csr_bits": 64.0}
@@ -85,7 +85,7 @@ import dataclasses  # noqa: E402
 
 import numpy as np  # noqa: E402
 
-from prunekit.analysis.costs import (  # noqa: E402
+from prunekit.paper.chapters.costs import (  # noqa: E402
     add_family_columns,
     at_sparsity,
     cumulative_training_flops,
@@ -257,7 +257,7 @@ def test_the_masked_inference_reference_is_the_median_of_unstructured_runs_per_m
 
 
 def test_the_papers_cost_ranges_span_its_setups_per_method():
-    from prunekit.analysis.costs import paper_cost_ranges
+    from prunekit.paper.chapters.costs import paper_cost_ranges
     from prunekit.reference import paper_table
 
     paper = pd.concat([paper_table(1), paper_table(4)])
@@ -269,7 +269,7 @@ def test_the_papers_cost_ranges_span_its_setups_per_method():
 
 
 def test_reduction_at_reads_one_methods_median_at_a_level_and_is_nan_where_the_store_lacks_it():
-    from prunekit.analysis.costs import reduction_at
+    from prunekit.paper.chapters.costs import reduction_at
 
     summary = pd.DataFrame({"family": ["structured", "unstructured", "unstructured"],
                             "method": ["random", "random", "random"], "kappa": [0.9, 0.9, 0.98],
@@ -282,7 +282,7 @@ def test_reduction_at_reads_one_methods_median_at_a_level_and_is_nan_where_the_s
 
 
 def test_a_regularised_method_is_swept_over_lambda_and_placed_at_the_sparsity_it_reached(tmp_path):
-    from prunekit.analysis.costs import swept_level
+    from prunekit.paper.chapters.costs import swept_level
 
     l0 = _record("l0", 0.0, prune_at="during", structured=True, criterion_options={"lam": 0.5}, epochs=2)
     l0.metrics["node_sparsity"] = 0.4

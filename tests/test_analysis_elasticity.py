@@ -8,7 +8,7 @@ import torch
 from torch.nn import functional as F
 
 from prunekit.analysis.elasticity import elasticities, elasticity_curve, inelastic_fractions
-from prunekit.masks import apply_mask, prunable_layers
+from prunekit.core.masks import apply_mask, prunable_layers
 from tests.conftest import tiny_mlp, toy_data
 
 

@@ -10,10 +10,9 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
-import torch  # noqa: E402
 
 from prunekit.analysis import elasticity_curve, layer_remaining, saliency_maps  # noqa: E402
-from prunekit.plots import (  # noqa: E402
+from prunekit.paper.plots import (  # noqa: E402
     cost_plot,
     elasticity_curve_plot,
     layer_remaining_plot,

@@ -7,7 +7,7 @@ import dataclasses
 import pytest
 
 from prunekit.analysis.turnover import mask_connectivity, round_turnover
-from prunekit.store import ResultStore
+from prunekit.experiments.store import ResultStore
 from tests.sweep_helpers import data_root_or_skip, fake_record, one_thread, tiny_config
 
 
@@ -33,7 +33,7 @@ def test_turnover_refuses_records_without_the_counts():
 
 def test_connectivity_rebuilds_the_stored_mask(tmp_path):
     root = data_root_or_skip()
-    from prunekit.experiments import run
+    from prunekit.experiments.run import run
 
     config = tiny_config(criterion="snip-it", sparsity=0.99, epochs=0)
     store = ResultStore(tmp_path)
@@ -51,7 +51,7 @@ def test_mask_history_records_each_round_and_matches_a_plain_prune():
 
     import prunekit
     from prunekit.analysis.turnover import mask_history
-    from prunekit.masks import get_masks
+    from prunekit.core.masks import get_masks
 
     def net():
         torch.manual_seed(0)
@@ -73,7 +73,7 @@ def test_mask_history_records_each_round_and_matches_a_plain_prune():
 def test_schematic_draws_one_panel_per_round_and_refuses_mismatched_input():
     import numpy as np
 
-    from prunekit.plots.turnover import schematic_plot
+    from prunekit.paper.plots.turnover import schematic_plot
 
     full = {"a": np.ones((3, 4)), "b": np.ones((2, 3))}
     half = {"a": np.eye(3, 4), "b": np.ones((2, 3))}

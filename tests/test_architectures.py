@@ -6,11 +6,11 @@ import pytest
 import torch
 from torch import nn
 
-from prunekit.architectures import (PAPER_DATASETS, architecture_summary, compare_layers, head_resolution,
+from prunekit.paper.chapters.architectures import (PAPER_DATASETS, architecture_summary, compare_layers, head_resolution,
                                     input_shapes, layer_overview, layer_table, paper_layers, shape_model)
-from prunekit.masks import prunable_layers
+from prunekit.core.masks import prunable_layers
 from prunekit.models import available_models, build_model
-from prunekit.structured.measure import parameter_count
+from prunekit.measure.network import parameter_count
 from tests.conftest import tiny_cnn
 
 
@@ -126,7 +126,7 @@ def test_the_head_resolution_is_the_last_map_and_the_positions_the_first_linear_
 
 
 def test_the_cost_plot_draws_one_point_per_network_and_shape():
-    from prunekit.plots.setup import architecture_cost_plot
+    from prunekit.paper.plots.setup import architecture_cost_plot
 
     summary = architecture_summary(["mlp5", "lenet5"], ["mnist", "cifar10"])
     ax = architecture_cost_plot(summary).axes[0]

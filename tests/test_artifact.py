@@ -11,7 +11,7 @@ import torchvision
 from torch import nn
 
 import prunekit
-from prunekit.artifact import SPEC_FILE, WEIGHTS_FILE, read_spec
+from prunekit.pruning.artifact import SPEC_FILE, WEIGHTS_FILE, read_spec
 from prunekit.structured import shrink
 from tests.test_structured_shrink import MODELS, pruned
 

@@ -8,8 +8,8 @@ import pytest
 import torch
 from torch import nn
 
-from prunekit import bench
-from prunekit.masks import prunable_layers
+from prunekit.measure import bench
+from prunekit.core.masks import prunable_layers
 from prunekit.models import build_model
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from prunekit.bench import BenchResult, format_result, run_benchmark
+from prunekit.measure.bench import BenchResult, format_result, run_benchmark
 
 
 def _result() -> BenchResult:
@@ -22,8 +22,8 @@ def test_the_spread_pairs_each_epoch_with_its_own_rounds_bound():
 
 
 def test_a_tiny_benchmark_keeps_every_round(mnist_data_root, monkeypatch):
-    import prunekit.bench as bench
-    from prunekit.pruning import prune
+    import prunekit.measure.bench as bench
+    from prunekit.pruning.before import prune
 
     # data-free Random pruning instead of SNIP-it's 6 scoring rounds: this test is about the timing loop
     monkeypatch.setattr(bench, "prune", lambda model, _crit, sparsity, data, seed: prune(model, "random", sparsity,

@@ -10,7 +10,7 @@ import nbformat
 import pytest
 import yaml
 
-from prunekit.book import (
+from prunekit.paper.book import (
     BookPaths,
     NotebookFailed,
     book_summary,

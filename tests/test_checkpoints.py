@@ -8,14 +8,14 @@ import shutil
 import pytest
 import torch
 
-from prunekit import sweep as sweep_module
+from prunekit.experiments import sweep as sweep_module
 from prunekit.data import dataset_info
-from prunekit.experiments import RunConfig, load_run_data, mask_digest, run
-from prunekit.masks import apply_mask, prunable_layers, weight_sparsity
+from prunekit.experiments.run import RunConfig, load_run_data, mask_digest, run
+from prunekit.core.masks import apply_mask, prunable_layers, weight_sparsity
 from prunekit.models import build_model
-from prunekit.store import MODEL_SUFFIX, ResultStore, encode_state
-from prunekit.sweep import grid, missing, sweep
-from prunekit.train import evaluate
+from prunekit.experiments.store import MODEL_SUFFIX, ResultStore, encode_state
+from prunekit.experiments.sweep import grid, missing, sweep
+from prunekit.training.loop import evaluate
 from tests.sweep_helpers import fake_record, single_thread, tiny_config  # noqa: F401
 
 CONFIG = RunConfig(model="mlp5", dataset="mnist", criterion="snip-it", sparsity=0.99, epochs=1, device="cpu")

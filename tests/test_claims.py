@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from prunekit.claims import COLUMNS, PAPER_CLAIMS, check, claims_folder, load_claims, record_claims
+from prunekit.paper.checks import COLUMNS, PAPER_CLAIMS, check, claims_folder, load_claims, record_claims
 
 
 def test_check_carries_the_papers_words_and_our_evidence():
@@ -60,7 +60,7 @@ def test_ordering_evidence_names_the_failing_levels_or_the_closest_one():
 
     runs = pd.DataFrame({"method": ["a", "a", "b", "b", "a", "b"], "level": [0.9, 0.99, 0.9, 0.99, 0.5, 0.5],
                          "accuracy": [0.95, 0.90, 0.94, 0.92, 0.1, 0.9]})
-    from prunekit.claims import ordering_evidence
+    from prunekit.paper.checks import ordering_evidence
 
     assert ordering_evidence(runs, "a", "b", 0.9) == "fails at 99 %: 90.00 vs 92.00 %"
     assert ordering_evidence(runs, "b", "a", 0.99) == "holds at all 1 levels; closest at 99 %: 92.00 vs 90.00 %"

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from prunekit import cli
-from prunekit import sweep as sweep_module
-from prunekit.store import ResultStore
+from prunekit.experiments import sweep as sweep_module
+from prunekit.experiments.store import ResultStore
 from tests.sweep_helpers import fake_record
 
 REPO = Path(__file__).resolve().parents[1]
@@ -108,7 +108,7 @@ def fake_runs(monkeypatch) -> list:
 
 @pytest.mark.parametrize("device", ["cpu", "cuda:1"])
 def test_run_no_store_computes_the_asked_device_and_writes_nothing(tmp_path, monkeypatch, capsys, device):
-    import prunekit.experiments as experiments
+    import prunekit.experiments.run as experiments
 
     computed = []
     monkeypatch.setattr(experiments, "run", lambda config, **kwargs: computed.append(config) or fake_record(config))
@@ -123,7 +123,7 @@ def test_run_no_store_computes_the_asked_device_and_writes_nothing(tmp_path, mon
 
 
 def test_run_deterministic_flag_reaches_the_config(tmp_path, monkeypatch):
-    import prunekit.experiments as experiments
+    import prunekit.experiments.run as experiments
 
     computed = []
     monkeypatch.setattr(experiments, "run", lambda config, **kwargs: computed.append(config) or fake_record(config))
@@ -178,16 +178,16 @@ def test_results_of_an_empty_store(tmp_path, capsys):
 
 def test_bench_delegates_to_prunekit_bench(monkeypatch):
     seen = {}
-    fake = types.ModuleType("prunekit.bench")
+    fake = types.ModuleType("prunekit.measure.bench")
     fake.add_arguments = lambda parser: parser.add_argument("--repeats", type=int, default=1)
     fake.main = lambda args: seen.setdefault("repeats", args.repeats) and 0
-    monkeypatch.setitem(sys.modules, "prunekit.bench", fake)
+    monkeypatch.setitem(sys.modules, "prunekit.measure.bench", fake)
     assert cli.main(["bench", "--repeats", "4"]) == 0
     assert seen == {"repeats": 4}
 
 
 def test_without_a_bench_module_the_other_commands_still_work(monkeypatch, capsys, tmp_path):
-    monkeypatch.setitem(sys.modules, "prunekit.bench", None)  # import fails as if the file were missing
+    monkeypatch.setitem(sys.modules, "prunekit.measure.bench", None)  # import fails as if the file were missing
     assert cli.main(["bench"]) == 2
     assert "bench" in capsys.readouterr().err
     assert cli.main(["results", "--results-dir", str(tmp_path)]) == 0

@@ -9,9 +9,9 @@ import torch
 import torchvision
 from torch import nn
 
-import prunekit.artifact
+import prunekit.pruning.artifact
 from prunekit import cli
-from prunekit.prunability import module_flops
+from prunekit.pruning.prunability import module_flops
 
 SMALL = ("--samples", "64", "--steps", "1", "--batch-size", "64")
 
@@ -21,7 +21,7 @@ def test_the_issue_command_gives_an_artifact_with_at_most_a_tenth_of_the_flops_a
     monkeypatch.setenv("PRUNEKIT_DATA", str(mnist_data_root))
     x = torch.randn(4, 3, 28, 28, generator=torch.Generator().manual_seed(0))
     before: dict[str, torch.Tensor] = {}
-    save = prunekit.artifact.save
+    save = prunekit.pruning.artifact.save
 
     def spy(model, path, **kwargs):
         model.eval()
@@ -29,7 +29,7 @@ def test_the_issue_command_gives_an_artifact_with_at_most_a_tenth_of_the_flops_a
             before["outputs"] = model(x)
         return save(model, path, **kwargs)
 
-    monkeypatch.setattr(prunekit.artifact, "save", spy)
+    monkeypatch.setattr(prunekit.pruning.artifact, "save", spy)
     code = cli.main(["prune", "--model", "torchvision:resnet18", "--dataset", "mnist", "--criterion", "snap-it",
                      "--target", "flops=0.1", "--structured", "--out", str(tmp_path / "r18"), *SMALL])
     assert code == 0

@@ -6,7 +6,7 @@ from torch import nn
 from torch.nn.utils import prune as torch_prune
 
 import prunekit
-from prunekit.connectivity import is_disconnected, path_count, path_count_fraction
+from prunekit.core.connectivity import is_disconnected, path_count, path_count_fraction
 from tests.conftest import tiny_cnn, tiny_mlp, toy_data
 
 

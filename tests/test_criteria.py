@@ -9,8 +9,8 @@ from torch.nn.utils import prune as torch_prune
 
 import prunekit
 from prunekit.criteria import Criterion, ScoringContext, available_criteria, get_criterion, weight_elasticity
-from prunekit.masks import get_masks, prunable_layers
-from prunekit.pruning import global_keep_masks, kept_count
+from prunekit.core.masks import get_masks, prunable_layers
+from prunekit.pruning.before import global_keep_masks, kept_count
 from tests.conftest import tiny_cnn, tiny_mlp, toy_data
 
 

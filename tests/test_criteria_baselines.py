@@ -9,13 +9,13 @@ from torch import nn
 from torch.func import functional_call
 
 import prunekit
-from prunekit.connectivity import path_count_fraction
+from prunekit.core.connectivity import path_count_fraction
 from prunekit.criteria import ScoringContext, available_criteria, get_criterion
-from prunekit.experiments import RunConfig
-from prunekit.criteria.synflow import synaptic_flow, synflow_schedule
-from prunekit.masks import get_masks, layer_counts, prunable_layers
-from prunekit.pruning import kept_count
-from prunekit.sampling import SampleStream
+from prunekit.experiments.run import RunConfig
+from prunekit.criteria.weight.synflow import synaptic_flow, synflow_schedule
+from prunekit.core.masks import get_masks, layer_counts, prunable_layers
+from prunekit.pruning.before import kept_count
+from prunekit.core.sampling import SampleStream
 from tests.conftest import tiny_cnn, tiny_mlp, toy_data
 
 

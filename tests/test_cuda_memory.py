@@ -6,9 +6,9 @@ from __future__ import annotations
 import pytest
 import torch
 
-from prunekit import experiments
-from prunekit.metrics import peak_memory_bytes
-from prunekit.structured.measure import training_memory_bytes
+from prunekit.experiments import run as experiments
+from prunekit.measure.metrics import peak_memory_bytes
+from prunekit.measure.network import training_memory_bytes
 from tests.sweep_helpers import single_thread, tiny_config  # noqa: F401
 
 

@@ -9,8 +9,8 @@ import torch
 
 import prunekit
 from prunekit.data import make_batches
-from prunekit.determinism import single_threaded
-from prunekit.experiments import mask_digest
+from prunekit.core.determinism import single_threaded
+from prunekit.experiments.run import mask_digest
 from prunekit.models import build_model
 
 
@@ -59,7 +59,7 @@ def _switches() -> tuple:
 
 
 def test_deterministic_algorithms_switches_on_for_the_block_and_restores_the_callers_switches(monkeypatch):
-    from prunekit.determinism import CUBLAS_WORKSPACE, deterministic_algorithms
+    from prunekit.core.determinism import CUBLAS_WORKSPACE, deterministic_algorithms
 
     monkeypatch.delenv("CUBLAS_WORKSPACE_CONFIG", raising=False)
     before = _switches()
@@ -73,7 +73,7 @@ def test_deterministic_algorithms_switches_on_for_the_block_and_restores_the_cal
 
 def test_a_deterministic_run_uses_deterministic_kernels_and_leaves_the_flags_as_they_were(
         monkeypatch, mnist_data_root):
-    from prunekit import experiments
+    from prunekit.experiments import run as experiments
     from tests.sweep_helpers import one_thread, tiny_config
 
     inside = []

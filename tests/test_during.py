@@ -8,17 +8,17 @@ from pathlib import Path
 import pytest
 import torch
 
-from prunekit.during import (
+from prunekit.pruning.during import (
     PruneDuringTraining,
     clear_pruned_optimizer_state,
     pruning_epochs,
     required_epochs,
 )
-from prunekit.experiments import FlopsMeter, RunConfig, RunRecord, run
-from prunekit.masks import prunable_layers, weight_sparsity
-from prunekit.pruning import PruneStep, kept_count
-from prunekit.schedule import snip_it_schedule
-from prunekit.train import Callback, TrainConfig, train
+from prunekit.experiments.run import FlopsMeter, RunConfig, RunRecord, run
+from prunekit.core.masks import prunable_layers, weight_sparsity
+from prunekit.pruning.before import PruneStep, kept_count
+from prunekit.core.schedule import snip_it_schedule
+from prunekit.training.loop import Callback, TrainConfig, train
 from tests.conftest import tiny_mlp, toy_data
 from tests.sweep_helpers import single_thread, tiny_config  # noqa: F401
 

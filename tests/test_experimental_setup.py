@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from prunekit.experimental_setup import dataset_table, missing_files, training_setup_table
+from prunekit.paper.chapters.setup import dataset_table, missing_files, training_setup_table
 from tests.data_fixtures import mnist_root  # noqa: F401  (fixture)
 
 

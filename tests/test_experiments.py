@@ -12,8 +12,8 @@ import torch
 
 import prunekit
 from prunekit.criteria import base as criteria_base
-from prunekit.criteria.random import RandomCriterion
-from prunekit.experiments import (
+from prunekit.criteria.weight.random import RandomCriterion
+from prunekit.experiments.run import (
     KEYLESS_FIELDS,
     SCHEMA_VERSION,
     RunConfig,
@@ -368,8 +368,8 @@ def test_replace_picks_the_new_node_criterions_timing():
 
 
 def _evaluate_shrunk(record, data_root):
-    from prunekit.experiments import load_run_data
-    from prunekit.train import evaluate
+    from prunekit.experiments.run import load_run_data
+    from prunekit.training.loop import evaluate
 
     data = load_run_data(record.config, torch.device("cpu"), data_root)
     return evaluate(record.model, data.test, torch.device("cpu"), amp=False)[1]
@@ -424,7 +424,7 @@ def test_a_structured_run_before_training_starts_with_less_training_memory(mnist
 
 
 def test_measuring_training_memory_changes_nothing_a_run_computes(mnist_data_root, single_thread, monkeypatch):
-    import prunekit.experiments as experiments
+    import prunekit.experiments.run as experiments
 
     config = tiny_config(criterion="snap-it", sparsity=0.5, structured=True, epochs=1)
     measured = run(config, progress=False, data_root=mnist_data_root).comparable()

@@ -6,8 +6,8 @@ import dataclasses
 
 import pytest
 
-from prunekit.experiments import RunConfig, run, source_hash
-from prunekit.freshness import (
+from prunekit.experiments.run import RunConfig, run, source_hash
+from prunekit.experiments.freshness import (
     differences,
     equivalent_sources,
     read_ledger,
@@ -16,7 +16,7 @@ from prunekit.freshness import (
     verification_sample,
     verify,
 )
-from prunekit.store import ResultStore
+from prunekit.experiments.store import ResultStore
 
 
 @pytest.fixture(scope="module")

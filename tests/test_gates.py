@@ -7,8 +7,8 @@ import torch.nn.functional as F
 
 from prunekit import prune
 from prunekit.criteria import scoring_mode, weight_elasticity
-from prunekit.criteria.gates import gate_derivative, gate_elasticity
-from prunekit.masks import prunable_layers
+from prunekit.criteria.weight.gates import gate_derivative, gate_elasticity
+from prunekit.core.masks import prunable_layers
 from tests.conftest import tiny_mlp, toy_data
 
 

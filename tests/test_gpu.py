@@ -12,10 +12,10 @@ import pytest
 import torch
 from torch import nn
 
-from prunekit.experiments import run
+from prunekit.experiments.run import run
 from prunekit.structured import apply_node_masks, shrink
-from prunekit.timing import Stopwatch
-from prunekit.train import TrainConfig, autocast_for, resolve_precision, train
+from prunekit.core.timing import Stopwatch
+from prunekit.training.loop import TrainConfig, autocast_for, resolve_precision, train
 from tests.conftest import tiny_mlp, toy_data
 from tests.sweep_helpers import tiny_config
 
@@ -93,7 +93,7 @@ def test_a_deterministic_cuda_run_repeats_bit_for_bit(mnist_data_root):
 
 def test_bench_on_cuda_reports_its_numeric_mode(mnist_data_root, monkeypatch):
     monkeypatch.setenv("PRUNEKIT_DATA", str(mnist_data_root))
-    from prunekit.bench import run_benchmark
+    from prunekit.measure.bench import run_benchmark
 
     result = run_benchmark("mlp5", "mnist", 0.9, device="cuda", repeats=1, limit=4096)
     assert result.precision == resolve_precision(CUDA, amp=True)

@@ -36,7 +36,7 @@ def test_the_make_target_runs_the_script_and_exits_0_without_a_gpu():
 
 
 def test_the_table_aligns_columns_and_rounds_floats(gpu_check):
-    from prunekit.bench import BenchResult
+    from prunekit.measure.bench import BenchResult
 
     result = BenchResult("mlp5", "mnist", "cuda:0", "bf16", 16, 60000, 1_199_000, 1234.5678, 0.0583, 0.25, 0.2,
                          0.01, 7)

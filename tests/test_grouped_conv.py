@@ -7,7 +7,7 @@ import torch
 import torchvision
 from torch import nn
 
-from prunekit.channels import cut_like, kept_channels
+from prunekit.core.channels import cut_like, kept_channels
 from prunekit.structured import apply_node_masks, node_sites, prune_nodes, shrink
 from tests.test_structured_shrink import randomise_batchnorms
 

@@ -9,11 +9,11 @@ from torch.utils.data import DataLoader, TensorDataset
 
 import prunekit
 from prunekit.data import TensorBatches, dataset_info
-from prunekit.experiments import run
-from prunekit.labels import check_labels, output_width, peek_labels
+from prunekit.experiments.run import run
+from prunekit.core.labels import check_labels, output_width, peek_labels
 from prunekit.models import build_model
 from prunekit.structured import prune_nodes
-from prunekit.train import TrainConfig, train
+from prunekit.training.loop import TrainConfig, train
 from tests.data_fixtures import MNIST_FILES, write_idx
 from tests.sweep_helpers import tiny_config
 

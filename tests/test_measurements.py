@@ -6,8 +6,8 @@ import pandas as pd
 import pytest
 
 from prunekit.paper.measurements import cached_frame, measurement_path
-from prunekit.store import ResultStore
-from prunekit.sweep import MissingRunsError
+from prunekit.experiments.store import ResultStore
+from prunekit.experiments.sweep import MissingRunsError
 
 
 def test_a_measurement_is_made_once_and_then_read_back(tmp_path, monkeypatch):

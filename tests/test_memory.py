@@ -8,9 +8,9 @@ import pytest
 import torch
 from torch import nn
 
-from prunekit import memory
-from prunekit.memory import MemorySampler, current_rss_bytes, cuda_window_peak_reader, default_reader, memory_kind
-from prunekit.train import TrainConfig, TrainState, train
+from prunekit.measure import memory
+from prunekit.measure.memory import MemorySampler, current_rss_bytes, cuda_window_peak_reader, default_reader, memory_kind
+from prunekit.training.loop import TrainConfig, TrainState, train
 
 
 class Pattern:

@@ -3,11 +3,10 @@
 import math
 
 import pytest
-import torch
 from torch import nn
 
 import prunekit
-from prunekit.metrics import (confidence_bound, csr_size_bits, dense_size_bits, harmonic_mean,
+from prunekit.measure.metrics import (confidence_bound, csr_size_bits, dense_size_bits, harmonic_mean,
                               inference_flops, layer_macs, training_flops)
 from tests.conftest import tiny_cnn, tiny_mlp
 

@@ -5,8 +5,8 @@ import torch
 from torch import nn
 from torch.nn.utils import prune as torch_prune
 
-from prunekit.masks import apply_mask, weight_sparsity
-from prunekit.nodes import consumer_map, node_liveness, node_sparsity, remove_lonely_connections
+from prunekit.core.masks import apply_mask, weight_sparsity
+from prunekit.core.liveness import consumer_map, node_liveness, node_sparsity, remove_lonely_connections
 from tests.conftest import tiny_cnn, tiny_mlp
 
 

@@ -4,7 +4,7 @@ import pytest
 import torch
 from torch import nn
 
-from prunekit.ops import FastDropout, dropout_keep_mask
+from prunekit.core.ops import FastDropout, dropout_keep_mask
 
 
 @pytest.mark.parametrize("p", [0.1, 0.3, 0.5, 0.9])

@@ -13,8 +13,8 @@ import pytest  # noqa: E402
 from matplotlib.collections import PolyCollection  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
-from prunekit import plots  # noqa: E402
-from prunekit.plots import (  # noqa: E402
+from prunekit.paper import plots  # noqa: E402
+from prunekit.paper.plots import (  # noqa: E402
     STYLE,
     book_style,
     layer_remaining_plot,
@@ -26,7 +26,7 @@ from prunekit.plots import (  # noqa: E402
     tradeoff_plot,
 )
 from prunekit.reference import paper_table  # noqa: E402
-from prunekit.schedule import snip_it_schedule  # noqa: E402
+from prunekit.core.schedule import snip_it_schedule  # noqa: E402
 
 
 def _agg() -> pd.DataFrame:

@@ -11,8 +11,8 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 
-from prunekit.plots.appendix_bc import memory_sparsity_plot, weight_node_tradeoff_plot  # noqa: E402
-from prunekit.plots.structured import MIB  # noqa: E402
+from prunekit.paper.plots.appendix_bc import memory_sparsity_plot, weight_node_tradeoff_plot  # noqa: E402
+from prunekit.paper.plots.structured import MIB  # noqa: E402
 
 
 def _agg() -> pd.DataFrame:

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from prunekit.plots.costs import (
+from prunekit.paper.plots.costs import (
     cost_label,
     cumulative_flops_plot,
     reduction_bars_plot,
@@ -88,7 +88,7 @@ def test_cumulative_flops_draw_the_dense_line_and_one_line_per_method_and_family
 
 
 def test_a_cost_figure_puts_each_family_on_its_own_sparsity_axis_and_skips_absent_families():
-    from prunekit.plots.costs import cost_figure
+    from prunekit.paper.plots.costs import cost_figure
 
     summary = _summary()
     fig = cost_figure(summary, "disk")
@@ -118,8 +118,8 @@ def test_reserved_rows_keep_the_frame_size_and_put_the_methods_at_the_top():
 
 
 def test_methods_without_a_book_colour_get_distinct_ones_and_known_methods_keep_theirs():
-    from prunekit.plots import METHOD_COLORS
-    from prunekit.plots.costs import method_colors
+    from prunekit.paper.plots import METHOD_COLORS
+    from prunekit.paper.plots.costs import method_colors
 
     colors = method_colors(["snap-it", "l0", "group-hs", "efficientconvnets"])
     assert colors["snap-it"] == METHOD_COLORS["snap-it"]

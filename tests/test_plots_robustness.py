@@ -11,8 +11,8 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 
-from prunekit.plots import method_label  # noqa: E402
-from prunekit.plots.robustness import (  # noqa: E402
+from prunekit.paper.plots import method_label  # noqa: E402
+from prunekit.paper.plots.robustness import (  # noqa: E402
     concentration_plot,
     layer_profile_plot,
     robustness_level_plot,

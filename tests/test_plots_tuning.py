@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from prunekit.plots.tuning import grid_heatmap, threshold_sweep_plot
+from prunekit.paper.plots.tuning import grid_heatmap, threshold_sweep_plot
 
 
 def test_heatmap_writes_every_value_and_marks_the_chosen_cell():

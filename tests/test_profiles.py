@@ -6,7 +6,7 @@ import dataclasses
 
 import pytest
 
-from prunekit.profiles import PROFILES, Profile, available_profiles, default_profile_name, get_profile
+from prunekit.experiments.profiles import PROFILES, Profile, available_profiles, default_profile_name, get_profile
 
 
 def test_profiles_exist_in_increasing_budget():

@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 
 from prunekit.data import DATASET_NAMES, dataset_info
-from prunekit.experiments import RunConfig
-from prunekit.profiles import SCORING_ROUNDS, Profile, get_profile, network_cost
+from prunekit.experiments.run import RunConfig
+from prunekit.experiments.profiles import SCORING_ROUNDS, Profile, get_profile, network_cost
 
 
 @pytest.mark.parametrize("dataset", DATASET_NAMES)

@@ -9,7 +9,7 @@ import torchvision
 from torch import nn
 
 import prunekit
-from prunekit.prunability import BARE_PARAMETER, EMBEDDING, NO_WEIGHT, NORMALISATION, format_report
+from prunekit.pruning.prunability import BARE_PARAMETER, EMBEDDING, NO_WEIGHT, NORMALISATION, format_report
 from prunekit.structured import prune_nodes
 
 
@@ -56,7 +56,7 @@ def test_resnet18_residual_partners_share_one_coupling_group_and_flops_add_up():
     assert set(frame["module"]) >= {name for name, m in model.named_modules() if not list(m.children())}
     assert row(frame, "layer1.0.conv2")["group"] == row(frame, "layer1.1.conv2")["group"] == "conv1"
     assert row(frame, "layer1.0.conv1")["group"] == "layer1.0.conv1"
-    assert frame["flops"].sum() == frame.attrs["total_flops"] == prunekit.metrics.inference_flops(model, (3, 32, 32))
+    assert frame["flops"].sum() == frame.attrs["total_flops"] == prunekit.measure.metrics.inference_flops(model, (3, 32, 32))
     assert (frame.loc[~frame["weights"], "reason"] != "").all()
     assert "fc" in format_report(frame) and "skipped" in format_report(frame)
 
@@ -74,10 +74,10 @@ def test_prune_and_prune_nodes_log_a_one_line_summary(caplog):
     torch.manual_seed(0)
     model = nn.Sequential(nn.Linear(4, 8), nn.BatchNorm1d(8), nn.ReLU(), nn.Linear(8, 2))
     data = (torch.randn(16, 4), torch.randint(0, 2, (16,)))
-    with caplog.at_level(logging.INFO, logger="prunekit.prunability"):
+    with caplog.at_level(logging.INFO, logger="prunekit.pruning.prunability"):
         prunekit.prune(model, "random", 0.5)
         prune_nodes(model, "snap-it", 0.5, data, samples=16, batch_size=16)
-    lines = [r.getMessage() for r in caplog.records if r.name == "prunekit.prunability"]
+    lines = [r.getMessage() for r in caplog.records if r.name == "prunekit.pruning.prunability"]
     assert lines[0] == ("prunability of Sequential: 2 Linear/Conv layers scored (58 of 74 parameters); "
                         "modules with parameters left alone: 1 normalisation")
     assert lines[1].startswith("prunability of Sequential: 1 hidden layers prunable as nodes (40 of 74 parameters)")

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from prunekit.experiments import RunConfig, RunRecord
-from prunekit.methods import record_method
+from prunekit.experiments.run import RunConfig, RunRecord
+from prunekit.experiments.methods import record_method
 from prunekit.paper.evidence import CONTRADICTED, HOLDS, INCONCLUSIVE
 from prunekit.paper.registry import CLAIMS, ClaimTest, Side, amendments_frame, claims_by_id, claims_frame, decide, normalise
-from prunekit.store import ResultStore
+from prunekit.experiments.store import ResultStore
 
 PAPER = Path(__file__).resolve().parents[2] / "shared" / "paper" / "snip-it-paper.md"
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from prunekit.experiments import RunConfig, RunRecord
+from prunekit.experiments.run import RunConfig, RunRecord
 from prunekit.reference import paper_table
-from prunekit.report import layer_frame, paper_comparison, sweep_table
-from prunekit.store import add_harmonic_mean, aggregate, records_frame
+from prunekit.paper.tables import layer_frame, paper_comparison, sweep_table
+from prunekit.experiments.store import add_harmonic_mean, aggregate, records_frame
 
 
 def _record(criterion: str, sparsity: float, seed: int, accuracy: float, layers: dict[str, float]) -> RunRecord:
@@ -64,8 +64,8 @@ def test_paper_comparison_puts_best_hm_points_beside_the_papers_rows(records):
 def test_accuracy_is_interpolated_at_the_papers_sparsity_and_flagged_outside_the_bounds():
     import pandas as pd
 
-    from prunekit.methods import UNSTRUCTURED_METHODS
-    from prunekit.report import accuracy_at, best_point_comparison
+    from prunekit.experiments.methods import UNSTRUCTURED_METHODS
+    from prunekit.paper.tables import accuracy_at, best_point_comparison
 
     curves = pd.DataFrame({"method": ["snip"] * 2, "level": [0.95, 0.98], "weight_sparsity_mean": [0.95, 0.98],
                            "accuracy_mean": [0.96, 0.93], "accuracy_bound": [0.002, 0.004]})
@@ -84,7 +84,7 @@ def test_accuracy_is_interpolated_at_the_papers_sparsity_and_flagged_outside_the
 def test_structured_best_picks_the_best_accuracy_node_sparsity_harmonic_mean():
     import pandas as pd
 
-    from prunekit.report import structured_best, structured_table
+    from prunekit.paper.tables import structured_best, structured_table
 
     rows = []
     for level, acc, node in ((0.5, 0.98, 0.5), (0.9, 0.95, 0.9), (0.98, 0.60, 0.98)):
@@ -103,7 +103,7 @@ def test_structured_best_picks_the_best_accuracy_node_sparsity_harmonic_mean():
 def test_ordering_holds_compares_seed_means_at_shared_levels_from_the_minimum():
     import pandas as pd
 
-    from prunekit.report import ordering_holds
+    from prunekit.paper.tables import ordering_holds
 
     runs = pd.DataFrame({"method": ["a", "a", "b", "b", "a", "b", "b"],
                          "level": [0.5, 0.5, 0.5, 0.5, 0.9, 0.9, 0.99],
@@ -113,7 +113,7 @@ def test_ordering_holds_compares_seed_means_at_shared_levels_from_the_minimum():
 
 
 def test_paper_points_name_rows_by_our_method_keys():
-    from prunekit.methods import paper_points
+    from prunekit.experiments.methods import paper_points
     from prunekit.reference import paper_table
 
     points = paper_points(paper_table(3))
@@ -147,7 +147,7 @@ def _structured_runs():
 
 
 def test_structured_costs_compare_the_doubled_budget_with_the_standard_dense_run():
-    from prunekit.report import structured_costs
+    from prunekit.paper.tables import structured_costs
 
     costs = structured_costs(_structured_runs(), ["training_flops", "train_memory"])
     l0 = costs[costs["criterion"] == "l0"]
@@ -160,8 +160,8 @@ def test_structured_costs_compare_the_doubled_budget_with_the_standard_dense_run
 
 
 def test_structured_best_picks_a_lambda_for_the_regularised_methods_and_the_comparison_sets_the_paper_beside():
-    from prunekit.methods import STRUCTURED_METHODS, add_structured_columns
-    from prunekit.report import structured_best, structured_comparison, structured_costs
+    from prunekit.experiments.methods import STRUCTURED_METHODS, add_structured_columns
+    from prunekit.paper.tables import structured_best, structured_comparison, structured_costs
 
     runs = _structured_runs()
     costs = add_structured_columns(structured_costs(runs, ["inference_flops", "train_memory"]).merge(
@@ -182,8 +182,8 @@ def test_structured_best_picks_a_lambda_for_the_regularised_methods_and_the_comp
 
 
 def test_structured_table_names_the_chosen_level_as_kappa_or_lambda_and_counts_seeds():
-    from prunekit.methods import add_structured_columns
-    from prunekit.report import structured_best, structured_costs, structured_table
+    from prunekit.experiments.methods import add_structured_columns
+    from prunekit.paper.tables import structured_best, structured_costs, structured_table
 
     runs = _structured_runs()
     costs = add_structured_columns(structured_costs(runs, ["inference_flops"])
@@ -196,9 +196,9 @@ def test_structured_table_names_the_chosen_level_as_kappa_or_lambda_and_counts_s
 
 
 def test_structured_time_table_puts_measured_times_beside_flops_and_the_papers_columns():
-    from prunekit.methods import STRUCTURED_METHODS
+    from prunekit.experiments.methods import STRUCTURED_METHODS
     from prunekit.reference import paper_table
-    from prunekit.report import structured_time_table
+    from prunekit.paper.tables import structured_time_table
 
     timed = pd.DataFrame({"criterion": ["snap-it", "cnip-it", "efficientconvnets"], "level": [0.9, 0.9, 0.9],
                           "inference_flops_reduction_mean": [40.0, 30.0, 50.0],

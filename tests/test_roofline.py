@@ -6,8 +6,8 @@ import pytest
 import torch
 from torch import nn
 
-from prunekit.masks import apply_mask
-from prunekit.roofline import (
+from prunekit.core.masks import apply_mask
+from prunekit.measure.roofline import (
     LayerWork,
     MachineRates,
     Probe,

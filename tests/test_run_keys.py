@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from prunekit.experiments import RunConfig
-from prunekit.train import grad_scaler, resolve_precision
+from prunekit.experiments.run import RunConfig
+from prunekit.training.loop import grad_scaler, resolve_precision
 
 RESULTS = Path(__file__).resolve().parents[1] / "results"
 

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import os
 
-import pytest
 
-from prunekit import sweep as sweep_module
-from prunekit.experiments import run
-from prunekit.runcount import RUN_COUNTS_ENV, counting_runs, note_runs, read_counts
-from prunekit.store import ResultStore
-from prunekit.sweep import grid, sweep
+from prunekit.experiments import sweep as sweep_module
+from prunekit.experiments.run import run
+from prunekit.experiments.runcount import RUN_COUNTS_ENV, counting_runs, note_runs, read_counts
+from prunekit.experiments.store import ResultStore
+from prunekit.experiments.sweep import grid, sweep
 from tests.sweep_helpers import data_root_or_skip, fake_record, single_thread, tiny_config  # noqa: F401
 
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from prunekit.schedule import check_sparsity, one_shot_schedule, snip_it_schedule
+from prunekit.core.schedule import check_sparsity, one_shot_schedule, snip_it_schedule
 
 
 def test_snip_it_schedule_for_098_is_the_papers_seven_rounds():

@@ -6,9 +6,10 @@ import argparse
 
 import pytest
 
-from prunekit import bench, sparse_speed
-from prunekit.interleave import Spread, interleaved_times, paired_ratios
-from prunekit.sparse_speed import SparseEpochResult, format_result
+from prunekit.measure import bench
+from prunekit.measure import sparse_speed
+from prunekit.measure.interleave import Spread, interleaved_times, paired_ratios
+from prunekit.measure.sparse_speed import SparseEpochResult, format_result
 
 
 def _result(dense=(2.0, 3.0), masked=(2.2, 3.1), sparse=(0.8, 1.0)) -> SparseEpochResult:

@@ -9,10 +9,10 @@ import pytest
 import torch
 from torch import nn
 
-from prunekit.masks import apply_mask, effective_weight, prunable_layers
-from prunekit.sparse_training import CsrPattern, SparseLinear, sparse_candidates, sparse_kernels
-from prunekit.structured.shrink import detach_masked_attributes
-from prunekit.train import TrainConfig, make_optimizer, train, train_epoch
+from prunekit.core.masks import apply_mask, effective_weight, prunable_layers
+from prunekit.training.sparse_kernels import CsrPattern, SparseLinear, sparse_candidates, sparse_kernels
+from prunekit.pruning.shrink import detach_masked_attributes
+from prunekit.training.loop import TrainConfig, make_optimizer, train, train_epoch
 from tests.conftest import tiny_cnn, tiny_mlp, toy_data
 
 
@@ -119,7 +119,7 @@ def test_one_epoch_gives_the_masked_dense_loss_curve_and_pruned_weights_stay_zer
 
 
 def test_train_with_sparse_kernels_restores_the_layers_and_rejects_callbacks(monkeypatch):
-    monkeypatch.setattr("prunekit.sparse_training.MIN_WEIGHTS", 1)
+    monkeypatch.setattr("prunekit.training.sparse_kernels.MIN_WEIGHTS", 1)
     model = tiny_mlp()
     _random_masks(model, density=0.05)
     before = model[1].weight_orig.detach().clone()
@@ -132,7 +132,7 @@ def test_train_with_sparse_kernels_restores_the_layers_and_rejects_callbacks(mon
     assert not torch.equal(model[1].weight_orig[mask], before[mask])  # trained
     assert torch.equal(model[1].weight_orig[~mask], before[~mask])  # pruned entries never touched
     with pytest.raises(ValueError, match="callbacks"):
-        from prunekit.train import Callback
+        from prunekit.training.loop import Callback
 
         train(model, batches, None, TrainConfig(epochs=1, progress=False, sparse_kernels=True), [Callback()])
 
@@ -140,7 +140,7 @@ def test_train_with_sparse_kernels_restores_the_layers_and_rejects_callbacks(mon
 def test_one_mnist_epoch_of_mlp5_at_98_percent_follows_the_masked_dense_loss_curve(mnist_data_root):
     from prunekit.data import make_batches
     from prunekit.models import build_model
-    from prunekit.pruning import prune
+    from prunekit.pruning.before import prune
 
     batches = make_batches("mnist", train=True, root=mnist_data_root, limit=2048, seed=0)
     torch.manual_seed(0)

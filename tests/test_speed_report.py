@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from prunekit import cli
-from prunekit.roofline import LayerWork, MachineRates, ShapeClass, roofline
-from prunekit.speed_report import (
+from prunekit.measure.roofline import LayerWork, MachineRates, ShapeClass, roofline
+from prunekit.measure.speed import (
     SpeedReport,
     build_network,
     diagnose,

@@ -10,9 +10,9 @@ import os
 import pandas as pd
 import pytest
 
-from prunekit.experiments import SCHEMA_VERSION, RunConfig
-from prunekit.metrics import confidence_bound, harmonic_mean
-from prunekit.store import ResultStore, add_harmonic_mean, aggregate, best_hm, records_frame
+from prunekit.experiments.run import SCHEMA_VERSION, RunConfig
+from prunekit.measure.metrics import confidence_bound, harmonic_mean
+from prunekit.experiments.store import ResultStore, add_harmonic_mean, aggregate, best_hm, records_frame
 from tests.sweep_helpers import fake_record
 
 
@@ -104,7 +104,7 @@ def test_a_bad_record_is_reported_kept_aside_and_treated_as_missing(store, caplo
         "empty": "",
     }[defect]
     _write(store, f"{target.key}.json", text)
-    with caplog.at_level(logging.WARNING, logger="prunekit.store"):
+    with caplog.at_level(logging.WARNING, logger="prunekit.experiments.store"):
         assert store.get(target) is None
     assert f"{target.key}.json" in caplog.text and "recomputed" in caplog.text
     corrupt = store.root / f"{target.key}.json.corrupt"
@@ -119,7 +119,7 @@ def test_a_bad_record_is_reported_kept_aside_and_treated_as_missing(store, caplo
 def test_a_record_filed_under_another_key_is_treated_as_corrupt(store, caplog):
     wrong = config(seed=7)
     _write(store, f"{wrong.key}.json", json.dumps(fake_record(config()).to_dict()))
-    with caplog.at_level(logging.WARNING, logger="prunekit.store"):
+    with caplog.at_level(logging.WARNING, logger="prunekit.experiments.store"):
         assert store.get(wrong) is None
     assert "holds the record of key" in caplog.text
     assert (store.root / f"{wrong.key}.json.corrupt").exists()
@@ -139,7 +139,7 @@ def test_records_skips_bad_files_and_temp_files(store, caplog):
         store.put(fake_record(config(seed=seed)))
     _write(store, "0000000000000000.json", "{")
     _write(store, ".abc.123.tmp", "{")
-    with caplog.at_level(logging.WARNING, logger="prunekit.store"):
+    with caplog.at_level(logging.WARNING, logger="prunekit.experiments.store"):
         records = store.records()
     assert sorted(r.config.seed for r in records) == [0, 1]
     assert "0000000000000000.json" in caplog.text

@@ -10,16 +10,16 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from prunekit.metrics import inference_flops
+from prunekit.measure.metrics import inference_flops
 from prunekit.structured import get_node_criterion, node_masks, node_sites, prune_nodes, shrink
-from prunekit.structured.after import (
+from prunekit.pruning.nodes_after import (
     GroupHoyerSquarePruning,
     L0Regularisation,
     ScheduledNodePruning,
     clear_masked_optimizer_state,
     structured_pruner,
 )
-from prunekit.structured.gates import (
+from prunekit.criteria.node.gates import (
     STRETCH_HIGH,
     STRETCH_LOW,
     HardConcreteGates,
@@ -29,17 +29,17 @@ from prunekit.structured.gates import (
     hard_concrete_sample,
     prob_nonzero,
 )
-from prunekit.structured.grouphoyer import (
+from prunekit.criteria.node.grouphoyer import (
     COLUMNS,
     ROWS,
     group_hoyer_square,
     group_hoyer_square_penalty,
     layer_group_hoyer_square,
 )
-from prunekit.structured.measure import node_flops
-from prunekit.structured.nodes import apply_node_mask
-from prunekit.structured.prune import node_scoring_context
-from prunekit.train import TrainConfig, train
+from prunekit.measure.network import node_flops
+from prunekit.core.node_masks import apply_node_mask
+from prunekit.pruning.nodes import node_scoring_context
+from prunekit.training.loop import TrainConfig, train
 from tests.conftest import tiny_cnn, tiny_mlp, toy_data
 
 

@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from prunekit.criteria.sensitivity import scoring_mode
+from prunekit.criteria.weight.sensitivity import scoring_mode
 from prunekit.structured import apply_node_mask, gate_derivatives, node_elasticity, node_sites
 from tests.conftest import tiny_cnn, tiny_mlp, toy_data
 

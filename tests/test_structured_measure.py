@@ -12,9 +12,9 @@ import pytest
 import torch
 from torch import nn
 
-from prunekit import metrics
+from prunekit.measure import metrics
 from prunekit.structured import node_masks, prune_nodes, shrink
-from prunekit.structured.measure import (
+from prunekit.measure.network import (
     activation_count,
     counted_flops,
     csr_bits,
@@ -24,8 +24,8 @@ from prunekit.structured.measure import (
     structured_report,
     training_memory_bytes,
 )
-from prunekit.structured.nodes import round_kept_channels
-from prunekit.structured.speed import (
+from prunekit.core.node_masks import round_kept_channels
+from prunekit.measure.shrink_speed import (
     format_speedup,
     main,
     shrink_speedup,
@@ -217,7 +217,7 @@ def test_a_shrunk_network_needs_less_training_memory_than_the_dense_one() -> Non
 
 
 def test_interleaved_medians_runs_every_task_in_turn_after_the_warm_up_and_returns_each_median() -> None:
-    from prunekit.structured.measure import interleaved_medians
+    from prunekit.measure.network import interleaved_medians
 
     calls: list[str] = []
     values = {"a": iter([9.0, 9.0, 3.0, 1.0, 2.0]), "b": iter([9.0, 9.0, 5.0, 7.0, 6.0])}

@@ -1,4 +1,4 @@
-"""The structured methods as recipes (prunekit.methods) and their figures (prunekit.plots.structured)."""
+"""The structured methods as recipes (prunekit.experiments.methods) and their figures (prunekit.paper.plots.structured)."""
 
 from __future__ import annotations
 
@@ -9,14 +9,14 @@ matplotlib.use("Agg")
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 
-from prunekit.methods import (  # noqa: E402
+from prunekit.experiments.methods import (  # noqa: E402
     STRUCTURED_METHODS,
     structured_method_key,
     add_structured_columns,
     get_structured_method,
     structured_method_configs,
 )
-from prunekit.plots.structured import (  # noqa: E402
+from prunekit.paper.plots.structured import (  # noqa: E402
     memory_accuracy_plot,
     structured_label,
     structured_order,
@@ -117,7 +117,7 @@ def test_the_cli_runs_a_structured_baseline_with_its_timing_budget_and_lambda():
 
 
 def test_the_structured_grid_is_dense_before_training_criteria_and_baselines_with_their_own_seeds():
-    from prunekit.methods import baseline_seed_list, structured_grid
+    from prunekit.experiments.methods import baseline_seed_list, structured_grid
 
     grid = structured_grid("cpu", model="lenet5", dataset="mnist", seeds=[0, 1, 2], criteria=["snap-it"],
                            sparsities=[0.5, 0.9], baselines=["efficientconvnets"], baseline_sparsities=[0.5],

@@ -7,8 +7,8 @@ import torch
 from torch import nn
 from torch.nn.utils import prune
 
-from prunekit.masks import weight_sparsity
-from prunekit.nodes import node_sparsity as liveness_sparsity
+from prunekit.core.masks import weight_sparsity
+from prunekit.core.liveness import node_sparsity as liveness_sparsity
 from prunekit.structured import (
     apply_node_masks,
     hidden_layers,

@@ -8,8 +8,8 @@ import pytest
 import torch
 from torch import nn
 
-from prunekit.masks import current_mask, prunable_layers, weight_sparsity
-from prunekit.schedule import snip_it_schedule
+from prunekit.core.masks import current_mask, prunable_layers, weight_sparsity
+from prunekit.core.schedule import snip_it_schedule
 from prunekit.structured import (
     NodeCriterion,
     available_node_criteria,
@@ -20,8 +20,8 @@ from prunekit.structured import (
     prune_nodes,
     pruned_node_sparsity,
 )
-from prunekit.structured.criteria import SNAPit
-from prunekit.structured.prune import combined_prune_sets, combined_sparsity
+from prunekit.criteria.node.criteria import SNAPit
+from prunekit.pruning.nodes import combined_prune_sets, combined_sparsity
 from tests.conftest import tiny_cnn, tiny_mlp, toy_data
 
 DATA = toy_data(256, (1, 8, 8))

@@ -12,7 +12,7 @@ from torch import nn
 
 from prunekit.models import MLP5, AlexNet, Conv6, LeNet5, ResNet18, VGG16
 from prunekit.structured import apply_node_masks, node_masks, prune_nodes, pruned_node_counts, shrink
-from prunekit.structured.shrink import dependency_graph
+from prunekit.pruning.shrink import dependency_graph
 
 
 def randomise_batchnorms(model: nn.Module, seed: int = 0) -> nn.Module:
@@ -233,7 +233,7 @@ def test_the_equality_check_runs_with_tf32_off_and_restores_the_callers_switches
 
 
 def test_the_equality_tolerance_follows_the_output_dtype():
-    from prunekit.structured.shrink import EPS_FACTOR, equality_tolerance
+    from prunekit.pruning.shrink import EPS_FACTOR, equality_tolerance
 
     assert equality_tolerance(torch.float32, 1e-4) == 1e-4  # fp32 rounding (1.2e-7) is far below rtol
     assert equality_tolerance(torch.bfloat16, 1e-4) == EPS_FACTOR * 2.0 ** -7

@@ -7,13 +7,12 @@ import math
 from types import SimpleNamespace
 
 import pytest
-import torch
 from torch import nn
 
-from prunekit.experiments import run
+from prunekit.experiments.run import run
 from prunekit.models import build_model
-from prunekit.structured.measure import parameter_count
-from prunekit.structured.timing import (
+from prunekit.measure.network import parameter_count
+from prunekit.paper.structured_timing import (
     build_architecture,
     chain_widths,
     record_architecture,
@@ -78,8 +77,8 @@ def test_training_time_follows_the_runs_history():
 
 
 def test_a_stored_records_final_network_is_timed_beside_the_unpruned_one(mnist_data_root, single_thread, monkeypatch):
-    import prunekit.structured.timing as timing
-    from prunekit.experiments import RunRecord
+    import prunekit.paper.structured_timing as timing
+    from prunekit.experiments.run import RunRecord
 
     done = run(tiny_config(criterion="snap-it", sparsity=0.5, structured=True, epochs=1, amp=False), progress=False,
                data_root=mnist_data_root)

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from prunekit import sweep as sweep_module
-from prunekit.experiments import RunConfig
-from prunekit.store import ResultStore
-from prunekit.sweep import grid, method_grid, missing, sweep, unique
+from prunekit.experiments import sweep as sweep_module
+from prunekit.experiments.run import RunConfig
+from prunekit.experiments.store import ResultStore
+from prunekit.experiments.sweep import grid, method_grid, missing, sweep, unique
 from tests.sweep_helpers import data_root_or_skip, fake_record, kill_grid, single_thread, tiny_config  # noqa: F401
 
 REPO = Path(__file__).resolve().parents[1]
@@ -202,7 +202,7 @@ def test_ray_and_local_backends_give_identical_records(ray_cluster, tmp_path, mn
 
 
 def test_a_sweep_that_may_not_train_names_what_the_store_lacks(tmp_path, monkeypatch):
-    from prunekit.sweep import MissingRunsError
+    from prunekit.experiments.sweep import MissingRunsError
 
     monkeypatch.setenv("PRUNEKIT_NO_TRAIN", "1")
     config = RunConfig(model="mlp5", dataset="mnist", criterion="snip", sparsity=0.9, epochs=1, device="cpu")

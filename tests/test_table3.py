@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from prunekit.experiments import RunConfig, RunRecord
-from prunekit.table3 import (
+from prunekit.experiments.run import RunConfig, RunRecord
+from prunekit.experiments.table3 import (
     HOYERSQUARE_TARGET,
     LAMBDA_CANDIDATES,
     TABLE3_POINTS,
@@ -64,7 +64,7 @@ def test_table3_frame_aggregates_seeds_with_the_papers_bound():
 
 
 def test_comparison_puts_the_papers_row_beside_ours_and_reads_the_interval():
-    from prunekit.table3 import table3_comparison
+    from prunekit.experiments.table3 import table3_comparison
 
     snip = [c for c in table3_configs(1e-4) if c.criterion == "snip"][:3]
     frame = table3_comparison([_record(c, a, 0.96) for c, a in zip(snip, (0.962, 0.963, 0.961))])
@@ -76,7 +76,7 @@ def test_comparison_puts_the_papers_row_beside_ours_and_reads_the_interval():
 
 
 def test_findings_are_written_from_the_numbers():
-    from prunekit.table3 import lambda_note, row_findings, table3_comparison
+    from prunekit.experiments.table3 import lambda_note, row_findings, table3_comparison
 
     snip = [c for c in table3_configs(1e-4) if c.criterion == "snip"][:2]
     lines = row_findings(table3_comparison([_record(c, a, 0.96) for c, a in zip(snip, (0.90, 0.92))]))

@@ -9,7 +9,7 @@ import torch
 
 import prunekit
 from prunekit import Target
-from prunekit.metrics import inference_flops
+from prunekit.measure.metrics import inference_flops
 from prunekit.models import MLP5, LeNet5
 from prunekit.structured import prune_nodes, shrink
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from prunekit import timing
-from prunekit.timing import Stopwatch, synchronize, timed_call
+from prunekit.core import timing
+from prunekit.core.timing import Stopwatch, synchronize, timed_call
 
 
 @pytest.fixture
@@ -64,7 +64,7 @@ def test_elapsed_before_start_is_an_error() -> None:
 
 def test_prune_round_timer_waits_for_the_device(monkeypatch: pytest.MonkeyPatch) -> None:
     """The pruning rounds use the synchronising timer with the model's device (here CPU, mocked as CUDA)."""
-    from prunekit import pruning
+    from prunekit.pruning import before as pruning
 
     devices: list[torch.device | None] = []
     real = Stopwatch.__init__

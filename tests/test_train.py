@@ -5,8 +5,8 @@ import torch
 from torch import nn
 
 import prunekit
-from prunekit.masks import prunable_layers
-from prunekit.train import Callback, TrainConfig, evaluate, resolve_device, seed_everything, train
+from prunekit.core.masks import prunable_layers
+from prunekit.training.loop import Callback, TrainConfig, evaluate, resolve_device, seed_everything, train
 from tests.conftest import tiny_mlp, toy_data
 
 

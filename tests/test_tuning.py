@@ -7,7 +7,7 @@ import json
 import pandas as pd
 import pytest
 
-from prunekit.tuning import (PAPER_INTERVALS, PAPER_REWINDS, PAPER_THRESHOLDS, hoyersquare_threshold_grid, imp_grid,
+from prunekit.paper.chapters.tuning import (PAPER_INTERVALS, PAPER_REWINDS, PAPER_THRESHOLDS, hoyersquare_threshold_grid, imp_grid,
                              imp_table, in_paper_epochs, threshold_table)
 
 

@@ -10,17 +10,17 @@ import torch.nn.functional as F
 from torch.func import functional_call
 
 import prunekit
-from prunekit.ablations import check_ablation, invert_masks, reinitialise_weights, shuffle_masks
-from prunekit.after import RegularisedThresholdPruning
+from prunekit.pruning.ablations import check_ablation, invert_masks, reinitialise_weights, shuffle_masks
+from prunekit.pruning.after import RegularisedThresholdPruning
 from prunekit.criteria import get_criterion
-from prunekit.criteria.force import force_scores
-from prunekit.criteria.hoyersquare import LAMBDA_GRID, HoyerSquare, hoyer_square, hoyer_square_penalty
-from prunekit.during import PruneDuringTraining, event_step, snapshot_weights
-from prunekit.experiments import RunConfig, run
-from prunekit.masks import apply_mask, current_mask, effective_weight, get_masks, layer_counts, prunable_layers
-from prunekit.pruning import global_keep_masks, kept_count
-from prunekit.schedule import exponential_schedule, snip_it_schedule
-from prunekit.train import Callback, TrainConfig, train
+from prunekit.criteria.weight.force import force_scores
+from prunekit.criteria.weight.hoyersquare import LAMBDA_GRID, HoyerSquare, hoyer_square
+from prunekit.pruning.during import PruneDuringTraining, event_step, snapshot_weights
+from prunekit.experiments.run import RunConfig, run
+from prunekit.core.masks import apply_mask, current_mask, effective_weight, get_masks, layer_counts, prunable_layers
+from prunekit.pruning.before import global_keep_masks, kept_count
+from prunekit.core.schedule import exponential_schedule, snip_it_schedule
+from prunekit.training.loop import Callback, TrainConfig, train
 from tests.conftest import tiny_mlp, toy_data
 from tests.sweep_helpers import single_thread, tiny_config  # noqa: F401
 
@@ -238,7 +238,7 @@ def test_hoyersquare_cuts_once_at_the_threshold_after_the_regularised_share_then
 
 
 def test_a_stronger_hoyer_regulariser_gives_a_sparser_network():
-    sparsities = [prunekit.masks.weight_sparsity(run_hoyer(lam, batch=20)[0]) for lam in (0.0, 1e-3, 0.05)]
+    sparsities = [prunekit.core.masks.weight_sparsity(run_hoyer(lam, batch=20)[0]) for lam in (0.0, 1e-3, 0.05)]
     assert sparsities[0] < 0.05 and sparsities[0] + 0.1 < sparsities[1] and sparsities[1] + 0.3 < sparsities[2]
 
 
@@ -394,7 +394,7 @@ def test_a_structured_run_trains_the_physically_smaller_network(criterion, mnist
 
 
 def test_criterion_cost_benchmark_reports_each_criterion_against_one_epoch(mnist_data_root, single_thread, monkeypatch):
-    from prunekit.bench import criterion_costs, format_costs
+    from prunekit.measure.bench import criterion_costs, format_costs
 
     monkeypatch.setenv("PRUNEKIT_DATA", str(mnist_data_root))
     costs = criterion_costs("mlp5", "mnist", 0.9, ["snip", "imp-global", "hoyersquare"], "cpu", limit=3000,

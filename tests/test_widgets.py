@@ -7,7 +7,7 @@ import pytest
 from ipywidgets.widgets.widget_link import Link
 from matplotlib.figure import Figure
 
-from prunekit.widgets import FigureSlider, figure_png, figure_slider
+from prunekit.paper.widgets import FigureSlider, figure_png, figure_slider
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 

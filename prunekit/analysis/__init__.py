@@ -1,7 +1,6 @@
 """Analyses of pruned networks (paper Section 5, Appendices A and K): elasticity curves, saliency maps,
-per-layer remaining weights, adversarial robustness and cost reductions."""
+per-layer remaining weights, adversarial robustness (cost reductions are the costs chapter's: prunekit.paper.chapters.costs)."""
 
-from prunekit.analysis.costs import COST_METRICS, baseline_costs, cost_reductions
 from prunekit.analysis.elasticity import elasticities, elasticity_curve, inelastic_fractions
 from prunekit.analysis.layers import interpolate_at, layer_remaining
 from prunekit.analysis.robustness import (
@@ -15,12 +14,9 @@ from prunekit.analysis.robustness import (
 from prunekit.analysis.saliency import eval_mode, saliency_maps
 
 __all__ = [
-    "COST_METRICS",
     "InputSpec",
     "attack_success",
-    "baseline_costs",
     "check_attack_inputs",
-    "cost_reductions",
     "cw_attack",
     "denormalise",
     "elasticities",

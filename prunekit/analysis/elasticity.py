@@ -1,7 +1,7 @@
 """Appendix A: the sorted (Lorenz-like) curve of weight elasticities at initialisation and its inelastic shares.
 
 Normalisation. Each weight's elasticity is the paper's ``ε = |θ·∂L/∂θ| / L`` (Formula 1–3, via
-:func:`prunekit.criteria.sensitivity.weight_elasticity`): it is already divided by the loss, so it
+:func:`prunekit.criteria.weight.sensitivity.weight_elasticity`): it is already divided by the loss, so it
 is dimensionless and its scale is absolute, where ``ε ≥ 1`` means unit-elastic (a 1 % change of
 the weight moves the loss by at least 1 %). As in Figure 6 the values are *not* renormalised to sum
 to one ("sorted like a Lorentz-curve, yet don't sum up to 1"); only the horizontal axis is
@@ -21,9 +21,9 @@ from torch import nn
 from torch.nn import functional as F
 
 from prunekit.criteria.base import LossFn
-from prunekit.criteria.sensitivity import scoring_mode, weight_elasticity
-from prunekit.masks import current_mask, prunable_layers
-from prunekit.sampling import Batch
+from prunekit.criteria.weight.sensitivity import scoring_mode, weight_elasticity
+from prunekit.core.masks import current_mask, prunable_layers
+from prunekit.core.sampling import Batch
 
 DEFAULT_THRESHOLDS: tuple[float, ...] = (1e-3, 1e-2, 1.0)
 DEFAULT_POINTS = 2000

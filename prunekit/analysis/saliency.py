@@ -15,7 +15,7 @@ import math
 import torch
 from torch import nn
 
-from prunekit.train import eval_mode
+from prunekit.training.loop import eval_mode
 
 CHANNEL_REDUCTIONS = ("max", None)
 TOP_FRACTION = 0.05  # Figure 3's concentration measure: the share of a map's total held by its top 5 % of pixels

@@ -9,13 +9,13 @@ import pandas as pd
 import torch
 from torch import nn
 
-from prunekit.connectivity import is_disconnected, path_count_fraction
+from prunekit.core.connectivity import is_disconnected, path_count_fraction
 from prunekit.data import dataset_info
-from prunekit.experiments import RunConfig, RunRecord, mask_digest, pruned_at_init
-from prunekit.masks import current_mask, prunable_layers
-from prunekit.pruning import DEFAULT_BATCH_SIZE, DEFAULT_SAMPLES, prune
-from prunekit.schedule import DEFAULT_STEPS
-from prunekit.store import ResultStore
+from prunekit.experiments.run import RunConfig, RunRecord, mask_digest, pruned_at_init
+from prunekit.core.masks import current_mask, prunable_layers
+from prunekit.pruning.before import DEFAULT_BATCH_SIZE, DEFAULT_SAMPLES, prune
+from prunekit.core.schedule import DEFAULT_STEPS
+from prunekit.experiments.store import ResultStore
 
 TURNOVER_COLUMNS = ("key", "criterion", "options", "sparsity", "seed", "round", "target", "alive_before",
                     "pruned_before", "removed", "revived", "removed_share", "revived_share")

@@ -9,8 +9,8 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
-from prunekit.sampling import Batch, SampleStream
-from prunekit.schedule import DEFAULT_STEPS, one_shot_schedule
+from prunekit.core.sampling import Batch, SampleStream
+from prunekit.core.schedule import DEFAULT_STEPS, one_shot_schedule
 
 LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 

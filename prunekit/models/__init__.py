@@ -14,7 +14,7 @@ from collections.abc import Callable
 
 from torch import nn
 
-from prunekit.determinism import single_threaded
+from prunekit.core.determinism import single_threaded
 
 from ._layers import DROPOUT_P, NEGATIVE_SLOPE
 from .alexnet import AlexNet

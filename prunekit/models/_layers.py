@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from prunekit.ops import FastDropout
+from prunekit.core.ops import FastDropout
 
 #: Negative slope of every LeakyReLU in the paper's networks (5 %).
 NEGATIVE_SLOPE: float = 0.05

@@ -8,15 +8,14 @@ exists; otherwise it measures, stores atomically and returns. Where nothing may 
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
 
-from prunekit.store import ResultStore, _atomic_write
-from prunekit.sweep import MissingRunsError, NO_TRAIN_ENV, training_allowed
+from prunekit.experiments.store import ResultStore, _atomic_write
+from prunekit.experiments.sweep import MissingRunsError, NO_TRAIN_ENV, training_allowed
 
 log = logging.getLogger(__name__)
 

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from prunekit.experiments import RunRecord
-from prunekit.methods import record_method
+from prunekit.experiments.run import RunRecord
+from prunekit.experiments.methods import record_method
 from prunekit.paper import evidence
 from prunekit.paper.evidence import Verdict
 
@@ -45,7 +45,7 @@ PRE_REGISTERED = "2026-12-07T03:51:37+00:00"
 
 @dataclass(frozen=True)
 class Side:
-    """One side of a comparison: a method (``prunekit.methods`` key) at its levels, and the metric compared."""
+    """One side of a comparison: a method (``prunekit.experiments.methods`` key) at its levels, and the metric compared."""
 
     method: str
     levels: tuple[float | None, ...]
@@ -264,7 +264,7 @@ def amendments_frame() -> pd.DataFrame:
 
 def main(argv: Sequence[str] | None = None) -> None:
     """``python -m prunekit.paper.registry --list [--results results]``: every claim with its verdict."""
-    from prunekit.store import ResultStore
+    from prunekit.experiments.store import ResultStore
 
     parser = argparse.ArgumentParser(description="The registered claims of the paper and their verdicts.")
     parser.add_argument("--list", action="store_true", help="print every registered claim")

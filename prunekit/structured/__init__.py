@@ -7,15 +7,15 @@ are training-loop callbacks: ``structured_pruner(criterion, ...)``, then ``final
 ``shrink``; ``RunConfig(structured=True, criterion=...)`` runs them end to end.
 """
 
-from prunekit.structured.criteria import (
+from prunekit.criteria.node.criteria import (
     NodeCriterion,
     NodeScoringContext,
     available_node_criteria,
     get_node_criterion,
     register_node_criterion,
 )
-from prunekit.structured.elasticity import Elasticities, gate_derivatives, node_elasticity
-from prunekit.structured.nodes import (
+from prunekit.criteria.node.elasticity import Elasticities, gate_derivatives, node_elasticity
+from prunekit.core.node_masks import (
     NodeCount,
     NodeSite,
     apply_node_mask,
@@ -26,15 +26,15 @@ from prunekit.structured.nodes import (
     pruned_node_counts,
     pruned_node_sparsity,
 )
-from prunekit.structured.prune import NodePruneResult, NodePruneStep, keep_nodes, prune_nodes
-from prunekit.structured.measure import (
+from prunekit.pruning.nodes import NodePruneResult, NodePruneStep, keep_nodes, prune_nodes
+from prunekit.measure.network import (
     StructuredReport,
     node_flops,
     structured_report,
     training_memory_bytes,
 )
-from prunekit.structured.after import StructuredPruner, structured_pruner
-from prunekit.structured.shrink import remove_reparametrisation, shrink
+from prunekit.pruning.nodes_after import StructuredPruner, structured_pruner
+from prunekit.pruning.shrink import remove_reparametrisation, shrink
 
 __all__ = [
     "Elasticities",

@@ -1,0 +1,201 @@
+"""Which stored records today's code would compute differently: stale means *would compute differently*.
+
+Every record carries the hash of the package source that made it (``provenance.source_hash``). A record is
+fresh when that hash is today's, or when its code version was shown to compute exactly what today's code
+computes: a sample of its records was re-run under today's code with the record's own thread count, and
+every sampled record came out identical (same masks, same metrics, same per-epoch history; only timing,
+memory and provenance may differ). Such a check is kept in the store's ledger (``equivalences.json``), and
+equivalence is read transitively (a refactor checked against the version before it inherits that
+version's checks). A refactor that changes no number thus leaves the store fresh without re-running it.
+A record without a source hash (made before hashes were recorded) is stale until it is re-run.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from tqdm.auto import tqdm
+
+from prunekit.core.determinism import single_threaded
+from prunekit.experiments.run import RunRecord, run, source_hash
+from prunekit.experiments.store import ResultStore, _atomic_write
+
+log = logging.getLogger(__name__)
+
+LEDGER_NAME = "equivalences.json"
+NO_HASH = "unknown"  # the code version of records made before source hashes were recorded
+
+
+def record_source(record: RunRecord) -> str:
+    """The source hash of the code that made ``record`` (``unknown`` for records older than the hash)."""
+    return record.provenance.get("source_hash") or NO_HASH
+
+
+def ledger_path(store: ResultStore) -> Path:
+    """Where a store keeps its equivalence checks."""
+    return store.root / LEDGER_NAME
+
+
+def read_ledger(store: ResultStore) -> list[dict[str, Any]]:
+    """The store's equivalence checks, oldest first ([] when none was made)."""
+    path = ledger_path(store)
+    if not path.is_file():
+        return []
+    entries = json.loads(path.read_text())
+    if not isinstance(entries, list):
+        raise ValueError(f"{path} must hold a JSON list of checks, got {type(entries).__name__}")
+    return entries
+
+
+def equivalent_sources(ledger: Iterable[Mapping[str, Any]], current: str) -> set[str]:
+    """Every code version linked to ``current`` by checks in which all sampled records reproduced."""
+    links: dict[str, set[str]] = {}
+    for entry in ledger:
+        if entry["reproduced"] and not entry["mismatched"] and entry["source_hash"] != NO_HASH:
+            links.setdefault(entry["source_hash"], set()).add(entry["checked_under"])
+            links.setdefault(entry["checked_under"], set()).add(entry["source_hash"])
+    seen, todo = {current}, [current]
+    while todo:
+        for other in links.get(todo.pop(), ()):
+            if other not in seen:
+                seen.add(other)
+                todo.append(other)
+    return seen
+
+
+def stale_records(records: Iterable[RunRecord], store: ResultStore, current: str | None = None) -> list[RunRecord]:
+    """The records whose code version is not today's nor checked equivalent to it."""
+    fresh = equivalent_sources(read_ledger(store), current or source_hash())
+    return [r for r in records if record_source(r) not in fresh]
+
+
+def differences(stored: RunRecord, rerun: RunRecord) -> list[str]:
+    """Where a re-run differs from the stored record, as dotted paths (timing, memory and provenance ignored)."""
+    return _diff(stored.comparable(), rerun.comparable(), "")
+
+
+def _diff(a: Any, b: Any, path: str) -> list[str]:
+    """Dotted paths at which two JSON-like values differ (exactly: floats must be bit-identical)."""
+    if isinstance(a, Mapping) and isinstance(b, Mapping):
+        return [d for k in sorted(set(a) | set(b)) for d in _diff(a.get(k), b.get(k), f"{path}.{k}" if path else k)]
+    if isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
+        return [d for i, (x, y) in enumerate(zip(a, b)) for d in _diff(x, y, f"{path}[{i}]")]
+    return [] if a == b else [path or "<root>"]
+
+
+def verification_sample(records: Sequence[RunRecord], per_version: int = 2, current: str | None = None
+                        ) -> list[RunRecord]:
+    """Up to ``per_version`` records of every other code version that has a hash, cheapest first, one per
+    method (criterion, when it prunes, structured or not) before a second of the same method."""
+    current = current or source_hash()
+    by_version: dict[str, list[RunRecord]] = {}
+    for r in records:
+        if record_source(r) not in (current, NO_HASH):
+            by_version.setdefault(record_source(r), []).append(r)
+    sample = []
+    for version in sorted(by_version):
+        ranked = sorted(by_version[version], key=lambda r: r.resources.get("total_seconds", float("inf")))
+        firsts: dict[tuple, RunRecord] = {}
+        for r in ranked:
+            firsts.setdefault(_method(r), r)
+        chosen = list(firsts.values())
+        sample += (chosen + [r for r in ranked if r not in chosen])[:per_version]
+    return sample
+
+
+def _method(record: RunRecord) -> tuple:
+    c = record.config
+    return (c.criterion, c.prune_at, c.structured)
+
+
+def rerun(record: RunRecord, data_root: str | None = None) -> RunRecord:
+    """``record``'s config run again under today's code with the thread count the record was made with."""
+    threads = int(record.provenance.get("torch_threads") or 1)
+    with single_threaded(threads):
+        return run(record.config, progress=False, data_root=data_root)
+
+
+def refresh(store: ResultStore, records: Sequence[RunRecord], data_root: str | None = None) -> None:
+    """Re-run ``records`` under today's code (this process's thread count) and overwrite them, with their
+    trained networks where the store keeps one."""
+    for record in tqdm(records, desc="refresh", unit="run"):
+        keep = store.has_model(record.config)
+        new = run(record.config, progress=False, data_root=data_root, keep_model=keep)
+        store.put(new)
+        if keep:
+            store.put_model(new, new.model)
+        log.info("refreshed %s: %s", record.key, "same numbers" if not differences(record, new) else "new numbers")
+
+
+@dataclass(frozen=True)
+class Check:
+    """One code version's check against today's code: which sampled records reproduced, which did not."""
+
+    source_hash: str
+    checked_under: str
+    reproduced: tuple[str, ...]
+    mismatched: dict[str, list[str]]
+
+    def as_entry(self) -> dict[str, Any]:
+        """The ledger's JSON form, dated."""
+        return {"source_hash": self.source_hash, "checked_under": self.checked_under,
+                "reproduced": list(self.reproduced), "mismatched": self.mismatched,
+                "date": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+
+
+def verify(store: ResultStore, sample: Sequence[RunRecord], data_root: str | None = None) -> list[Check]:
+    """Re-run ``sample`` under today's code, compare exactly, and append one check per code version to the
+    store's ledger (written atomically after every version, so an interrupted check keeps what it found)."""
+    current = source_hash()
+    versions: dict[str, list[RunRecord]] = {}
+    for r in sample:
+        versions.setdefault(record_source(r), []).append(r)
+    checks = []
+    for version, records in versions.items():
+        if version == NO_HASH:
+            raise ValueError("records without a source hash cannot vouch for a code version: re-run them instead")
+        mismatched, reproduced = {}, []
+        for record in records:
+            diff = differences(record, rerun(record, data_root))
+            if diff:
+                mismatched[record.key] = diff[:20]
+            else:
+                reproduced.append(record.key)
+            log.info("verify %s (%s): %s", record.key, version, "identical" if not diff else f"{len(diff)} differences")
+        check = Check(version, current, tuple(reproduced), mismatched)
+        _atomic_write(ledger_path(store), json.dumps([*read_ledger(store), check.as_entry()], indent=1))
+        checks.append(check)
+    return checks
+
+
+def stale_note(records: Sequence[RunRecord], store: ResultStore) -> str:
+    """One line for a page: how many of the records it reads today's code would have to re-run."""
+    stale = stale_records(records, store)
+    if not stale:
+        return f"All {len(records)} records this page reads were computed by today's code (or code checked to " \
+               f"compute the same numbers)."
+    return (f"**{len(stale)} of the {len(records)} records this page reads are stale**: they were computed by a code "
+            f"version that was not checked to give today's numbers (`prunekit results --stale` lists them; "
+            f"`prunekit results --refresh` re-runs them).")
+
+
+__all__ = [
+    "LEDGER_NAME",
+    "Check",
+    "differences",
+    "equivalent_sources",
+    "read_ledger",
+    "record_source",
+    "refresh",
+    "rerun",
+    "stale_note",
+    "stale_records",
+    "verification_sample",
+    "verify",
+]
