@@ -1,5 +1,6 @@
 """prunekit: pruning via iterative ranking of sensitivity statistics (SNIP-it / SNAP-it)."""
 
+from prunekit._version import __version__
 from prunekit.pruning.artifact import load, save
 from prunekit.criteria import available_criteria, get_criterion
 from prunekit.data import dataset_info, make_batches
@@ -12,9 +13,9 @@ from prunekit.core.schedule import snip_it_schedule
 from prunekit.pruning.targets import Target, TargetReport, TargetResult
 from prunekit.training.loop import TrainConfig, evaluate, train
 
-__version__ = "0.1.0"
 
 __all__ = [
+    "__version__",
     "PruneResult",
     "PruneStep",
     "Target",

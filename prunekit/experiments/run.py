@@ -20,7 +20,7 @@ from typing import Any
 import torch
 from torch import nn
 
-import prunekit
+from prunekit._version import __version__
 from prunekit.criteria import available_criteria, get_criterion
 from prunekit.criteria.weight.sensitivity import SCORE_MODES
 from prunekit.core.determinism import deterministic_algorithms, single_threaded
@@ -692,7 +692,7 @@ def provenance(device: torch.device) -> dict[str, Any]:
     """What produced a record: package, commit (and whether the package differed from it), a hash of the
     package's source, torch, Python, thread count, device, host and UTC date."""
     return {
-        "prunekit_version": prunekit.__version__,
+        "prunekit_version": __version__,
         "git_commit": git_commit(),
         "git_dirty": git_dirty(),
         "source_hash": source_hash(),

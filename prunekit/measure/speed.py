@@ -85,7 +85,8 @@ def _synthetic(input_shape: Sequence[int], num_classes: int, seed: int) -> tuple
 def pruned_variants(dense: nn.Module, node_sparsity: float, input_shape: Sequence[int], num_classes: int = 10,
                     criterion: str = "random", seed: int = 0) -> dict[str, nn.Module]:
     """The dense network, a node-pruned (masked) copy and its physically shrunk copy, all in eval mode."""
-    from prunekit.structured import prune_nodes, shrink
+    from prunekit.pruning.nodes import prune_nodes
+    from prunekit.pruning.shrink import shrink
 
     masked = copy.deepcopy(dense)
     prune_nodes(masked, criterion, node_sparsity, _synthetic(input_shape, num_classes, seed),

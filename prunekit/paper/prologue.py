@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import torch
 from IPython.display import Markdown
 
-import prunekit
+from prunekit._version import __version__
 from prunekit.data import DatasetInfo, dataset_info, require_dataset
 from prunekit.experiments.profiles import Profile, get_profile
 from prunekit.experiments.store import ResultStore
@@ -80,7 +80,7 @@ def produced_by(page: Page, details: str) -> Markdown:
     """The line under a chapter's title: profile, data, ``details`` (what this page ran), versions, device."""
     data = f" on real {page.info.name.upper()}" if page.info is not None else ""
     text = (f"**This page was produced by** the `{page.profile.name}` profile ({page.profile.description}){data}: "
-            f"{details.rstrip('.')}; prunekit {prunekit.__version__}, torch {torch.__version__}, "
+            f"{details.rstrip('.')}; prunekit {__version__}, torch {torch.__version__}, "
             f"on {page.device.type.upper()}.")
     if page.profile.name == "smoke":
         text += "\n\n" + SMOKE_NOTE

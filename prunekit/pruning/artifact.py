@@ -104,10 +104,11 @@ def _jsonable(value: Any) -> Any:
 
 def _provenance() -> dict[str, str]:
     """Library versions and the time of writing."""
-    import prunekit
     import torch_pruning
 
-    return {"prunekit": prunekit.__version__, "torch": torch.__version__, "torch_pruning": torch_pruning.__version__,
+    from prunekit._version import __version__
+
+    return {"prunekit": __version__, "torch": torch.__version__, "torch_pruning": torch_pruning.__version__,
             "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")}
 
 
