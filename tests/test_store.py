@@ -225,3 +225,11 @@ def test_best_hm_picks_the_sparsity_with_the_highest_mean_hm_per_method():
     assert snip["hm_mean"] == pytest.approx(expected) and snip["hm_n"] == 2
     assert snip["accuracy_mean"] == pytest.approx(0.94)
     assert {"model", "dataset", "criterion", "prune_at", "sparsity", "hm_bound"} <= set(best.columns)
+
+
+def test_json_files_not_named_by_a_key_are_not_records_and_stay_untouched(store):
+    store.put(fake_record(config()))
+    ledger = store.root / "equivalences.json"
+    ledger.write_text('[{"source_hash": "abc"}]')
+    assert [r.key for r in store.records()] == [config().key]
+    assert ledger.read_text() == '[{"source_hash": "abc"}]' and not list(store.root.glob("*.corrupt"))

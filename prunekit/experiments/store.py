@@ -13,6 +13,7 @@ import json
 import logging
 import math
 import os
+import re
 import tempfile
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import fields
@@ -33,6 +34,9 @@ log = logging.getLogger(__name__)
 
 DEFAULT_ROOT = "results"
 CORRUPT_SUFFIX = ".corrupt"
+# A record file is named by its run key (16 hex digits); other JSON files in a store (the equivalence ledger)
+# are not records and are neither read nor moved aside.
+RECORD_NAME = re.compile(r"[0-9a-f]{16}\.json")
 CONFIG_COLUMNS: tuple[str, ...] = tuple(f.name for f in fields(RunConfig))
 # Config fields that define a method (grouping key of tables); seeds and budgets collapse under them.
 METHOD_COLUMNS: tuple[str, ...] = ("model", "dataset", "criterion", "prune_at")
@@ -153,6 +157,8 @@ class ResultStore:
         if not self.root.is_dir():
             return
         for path in sorted(self.root.glob("*.json")):
+            if not RECORD_NAME.fullmatch(path.name):
+                continue
             record = self._load(path)
             if record is not None:
                 yield record
