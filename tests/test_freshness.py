@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 
 import pytest
 
@@ -26,13 +27,19 @@ def smoke_record(mnist_data_root_session):
     return run(config, progress=False, data_root=mnist_data_root_session)
 
 
+def _store(tmp_path) -> ResultStore:
+    """A store in its own folder, so tests' tmp folders are not sibling stores sharing equivalence checks."""
+    (tmp_path / "store").mkdir(exist_ok=True)
+    return ResultStore(tmp_path / "store")
+
+
 def _from_version(record, version: str, **metrics):
     provenance = {**record.provenance, "source_hash": version}
     return dataclasses.replace(record, provenance=provenance, metrics={**record.metrics, **metrics})
 
 
 def test_a_record_of_todays_code_is_fresh_and_one_of_other_code_is_stale(tmp_path, smoke_record):
-    store = ResultStore(tmp_path)
+    store = _store(tmp_path)
     assert smoke_record.provenance["source_hash"] == source_hash()
     old = _from_version(smoke_record, "0123456789abcdef")
     assert stale_records([smoke_record], store) == []
@@ -43,11 +50,11 @@ def test_a_record_of_todays_code_is_fresh_and_one_of_other_code_is_stale(tmp_pat
 def test_records_without_a_source_hash_are_stale(tmp_path, smoke_record):
     legacy = dataclasses.replace(smoke_record, provenance={k: v for k, v in smoke_record.provenance.items()
                                                            if k != "source_hash"})
-    assert stale_records([legacy], ResultStore(tmp_path)) == [legacy]
+    assert stale_records([legacy], _store(tmp_path)) == [legacy]
 
 
 def test_a_version_whose_sample_reproduces_exactly_becomes_fresh(tmp_path, smoke_record, mnist_data_root_session):
-    store = ResultStore(tmp_path)
+    store = _store(tmp_path)
     old = _from_version(smoke_record, "0123456789abcdef")
     assert verification_sample([old, smoke_record]) == [old]  # today's records need no check
     [check] = verify(store, [old], data_root=mnist_data_root_session)
@@ -57,7 +64,7 @@ def test_a_version_whose_sample_reproduces_exactly_becomes_fresh(tmp_path, smoke
 
 
 def test_a_version_whose_sample_differs_stays_stale_and_says_where(tmp_path, smoke_record, mnist_data_root_session):
-    store = ResultStore(tmp_path)
+    store = _store(tmp_path)
     drifted = _from_version(smoke_record, "fedcba9876543210", accuracy=smoke_record.accuracy + 1e-9)
     [check] = verify(store, [drifted], data_root=mnist_data_root_session)
     assert check.mismatched == {drifted.key: ["metrics.accuracy"]}
@@ -81,9 +88,23 @@ def test_differences_ignore_timing_and_provenance_only(smoke_record):
 def test_cli_lists_stale_records_and_counts_them(tmp_path, smoke_record, capsys):
     from prunekit.cli import main
 
-    store = ResultStore(tmp_path)
+    store = _store(tmp_path)
     store.put(_from_version(smoke_record, "0123456789abcdef"))
-    assert main(["results", "--results-dir", str(tmp_path), "--stale"]) == 0
+    assert main(["results", "--results-dir", str(tmp_path / "store"), "--stale"]) == 0
     out = capsys.readouterr().out
     assert smoke_record.key in out and "1 of 1 records" in out and "code 0123456789abcdef" in out
-    assert main(["results", "--results-dir", str(tmp_path), "--refresh", "--worker", "2", "--workers", "2"]) != 0
+    assert main(["results", "--results-dir", str(tmp_path / "store"), "--refresh", "--worker", "2", "--workers", "2"]) != 0
+
+
+def test_a_check_made_in_a_sibling_store_freshens_every_store_of_the_folder(tmp_path, smoke_record):
+    old = _from_version(smoke_record, "0123456789abcdef")
+    table3, sample = ResultStore(tmp_path / "mnist-paper"), ResultStore(tmp_path / "equivalence")
+    for store in (table3, sample):
+        store.root.mkdir()
+    assert stale_records([old], table3) == [old]
+    entry = {"source_hash": "0123456789abcdef", "checked_under": source_hash(), "reproduced": ["k"], "mismatched": {}}
+    (sample.root / "equivalences.json").write_text(json.dumps([entry]))
+    assert stale_records([old], table3) == []
+    elsewhere = ResultStore(tmp_path / "other-folder" / "cpu")
+    elsewhere.root.mkdir(parents=True)
+    assert stale_records([old], elsewhere) == [old]  # only stores of the same results folder share checks

@@ -6,7 +6,10 @@ computes: a sample of its records was re-run under today's code with the record'
 every sampled record came out identical (same masks, same metrics, same per-epoch history; only timing,
 memory and provenance may differ). Such a check is kept in the store's ledger (``equivalences.json``), and
 equivalence is read transitively (a refactor checked against the version before it inherits that
-version's checks). A refactor that changes no number thus leaves the store fresh without re-running it.
+version's checks). Equivalence is a property of two code versions, not of one store, so the checks of every
+store in the same results folder count for all of them: ``results/equivalence`` holds one tiny run of every
+method family (weight before/during/after, structured before/during/after, an ablation), cheap to re-run
+after each refactor. A refactor that changes no number thus leaves the stores fresh without re-running them.
 A record without a source hash (made before hashes were recorded) is stale until it is re-run.
 """
 
@@ -69,9 +72,15 @@ def equivalent_sources(ledger: Iterable[Mapping[str, Any]], current: str) -> set
     return seen
 
 
+def shared_ledger(store: ResultStore) -> list[dict[str, Any]]:
+    """The checks of ``store`` and of every other store in its results folder (equivalence is about code)."""
+    siblings = sorted(p.parent for p in store.root.parent.glob(f"*/{LEDGER_NAME}") if p.parent != store.root)
+    return [*read_ledger(store), *(entry for root in siblings for entry in read_ledger(ResultStore(root)))]
+
+
 def stale_records(records: Iterable[RunRecord], store: ResultStore, current: str | None = None) -> list[RunRecord]:
-    """The records whose code version is not today's nor checked equivalent to it."""
-    fresh = equivalent_sources(read_ledger(store), current or source_hash())
+    """The records whose code version is not today's nor checked equivalent to it (by any store's checks)."""
+    fresh = equivalent_sources(shared_ledger(store), current or source_hash())
     return [r for r in records if record_source(r) not in fresh]
 
 
@@ -187,6 +196,7 @@ def stale_note(records: Sequence[RunRecord], store: ResultStore) -> str:
 
 __all__ = [
     "LEDGER_NAME",
+    "shared_ledger",
     "Check",
     "differences",
     "equivalent_sources",
