@@ -6,7 +6,11 @@ import dataclasses
 
 import pytest
 
-from prunekit.experiments.run import RunConfig, run, source_hash
+from prunekit.experiments.config import RunConfig
+
+from prunekit.experiments.record import source_hash
+
+from prunekit.experiments.run import run
 from prunekit.experiments.freshness import (
     differences,
     equivalent_sources,
