@@ -91,3 +91,15 @@ def test_cli_lists_stale_records_and_counts_them(tmp_path, smoke_record, capsys)
     out = capsys.readouterr().out
     assert smoke_record.key in out and "1 of 1 records" in out and "code 0123456789abcdef" in out
     assert main(["results", "--results-dir", str(tmp_path), "--refresh", "--worker", "2", "--workers", "2"]) != 0
+
+
+def test_the_source_hash_covers_the_whole_package_but_not_the_book_code():
+    from pathlib import Path
+
+    import prunekit
+    from prunekit.experiments.record import PACKAGE_DIR, source_files
+
+    assert PACKAGE_DIR == Path(prunekit.__file__).resolve().parent
+    names = {p.relative_to(PACKAGE_DIR).as_posix() for p in source_files()}
+    assert {"core/masks.py", "experiments/run.py", "pruning/before.py"} <= names
+    assert not any(name.startswith("paper/") for name in names)
