@@ -12,7 +12,7 @@ from typing import Any
 from prunekit.cli_prune import add_inspect_parser, add_prune_parser
 from prunekit.criteria import available_criteria, get_criterion
 from prunekit.data import DATASET_NAMES
-from prunekit.experiments.run import PRUNE_AT
+from prunekit.experiments.config import PRUNE_AT
 from prunekit.models import available_models
 from prunekit.experiments.profiles import PROFILES, default_profile_name, get_profile
 from prunekit.training.loop import PRECISIONS
@@ -254,7 +254,7 @@ def _profile(args: argparse.Namespace):
 
 def _run_config(args: argparse.Namespace):
     """The RunConfig of ``prunekit run``."""
-    from prunekit.experiments.run import NO_CRITERION, RunConfig
+    from prunekit.experiments.config import NO_CRITERION, RunConfig
 
     name = args.criterion.strip().lower()
     if args.structured:
@@ -307,7 +307,7 @@ def _cmd_run(args: argparse.Namespace, extra: Sequence[str]) -> int:
 
 def _sweep_configs(args: argparse.Namespace):
     """The configs of ``prunekit sweep``."""
-    from prunekit.experiments.run import NO_CRITERION, RunConfig
+    from prunekit.experiments.config import NO_CRITERION, RunConfig
     from prunekit.experiments.sweep import method_grid
 
     profile = _profile(args)
@@ -322,7 +322,8 @@ def _sweep_configs(args: argparse.Namespace):
 
 
 def _cmd_sweep(args: argparse.Namespace, extra: Sequence[str]) -> int:
-    from prunekit.experiments.store import ResultStore, aggregate, records_frame
+    from prunekit.experiments.stats import aggregate
+    from prunekit.experiments.store import ResultStore, records_frame
     from prunekit.experiments.sweep import missing, sweep
 
     configs = _sweep_configs(args)
@@ -378,7 +379,8 @@ def _cmd_freshness(args: argparse.Namespace) -> int:
 
 
 def _cmd_results(args: argparse.Namespace, extra: Sequence[str]) -> int:
-    from prunekit.experiments.store import ResultStore, add_harmonic_mean, aggregate, best_hm
+    from prunekit.experiments.stats import add_harmonic_mean, aggregate, best_hm
+    from prunekit.experiments.store import ResultStore
 
     if args.stale or args.verify is not None or args.refresh:
         return _cmd_freshness(args)

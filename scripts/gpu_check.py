@@ -87,7 +87,8 @@ def amp_section() -> str:
 
 
 def memory_section() -> str:
-    from prunekit.experiments.run import RunConfig, run
+    from prunekit.experiments.config import RunConfig
+    from prunekit.experiments.run import run
 
     base = dict(model="mlp5", dataset="mnist", epochs=1, train_limit=8192, test_limit=2048, samples=512,
                 scoring_batch_size=256, device="cuda")
@@ -104,7 +105,8 @@ def memory_section() -> str:
 
 
 def table3_section(epochs: int | None) -> str:
-    from prunekit.experiments.run import RunConfig, run
+    from prunekit.experiments.config import RunConfig
+    from prunekit.experiments.run import run
 
     overrides = {} if epochs is None else {"epochs": epochs}
     config = RunConfig.from_profile("mnist-paper", model="mlp5", dataset="mnist", criterion="snip-it",

@@ -18,9 +18,9 @@ import torch
 if __name__ == "__main__":  # make `prunekit` importable when run as a script from anywhere
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from prunekit.experiments import run as experiments  # noqa: E402
 from prunekit.experiments import sweep as sweep_module
-from prunekit.experiments.run import RunConfig, RunRecord  # noqa: E402
+from prunekit.experiments.config import RunConfig  # noqa: E402
+from prunekit.experiments.record import RunRecord, provenance  # noqa: E402
 
 RUN_PAUSE_SECONDS = 0.5  # the child's pause inside each run: the parent's kill lands mid-sweep
 
@@ -52,7 +52,7 @@ def fake_record(config: RunConfig, accuracy: float = 0.5, weight_sparsity: float
     resources = {"prune_seconds": 0.1, "train_seconds": 0.2, "eval_seconds": 0.0, "total_seconds": 0.3,
                  "peak_memory_bytes": 1, "peak_memory_kind": "process_rss"}
     return RunRecord(config, metrics, {"classifier.0": sparsity}, history, [], resources,
-                     experiments.provenance(torch.device("cpu")))
+                     provenance(torch.device("cpu")))
 
 
 @contextlib.contextmanager

@@ -6,8 +6,9 @@ import pandas as pd
 import pytest
 
 from prunekit.paper.chapters.costs import COST_METRICS, cost_reductions
-from prunekit.experiments.run import RunConfig
-from prunekit.experiments.store import ResultStore, aggregate
+from prunekit.experiments.config import RunConfig
+from prunekit.experiments.stats import aggregate
+from prunekit.experiments.store import ResultStore
 from tests.sweep_helpers import fake_record
 
 BASE_COSTS = {"training_flops": 3000, "inference_flops": 100, "csr_bits": 64.0}

@@ -94,7 +94,7 @@ def test_repeated_sparsities_and_single_points_are_rejected():
 def _records():
     """Synthetic runs: SNIP at 98/99 % (two seeds), HoyerSquare at three λ whose sparsities bracket 99 % and one
     that lands past 99.5 % is not stored, so 99.5 % lies outside HoyerSquare's range."""
-    from prunekit.experiments.run import RunConfig
+    from prunekit.experiments.config import RunConfig
     from tests.sweep_helpers import fake_record
 
     def record(criterion, seed, sparsity, layers, lam=None):

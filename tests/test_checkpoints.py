@@ -10,7 +10,10 @@ import torch
 
 from prunekit.experiments import sweep as sweep_module
 from prunekit.data import dataset_info
-from prunekit.experiments.run import RunConfig, load_run_data, mask_digest, run
+from prunekit.experiments.config import RunConfig
+from prunekit.experiments.loading import load_run_data
+from prunekit.experiments.record import mask_digest
+from prunekit.experiments.run import run
 from prunekit.core.masks import apply_mask, prunable_layers, weight_sparsity
 from prunekit.models import build_model
 from prunekit.experiments.store import MODEL_SUFFIX, ResultStore, encode_state

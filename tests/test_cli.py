@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
 import re
 import subprocess
@@ -108,7 +109,7 @@ def fake_runs(monkeypatch) -> list:
 
 @pytest.mark.parametrize("device", ["cpu", "cuda:1"])
 def test_run_no_store_computes_the_asked_device_and_writes_nothing(tmp_path, monkeypatch, capsys, device):
-    import prunekit.experiments.run as experiments
+    experiments = importlib.import_module("prunekit.experiments.run")  # the module: prunekit.experiments.run is run()
 
     computed = []
     monkeypatch.setattr(experiments, "run", lambda config, **kwargs: computed.append(config) or fake_record(config))
@@ -123,7 +124,7 @@ def test_run_no_store_computes_the_asked_device_and_writes_nothing(tmp_path, mon
 
 
 def test_run_deterministic_flag_reaches_the_config(tmp_path, monkeypatch):
-    import prunekit.experiments.run as experiments
+    experiments = importlib.import_module("prunekit.experiments.run")  # the module: prunekit.experiments.run is run()
 
     computed = []
     monkeypatch.setattr(experiments, "run", lambda config, **kwargs: computed.append(config) or fake_record(config))

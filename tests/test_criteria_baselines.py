@@ -11,7 +11,7 @@ from torch.func import functional_call
 import prunekit
 from prunekit.core.connectivity import path_count_fraction
 from prunekit.criteria import ScoringContext, available_criteria, get_criterion
-from prunekit.experiments.run import RunConfig
+from prunekit.experiments.config import RunConfig
 from prunekit.criteria.weight.synflow import synaptic_flow, synflow_schedule
 from prunekit.core.masks import get_masks, layer_counts, prunable_layers
 from prunekit.pruning.before import kept_count

@@ -3,13 +3,17 @@ pruned network's training, not the dense network's memory probes that run before
 
 from __future__ import annotations
 
+import importlib
+
 import pytest
 import torch
 
-from prunekit.experiments import run as experiments
+from prunekit.experiments import outcome
 from prunekit.measure.metrics import peak_memory_bytes
 from prunekit.measure.network import training_memory_bytes
 from tests.sweep_helpers import single_thread, tiny_config  # noqa: F401
+
+run_module = importlib.import_module("prunekit.experiments.run")  # the module: prunekit.experiments.run is run()
 
 
 class FakeCudaMemory:
@@ -42,9 +46,9 @@ def fake_cuda(monkeypatch: pytest.MonkeyPatch) -> FakeCudaMemory:
 def test_peak_memory_reads_and_resets_the_cuda_counter(fake_cuda):
     fake_cuda.allocate("probe", 1000)
     assert peak_memory_bytes("cuda:0") == 1000
-    experiments._reset_peak_memory(torch.device("cuda", 0))
+    run_module._reset_peak_memory(torch.device("cuda", 0))
     assert peak_memory_bytes("cuda:0") == 0
-    experiments._reset_peak_memory(torch.device("cpu"))  # CPU has no counter to reset
+    run_module._reset_peak_memory(torch.device("cpu"))  # CPU has no counter to reset
     assert fake_cuda.events == ["probe", "reset"]
 
 
@@ -58,7 +62,7 @@ def test_the_peak_counter_is_reset_after_the_dense_probes_so_it_reads_the_pruned
         fake_cuda.allocate("probe", nbytes)
         return nbytes
 
-    real_train = experiments.train
+    real_train = run_module.train
     trained = {}
 
     def train(model, batches, *args, **kwargs):
@@ -66,13 +70,13 @@ def test_the_peak_counter_is_reset_after_the_dense_probes_so_it_reads_the_pruned
         fake_cuda.allocate("train", trained["bytes"])
         return real_train(model, batches, *args, **kwargs)
 
-    real_reset = experiments._reset_peak_memory
-    monkeypatch.setattr(experiments, "training_memory_bytes", probe)
-    monkeypatch.setattr(experiments, "train", train)
-    monkeypatch.setattr(experiments, "_reset_peak_memory", lambda device: real_reset(torch.device("cuda")))
+    real_reset = run_module._reset_peak_memory
+    monkeypatch.setattr(outcome, "training_memory_bytes", probe)
+    monkeypatch.setattr(run_module, "train", train)
+    monkeypatch.setattr(run_module, "_reset_peak_memory", lambda device: real_reset(torch.device("cuda")))
 
     config = tiny_config(criterion="random", sparsity=0.5, structured=True, epochs=1, device="cpu")
-    record = experiments.run(config, progress=False, data_root=mnist_data_root)
+    record = run_module.run(config, progress=False, data_root=mnist_data_root)
     assert fake_cuda.events == ["probe", "probe", "reset", "train"]
     dense, pruned = record.metrics["dense_train_memory_bytes"], record.metrics["train_memory_bytes"]
     assert pruned < dense

@@ -10,7 +10,7 @@ import torch
 import prunekit
 from prunekit.data import make_batches
 from prunekit.core.determinism import single_threaded
-from prunekit.experiments.run import mask_digest
+from prunekit.experiments.record import mask_digest
 from prunekit.models import build_model
 
 
@@ -73,8 +73,11 @@ def test_deterministic_algorithms_switches_on_for_the_block_and_restores_the_cal
 
 def test_a_deterministic_run_uses_deterministic_kernels_and_leaves_the_flags_as_they_were(
         monkeypatch, mnist_data_root):
-    from prunekit.experiments import run as experiments
+    import importlib
+
     from tests.sweep_helpers import one_thread, tiny_config
+
+    experiments = importlib.import_module("prunekit.experiments.run")  # the module: prunekit.experiments.run is run()
 
     inside = []
     real_train = experiments.train

@@ -14,7 +14,10 @@ from prunekit.pruning.during import (
     pruning_epochs,
     required_epochs,
 )
-from prunekit.experiments.run import FlopsMeter, RunConfig, RunRecord, run
+from prunekit.experiments.config import RunConfig
+from prunekit.experiments.record import RunRecord
+from prunekit.experiments.run import run
+from prunekit.measure.training_flops import FlopsMeter
 from prunekit.core.masks import prunable_layers, weight_sparsity
 from prunekit.pruning.before import PruneStep, kept_count
 from prunekit.core.schedule import snip_it_schedule

@@ -13,14 +13,10 @@ import torch
 import prunekit
 from prunekit.criteria import base as criteria_base
 from prunekit.criteria.weight.random import RandomCriterion
-from prunekit.experiments.run import (
-    KEYLESS_FIELDS,
-    SCHEMA_VERSION,
-    RunConfig,
-    RunRecord,
-    load_run_data,
-    run,
-)
+from prunekit.experiments.config import KEYLESS_FIELDS, RunConfig
+from prunekit.experiments.loading import load_run_data
+from prunekit.experiments.record import SCHEMA_VERSION, RunRecord
+from prunekit.experiments.run import run
 from tests.sweep_helpers import data_root_or_skip, fake_record, one_thread, single_thread, tiny_config  # noqa: F401
 
 BASE = dict(model="mlp5", dataset="mnist", criterion="snip-it", sparsity=0.98, epochs=10, device="cpu")
@@ -368,7 +364,7 @@ def test_replace_picks_the_new_node_criterions_timing():
 
 
 def _evaluate_shrunk(record, data_root):
-    from prunekit.experiments.run import load_run_data
+    from prunekit.experiments.loading import load_run_data
     from prunekit.training.loop import evaluate
 
     data = load_run_data(record.config, torch.device("cpu"), data_root)
@@ -424,11 +420,11 @@ def test_a_structured_run_before_training_starts_with_less_training_memory(mnist
 
 
 def test_measuring_training_memory_changes_nothing_a_run_computes(mnist_data_root, single_thread, monkeypatch):
-    import prunekit.experiments.run as experiments
+    from prunekit.experiments import outcome
 
     config = tiny_config(criterion="snap-it", sparsity=0.5, structured=True, epochs=1)
     measured = run(config, progress=False, data_root=mnist_data_root).comparable()
-    monkeypatch.setattr(experiments, "training_memory_bytes", lambda *args, **kwargs: 0)
+    monkeypatch.setattr(outcome, "training_memory_bytes", lambda *args, **kwargs: 0)
     unmeasured = run(config, progress=False, data_root=mnist_data_root).comparable()
     for record in (measured, unmeasured):
         record["metrics"].pop("train_memory_bytes"), record["metrics"].pop("dense_train_memory_bytes")

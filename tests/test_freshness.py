@@ -7,7 +7,11 @@ import json
 
 import pytest
 
-from prunekit.experiments.run import RunConfig, run, source_hash
+from prunekit.experiments.config import RunConfig
+
+from prunekit.experiments.record import source_hash
+
+from prunekit.experiments.run import run
 from prunekit.experiments.freshness import (
     differences,
     equivalent_sources,
@@ -108,3 +112,15 @@ def test_a_check_made_in_a_sibling_store_freshens_every_store_of_the_folder(tmp_
     elsewhere = ResultStore(tmp_path / "other-folder" / "cpu")
     elsewhere.root.mkdir(parents=True)
     assert stale_records([old], elsewhere) == [old]  # only stores of the same results folder share checks
+
+
+def test_the_source_hash_covers_the_whole_package_but_not_the_book_code():
+    from pathlib import Path
+
+    import prunekit
+    from prunekit.experiments.record import PACKAGE_DIR, source_files
+
+    assert PACKAGE_DIR == Path(prunekit.__file__).resolve().parent
+    names = {p.relative_to(PACKAGE_DIR).as_posix() for p in source_files()}
+    assert {"core/masks.py", "experiments/run.py", "pruning/before.py"} <= names
+    assert not any(name.startswith("paper/") for name in names)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from prunekit.data import DATASET_NAMES, dataset_info
-from prunekit.experiments.run import RunConfig
+from prunekit.experiments.config import RunConfig
 from prunekit.experiments.profiles import SCORING_ROUNDS, Profile, get_profile, network_cost
 
 

@@ -7,7 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from prunekit.experiments.run import RunConfig, RunRecord
+from prunekit.experiments.config import RunConfig
+
+from prunekit.experiments.record import RunRecord
 from prunekit.experiments.methods import record_method
 from prunekit.paper.evidence import CONTRADICTED, HOLDS, INCONCLUSIVE
 from prunekit.paper.registry import CLAIMS, ClaimTest, Side, amendments_frame, claims_by_id, claims_frame, decide, normalise

@@ -5,10 +5,13 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from prunekit.experiments.run import RunConfig, RunRecord
+from prunekit.experiments.config import RunConfig
+
+from prunekit.experiments.record import RunRecord
 from prunekit.reference import paper_table
 from prunekit.paper.tables import layer_frame, paper_comparison, sweep_table
-from prunekit.experiments.store import add_harmonic_mean, aggregate, records_frame
+from prunekit.experiments.stats import add_harmonic_mean, aggregate
+from prunekit.experiments.store import records_frame
 
 
 def _record(criterion: str, sparsity: float, seed: int, accuracy: float, layers: dict[str, float]) -> RunRecord:

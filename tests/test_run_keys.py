@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from prunekit.experiments.run import RunConfig
+from prunekit.experiments.config import RunConfig
 from prunekit.training.loop import grad_scaler, resolve_precision
 
 RESULTS = Path(__file__).resolve().parents[1] / "results"

@@ -10,9 +10,12 @@ import os
 import pandas as pd
 import pytest
 
-from prunekit.experiments.run import SCHEMA_VERSION, RunConfig
+from prunekit.experiments.config import RunConfig
+
+from prunekit.experiments.record import SCHEMA_VERSION
 from prunekit.measure.metrics import confidence_bound, harmonic_mean
-from prunekit.experiments.store import ResultStore, add_harmonic_mean, aggregate, best_hm, records_frame
+from prunekit.experiments.stats import add_harmonic_mean, aggregate, best_hm
+from prunekit.experiments.store import ResultStore, records_frame
 from tests.sweep_helpers import fake_record
 
 

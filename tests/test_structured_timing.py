@@ -78,7 +78,7 @@ def test_training_time_follows_the_runs_history():
 
 def test_a_stored_records_final_network_is_timed_beside_the_unpruned_one(mnist_data_root, single_thread, monkeypatch):
     import prunekit.paper.structured_timing as timing
-    from prunekit.experiments.run import RunRecord
+    from prunekit.experiments.record import RunRecord
 
     done = run(tiny_config(criterion="snap-it", sparsity=0.5, structured=True, epochs=1, amp=False), progress=False,
                data_root=mnist_data_root)

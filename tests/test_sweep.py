@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from prunekit.experiments import sweep as sweep_module
-from prunekit.experiments.run import RunConfig
+from prunekit.experiments.config import RunConfig
 from prunekit.experiments.store import ResultStore
 from prunekit.experiments.sweep import grid, method_grid, missing, sweep, unique
 from tests.sweep_helpers import data_root_or_skip, fake_record, kill_grid, single_thread, tiny_config  # noqa: F401

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from prunekit.experiments.run import RunConfig, RunRecord
+from prunekit.experiments.config import RunConfig
+
+from prunekit.experiments.record import RunRecord
 from prunekit.experiments.table3 import (
     HOYERSQUARE_TARGET,
     LAMBDA_CANDIDATES,

@@ -16,7 +16,8 @@ from prunekit.criteria import get_criterion
 from prunekit.criteria.weight.force import force_scores
 from prunekit.criteria.weight.hoyersquare import LAMBDA_GRID, HoyerSquare, hoyer_square
 from prunekit.pruning.during import PruneDuringTraining, event_step, snapshot_weights
-from prunekit.experiments.run import RunConfig, run
+from prunekit.experiments.config import RunConfig
+from prunekit.experiments.run import run
 from prunekit.core.masks import apply_mask, current_mask, effective_weight, get_masks, layer_counts, prunable_layers
 from prunekit.pruning.before import global_keep_masks, kept_count
 from prunekit.core.schedule import exponential_schedule, snip_it_schedule

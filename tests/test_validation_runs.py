@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from prunekit.experiments.run import RunConfig, run
+from prunekit.experiments.config import RunConfig
+
+from prunekit.experiments.run import run
 from tests.sweep_helpers import data_root_or_skip, one_thread, tiny_config
 
 

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 from torch import nn
 
-from prunekit.experiments.run import RunRecord
+from prunekit.experiments.record import RunRecord
 from prunekit.core.masks import layer_counts, prunable_layers
 from prunekit.experiments.methods import add_method_columns
 from prunekit.experiments.store import records_frame
@@ -57,7 +57,7 @@ def _interpolate_group(part: pd.DataFrame, target: float, x: str, values: Sequen
         raise ValueError(f"group {label!r} has {len(xs)} point(s); interpolation needs two distinct {x} values")
     if np.any(np.diff(xs) == 0):
         raise ValueError(f"group {label!r} repeats {x} values {xs.tolist()}; aggregate seeds first "
-                         f"(prunekit.experiments.store.aggregate) or add the seed to `by`")
+                         f"(prunekit.experiments.stats.aggregate) or add the seed to `by`")
     if not extrapolate and not xs[0] <= target <= xs[-1]:
         raise ValueError(f"target {x}={target} lies outside the stored range [{xs[0]}, {xs[-1]}] of group "
                          f"{label!r}; pass extrapolate=True to extend the closest segment")

@@ -27,6 +27,7 @@ import torch
 from torch import nn
 
 from prunekit.data import dataset_info, load_split
+from prunekit.core.timing import model_device
 
 ROUNDING_TOLERANCE = 1e-5  # relative to the bounds' range: what denormalise treats as float rounding
 
@@ -137,12 +138,6 @@ def _check_epsilons(epsilons: Sequence[float]) -> list[float]:
     return values
 
 
-def _model_device(model: nn.Module) -> torch.device:
-    """The device of the model's first parameter (CPU for a parameter-free model)."""
-    first = next(model.parameters(), None)
-    return first.device if first is not None else torch.device("cpu")
-
-
 @contextlib.contextmanager
 def frozen_parameters(model: nn.Module) -> Iterator[None]:
     """Turn off ``requires_grad`` of every parameter for the block (restored after), so no ``.grad`` is written."""
@@ -158,7 +153,7 @@ def frozen_parameters(model: nn.Module) -> Iterator[None]:
 
 def foolbox_model(model: nn.Module, spec: InputSpec) -> fb.PyTorchModel:
     """The model wrapped for foolbox with the spec's bounds and normalisation, on the model's own device."""
-    return fb.PyTorchModel(model, bounds=spec.bounds, preprocessing=spec.preprocessing(), device=_model_device(model))
+    return fb.PyTorchModel(model, bounds=spec.bounds, preprocessing=spec.preprocessing(), device=model_device(model))
 
 
 def cw_attack(steps: int = 1000, binary_search_steps: int = 9, stepsize: float = 1e-2,
@@ -186,7 +181,7 @@ def attack_success(
     eps = _check_epsilons(epsilons)
     check_attack_inputs(model, images, labels, spec)
     fmodel = foolbox_model(model, spec)
-    device = _model_device(model)
+    device = model_device(model)
     attack = cw_attack() if attack is None else attack
     # foolbox back-propagates to the inputs with .backward(), which would also fill the weights' .grad.
     with frozen_parameters(model):

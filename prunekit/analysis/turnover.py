@@ -11,7 +11,9 @@ from torch import nn
 
 from prunekit.core.connectivity import is_disconnected, path_count_fraction
 from prunekit.data import dataset_info
-from prunekit.experiments.run import RunConfig, RunRecord, mask_digest, pruned_at_init
+from prunekit.experiments.config import RunConfig
+from prunekit.experiments.record import RunRecord, mask_digest
+from prunekit.experiments.run import pruned_at_init
 from prunekit.core.masks import current_mask, prunable_layers
 from prunekit.pruning.before import DEFAULT_BATCH_SIZE, DEFAULT_SAMPLES, prune
 from prunekit.core.schedule import DEFAULT_STEPS

@@ -20,6 +20,7 @@ import torch
 from torch import nn
 
 from prunekit.core.masks import PRUNABLE_TYPES
+from prunekit.core.timing import model_device
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +73,7 @@ def _linearised_pathway(model: nn.Module, ones_mask: bool) -> nn.Module:
 def path_count(model: nn.Module, input_shape: tuple[int, ...], ones_mask: bool = False) -> float:
     """Number of input→output paths through the kept weights (through all weights if ``ones_mask``)."""
     twin = _linearised_pathway(model, ones_mask)
-    device = next(twin.parameters()).device
+    device = model_device(twin)
     with torch.no_grad():
         return float(twin(torch.ones((1, *input_shape), dtype=torch.float64, device=device)).sum())
 

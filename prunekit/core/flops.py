@@ -9,6 +9,7 @@ import torch
 from torch import nn
 
 from prunekit.core.masks import PRUNABLE_TYPES, current_mask
+from prunekit.core.timing import model_device
 
 
 def layer_macs(model: nn.Module, input_shape: Sequence[int], sparse: bool = True) -> dict[str, int]:
@@ -29,7 +30,7 @@ def layer_macs(model: nn.Module, input_shape: Sequence[int], sparse: bool = True
     for name, module in model.named_modules():
         if isinstance(module, PRUNABLE_TYPES):
             hooks.append(module.register_forward_hook(hook_for(name)))
-    device = next(model.parameters()).device
+    device = model_device(model)
     was_training = model.training
     model.eval()
     try:

@@ -26,7 +26,8 @@ from typing import Any
 from tqdm.auto import tqdm
 
 from prunekit.core.determinism import single_threaded
-from prunekit.experiments.run import RunRecord, run, source_hash
+from prunekit.experiments.record import RunRecord, source_hash
+from prunekit.experiments.run import run
 from prunekit.experiments.store import ResultStore, _atomic_write
 
 log = logging.getLogger(__name__)

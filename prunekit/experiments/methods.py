@@ -18,7 +18,8 @@ from dataclasses import dataclass
 import pandas as pd
 
 from prunekit.criteria.weight.hoyersquare import LAMBDA_GRID
-from prunekit.experiments.run import NO_CRITERION, RunConfig, RunRecord
+from prunekit.experiments.config import NO_CRITERION, RunConfig
+from prunekit.experiments.record import RunRecord
 from prunekit.experiments.profiles import Profile, get_profile
 
 LAMBDA_CRITERIA = ("hoyersquare", "group-hs", "l0")  # sparsity follows from a regulariser strength λ

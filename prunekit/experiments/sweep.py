@@ -19,7 +19,9 @@ import torch
 from tqdm.auto import tqdm
 
 from prunekit.criteria import get_criterion
-from prunekit.experiments.run import NO_CRITERION, RunConfig, RunRecord, run
+from prunekit.experiments.config import NO_CRITERION, RunConfig
+from prunekit.experiments.record import RunRecord
+from prunekit.experiments.run import run
 from prunekit.experiments.runcount import note_runs
 from prunekit.experiments.store import ResultStore
 

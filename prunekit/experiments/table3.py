@@ -20,7 +20,8 @@ from pathlib import Path
 import pandas as pd
 
 from prunekit.criteria.weight.hoyersquare import LAMBDA_GRID
-from prunekit.experiments.run import RunConfig, RunRecord
+from prunekit.experiments.config import RunConfig
+from prunekit.experiments.record import RunRecord
 from prunekit.measure.metrics import harmonic_mean
 from prunekit.experiments.profiles import Profile, get_profile
 from prunekit.experiments.store import ResultStore

@@ -26,7 +26,7 @@ from prunekit.measure.interleave import Spread, interleaved_times, paired_ratios
 from prunekit.core.masks import prunable_layers
 from prunekit.models import build_model
 from prunekit.pruning.before import prune
-from prunekit.core.timing import Stopwatch, timed_call
+from prunekit.core.timing import Stopwatch, model_device, timed_call
 from prunekit.training.loop import (
     AUTOCAST_DTYPES,
     PRECISIONS,
@@ -116,7 +116,7 @@ def gemm_shapes(model: nn.Module, input_shape: tuple[int, ...], batch: int) -> l
             positions = out.numel() // out.shape[1] if out.dim() > 2 else out.shape[0]
             shapes.append((positions, fan_in, mod.weight.shape[0]))
         hooks.append(module.register_forward_hook(hook))
-    device = next(model.parameters()).device
+    device = model_device(model)
     was_training = model.training
     model.eval()
     try:

@@ -12,7 +12,7 @@ from torch import nn
 
 from prunekit.core.masks import PRUNABLE_TYPES, current_mask
 from prunekit.core.flops import layer_macs
-from prunekit.core.timing import timed_call
+from prunekit.core.timing import model_device, timed_call
 
 CSR_FLOAT_TO_INDEX_RATIO = 16  # Appendix H: nonzero floats stored at 16× the precision of indices
 FLOAT_BITS = 32
@@ -83,7 +83,7 @@ def peak_memory_bytes(device: torch.device | str = "cpu") -> int:
 def inference_seconds(model: nn.Module, input_shape: Sequence[int], batch_size: int = 512,
                       repeats: int = 10, warmup: int = 2) -> float:
     """Median wall time of one eval-mode forward pass of a batch (CUDA-synchronised on GPU)."""
-    device = next(model.parameters()).device
+    device = model_device(model)
     inputs = torch.randn(batch_size, *input_shape, device=device)
     was_training = model.training
     model.eval()

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from prunekit.experiments.run import RunRecord
+from prunekit.experiments.record import RunRecord
 from prunekit.experiments.methods import record_method
 from prunekit.paper import evidence
 from prunekit.paper.evidence import Verdict

@@ -11,10 +11,10 @@ import numpy as np
 import pandas as pd
 
 from prunekit.paper.chapters.costs import SETUP_COLUMNS, cost_reductions
-from prunekit.experiments.run import RunRecord
+from prunekit.experiments.record import RunRecord
 from prunekit.paper.plots import method_label, method_order, percent_label
 from prunekit.paper.plots.structured import STRUCTURED_TIMINGS, structured_label, structured_order
-from prunekit.experiments.store import add_harmonic_mean, aggregate, best_hm
+from prunekit.experiments.stats import add_harmonic_mean, aggregate, best_hm
 
 
 def layer_frame(records: Sequence[RunRecord], method_of: Callable[[RunRecord], str] | None = None,

@@ -95,12 +95,6 @@ def global_keep_masks(
     return masks
 
 
-def _model_device(model: nn.Module) -> torch.device:
-    """Device of the model's first parameter (CPU for a parameter-less module)."""
-    first = next(model.parameters(), None)
-    return first.device if first is not None else torch.device("cpu")
-
-
 def resolve_criterion(criterion: str | Criterion, steps: int = DEFAULT_STEPS) -> Criterion:
     """A criterion instance: a name is looked up with ``steps``; an instance passes through."""
     return get_criterion(criterion, steps=steps) if isinstance(criterion, str) else get_criterion(criterion)
@@ -143,7 +137,7 @@ def scoring_context(
         loss_fn=loss_fn or F.cross_entropy,
         stream=stream,
         generator=torch.Generator().manual_seed(seed),
-        device=_model_device(model),
+        device=model_device(model),
         score_mode=score_mode,
     )
 

@@ -15,7 +15,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from prunekit.core.labels import check_labels
-from prunekit.core.timing import Stopwatch
+from prunekit.core.timing import Stopwatch, model_device
 
 log = logging.getLogger(__name__)
 
@@ -202,7 +202,7 @@ def evaluate(model: nn.Module, batches: Batches, device: torch.device | None = N
              amp: bool | str = True) -> tuple[float, float]:
     """Mean loss and accuracy of ``model`` in eval mode over ``batches`` (``amp``: a bool, or a resolved
     precision); restores the model's mode."""
-    device = device or next(model.parameters()).device
+    device = device or model_device(model)
     was_training = model.training
     model.eval()
     loss_sum = torch.zeros((), device=device)

@@ -26,6 +26,7 @@ from prunekit.models import available_models, build_model
 from prunekit.reference import paper_architectures
 from prunekit.measure.network import flops_per_sample, parameter_count
 from prunekit.training.loop import eval_mode
+from prunekit.core.timing import model_device
 
 FLOPS_PER_MAC = 2
 PAPER_DATASETS = ("mnist", "cifar10", "imagenette")  # the three of Appendix J
@@ -61,11 +62,6 @@ def model_label(name: str) -> str:
     return str(labels.iloc[0]) if len(labels) else key.upper()
 
 
-def _model_device(model: nn.Module) -> torch.device:
-    """Device of the model's first parameter."""
-    return next(model.parameters()).device
-
-
 def output_shapes(model: nn.Module, input_shape: Sequence[int]) -> dict[str, tuple[int, ...]]:
     """Per-sample output shape of every Linear/Conv layer in one eval-mode forward pass."""
     shape = _check_input_shape(input_shape)
@@ -79,7 +75,7 @@ def output_shapes(model: nn.Module, input_shape: Sequence[int]) -> dict[str, tup
     hooks = [m.register_forward_hook(hook_for(n)) for n, m in prunable_layers(model).items()]
     try:
         with eval_mode(model), torch.no_grad():
-            model(torch.zeros(1, *shape, device=_model_device(model)))
+            model(torch.zeros(1, *shape, device=model_device(model)))
     finally:
         for h in hooks:
             h.remove()

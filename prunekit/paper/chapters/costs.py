@@ -28,7 +28,9 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from prunekit.experiments.run import NO_CRITERION, RunRecord
+from prunekit.experiments.config import NO_CRITERION
+
+from prunekit.experiments.record import RunRecord
 from prunekit.experiments.methods import add_method_columns, method_key, structured_method_key
 from prunekit.measure.metrics import TRAINING_PASSES
 
@@ -113,7 +115,7 @@ def cost_reductions(
     those present in ``df`` are used). Returns the identifying columns of each run (model,
     dataset, criterion, prune_at, sparsity, seed …, baseline rows included), the columns named in
     ``keep`` (e.g. ``family``, ``method``, ``level`` of :func:`add_family_columns`) and the reductions.
-    Aggregate over seeds with ``prunekit.experiments.store.aggregate(out, values=[…])``.
+    Aggregate over seeds with ``prunekit.experiments.stats.aggregate(out, values=[…])``.
     """
     if "criterion" not in df.columns:
         raise ValueError(f"the frame lacks the column 'criterion'; it has {list(df.columns)}")

@@ -21,7 +21,9 @@ from torch.nn import functional as F
 
 from prunekit.analysis.elasticity import DEFAULT_POINTS, DEFAULT_THRESHOLDS, elasticities, elasticity_curve
 from prunekit.criteria.weight.sensitivity import scoring_mode
-from prunekit.experiments.run import RunConfig, initial_model, load_run_data
+from prunekit.experiments.config import RunConfig
+from prunekit.experiments.loading import load_run_data
+from prunekit.experiments.run import initial_model
 from prunekit.core.masks import prunable_layers
 from prunekit.models import available_models
 from prunekit.experiments.profiles import Profile, get_profile

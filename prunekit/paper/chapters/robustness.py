@@ -21,7 +21,7 @@ from torch import nn
 from prunekit.analysis.robustness import InputSpec, attack_each
 from prunekit.analysis.saliency import TOP_FRACTION, region_share, saliency_maps, top_share
 from prunekit.criteria.weight.hoyersquare import LAMBDA_GRID
-from prunekit.experiments.run import RunConfig
+from prunekit.experiments.config import RunConfig
 from prunekit.experiments.methods import PAPER_UNSTRUCTURED, get_method, method_configs
 from prunekit.experiments.profiles import Profile, get_profile
 from prunekit.experiments.store import ResultStore

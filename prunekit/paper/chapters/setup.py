@@ -13,7 +13,7 @@ from torch import nn
 
 from prunekit.criteria.weight.hoyersquare import HoyerSquare
 from prunekit.data import DATASET_NAMES, data_root, dataset_info, require_dataset
-from prunekit.experiments.run import RunConfig
+from prunekit.experiments.config import RunConfig
 from prunekit.models import leaky_relu_gain
 from prunekit.experiments.profiles import Profile, available_profiles, get_profile
 from prunekit.reference import paper_datasets, paper_training_setup

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from prunekit.criteria.weight.hoyersquare import LAMBDA_GRID
-from prunekit.experiments.run import RunConfig, scaled_epochs
+from prunekit.experiments.config import RunConfig, scaled_epochs
 from prunekit.measure.metrics import harmonic_mean
 from prunekit.experiments.profiles import Profile, get_profile
 

@@ -249,7 +249,7 @@ def tradeoff_plot(
 ) -> Figure:
     """Accuracy against sparsity per method, mean line with a shaded ``1.96·σ/√n`` band.
 
-    ``agg`` is an :func:`prunekit.experiments.store.aggregate` frame (``<y>_mean``, ``<y>_bound`` …, fractions).
+    ``agg`` is an :func:`prunekit.experiments.stats.aggregate` frame (``<y>_mean``, ``<y>_bound`` …, fractions).
     ``reference`` adds the paper's points (rows with ``method``, ``accuracy``, ``bound``, ``sparsity``
     in percent, as :func:`prunekit.reference.paper_table`) as hollow markers with error bars.
     ``baseline`` draws the dense accuracy; ``highlight`` marks one sparsity level.
@@ -489,7 +489,7 @@ def robustness_plot(frame: pd.DataFrame, *, method: str = "criterion", x: str = 
     """Attack success probability against the maximum ℓ2 distance ε, one line per method (Figure 5b).
 
     ``frame`` holds rows of :func:`prunekit.analysis.attack_success` with a ``method`` column, or
-    their :func:`prunekit.experiments.store.aggregate` (``<y>_mean`` and a ``<y>_bound`` band). For success
+    their :func:`prunekit.experiments.stats.aggregate` (``<y>_mean`` and a ``<y>_bound`` band). For success
     against sparsity at one ε (Figure 5a) use :func:`tradeoff_plot` with ``y="success_rate"``.
     """
     for column in (method, x):

@@ -2,7 +2,7 @@
 structured method's network needs at the start of training against the node sparsity it reaches (Figure 8's
 companion; Figure 8 itself is :func:`prunekit.paper.plots.structured.memory_accuracy_plot`).
 
-Both take :func:`prunekit.experiments.store.aggregate` frames (one row per method and swept level, ``<value>_mean`` and
+Both take :func:`prunekit.experiments.stats.aggregate` frames (one row per method and swept level, ``<value>_mean`` and
 ``<value>_bound`` columns, fractions and bytes) and return a matplotlib ``Figure`` that is not registered with
 pyplot. ``highlight`` rings every point swept at that target node sparsity κ (the slider frames); methods whose
 level is a regulariser strength λ (Group-HS, L0) are never ringed.

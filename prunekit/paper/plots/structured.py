@@ -56,7 +56,7 @@ def structured_tradeoff_plot(agg: pd.DataFrame, *, method: str = "criterion", x:
     """Accuracy against node (or weight) sparsity per structured method: the mean over seeds of every swept level
     (target κ, or λ) with its ``1.96·σ/√n`` bounds in both directions (a λ method's sparsity varies by seed).
 
-    ``agg`` is a :func:`prunekit.experiments.store.aggregate` frame with ``accuracy_*`` and ``<x>_*`` columns (fractions).
+    ``agg`` is a :func:`prunekit.experiments.stats.aggregate` frame with ``accuracy_*`` and ``<x>_*`` columns (fractions).
     """
     _require(agg, [method, "accuracy_mean", f"{x}_mean"])
     if agg.empty:
