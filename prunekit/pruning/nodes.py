@@ -26,7 +26,7 @@ from prunekit.pruning.before import DEFAULT_BATCH_SIZE, DEFAULT_SAMPLES, scoring
 from prunekit.core.schedule import DEFAULT_STEPS, check_sparsity
 from prunekit.pruning.targets import Target, TargetResult, check_one_of, prune_nodes_to_target
 from prunekit.core.timing import Stopwatch, model_device
-from prunekit.criteria.node.criteria import NodeCriterion, NodeScoringContext, get_node_criterion
+from prunekit.criteria.node.base import NodeCriterion, NodeScoringContext, get_node_criterion
 from prunekit.core.node_masks import (
     NodeSite,
     apply_node_mask,

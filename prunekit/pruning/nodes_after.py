@@ -31,18 +31,13 @@ from torch import nn
 
 from prunekit.pruning.during import check_interval, event_step, step_epochs
 from prunekit.core.masks import prunable_layers, weight_sparsity
-from prunekit.criteria.node.criteria import (
-    EfficientConvNets,
-    GateDecorators,
-    GroupHoyerSquare,
-    L0,
-    SNAPit,
-    NodeCriterion,
-    NodeScoringContext,
-    get_node_criterion,
-)
+from prunekit.criteria.node.base import NodeCriterion, NodeScoringContext, get_node_criterion
+from prunekit.criteria.node.efficientconvnets import EfficientConvNets
+from prunekit.criteria.node.gatedecorators import GateDecorators
 from prunekit.criteria.node.gates import NodeGates, ScaleGates
-from prunekit.criteria.node.grouphoyer import group_hoyer_square_penalty
+from prunekit.criteria.node.grouphoyer import GroupHoyerSquare, group_hoyer_square_penalty
+from prunekit.criteria.node.l0 import L0
+from prunekit.criteria.node.snap import SNAPit
 from prunekit.core.node_masks import NodeSite, apply_node_mask, node_alive, node_sites
 from prunekit.pruning.nodes import NodePruneStep, node_scoring_context, prune_nodes_round
 from prunekit.training.loop import Callback, TrainState
