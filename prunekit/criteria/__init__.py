@@ -9,6 +9,7 @@ from prunekit.criteria import weight as _weight  # noqa: F401  (registers every 
 from prunekit.criteria.base import (
     GRANULARITIES,
     Criterion,
+    ScoringBudget,
     ScoringContext,
     available_criteria,
     criterion_class,
@@ -20,6 +21,7 @@ from prunekit.criteria.weight.sensitivity import scoring_mode, weight_elasticity
 __all__ = [
     "GRANULARITIES",
     "Criterion",
+    "ScoringBudget",
     "ScoringContext",
     "available_criteria",
     "criterion_class",

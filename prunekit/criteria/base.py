@@ -11,7 +11,7 @@ import importlib
 import pkgutil
 from abc import ABC, abstractmethod
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, replace
 
 import torch
 from torch import nn
@@ -20,6 +20,38 @@ from prunekit.core.sampling import Batch, SampleStream
 from prunekit.core.schedule import DEFAULT_STEPS, one_shot_schedule
 
 LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+
+DEFAULT_SAMPLES = 2560  # the paper's accumulated batch: 5 × 512
+DEFAULT_BATCH_SIZE = 512
+
+
+@dataclass(frozen=True)
+class ScoringBudget:
+    """How a criterion scores: samples and batch size per round, rounds, loss, which layers, mode and seed."""
+
+    samples: int = DEFAULT_SAMPLES
+    batch_size: int = DEFAULT_BATCH_SIZE
+    steps: int = DEFAULT_STEPS
+    loss_fn: LossFn | None = None
+    include_first: bool = True
+    include_last: bool = True
+    score_mode: str = "eval"
+    seed: int = 0
+
+    def options(self) -> dict[str, object]:
+        """The budget as keyword arguments of ``prune()`` / ``prune_nodes()`` (values not copied)."""
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+def scoring_budget(budget: ScoringBudget | None = None, **changes: object) -> ScoringBudget:
+    """``budget`` (default: the paper's) with the named fields changed; unknown names raise TypeError."""
+    names = {f.name for f in fields(ScoringBudget)}
+    unknown = sorted(set(changes) - names)
+    if unknown:
+        raise TypeError(f"unknown scoring setting(s) {unknown}; accepted: {', '.join(sorted(names))}")
+    if budget is not None and not isinstance(budget, ScoringBudget):
+        raise TypeError(f"budget must be a ScoringBudget, got {type(budget).__name__}")
+    return replace(budget or ScoringBudget(), **changes)
 
 
 @dataclass
