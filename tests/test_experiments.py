@@ -35,7 +35,7 @@ class OptionCriterion(RandomCriterion):
 @pytest.fixture
 def option_criterion(monkeypatch):
     """Register OptionCriterion for one test only."""
-    monkeypatch.setitem(criteria_base._REGISTRY, OptionCriterion.name, OptionCriterion)
+    monkeypatch.setitem(criteria_base._REGISTRY, ("weight", OptionCriterion.name), OptionCriterion)
     return OptionCriterion.name
 
 

@@ -13,7 +13,7 @@ import pytest  # noqa: E402
 from matplotlib.collections import PolyCollection  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
-from prunekit.paper import plots  # noqa: E402
+from prunekit.experiments.methods import FALLBACK_COLORS  # noqa: E402
 from prunekit.paper.plots import (  # noqa: E402
     STYLE,
     book_style,
@@ -130,7 +130,7 @@ def test_methods_keep_one_colour_and_order():
     assert method_order(["random", "snip-it", "snip", "custom"]) == ["snip", "snip-it", "random", "custom"]
     assert method_color("SNIP-it") == method_color("snip-it") != method_color("snip")
     # a method the book does not know gets a fallback colour that does not depend on how its name is cased
-    assert method_color("My-Method") == method_color("my-method") in plots._FALLBACK_COLORS
+    assert method_color("My-Method") == method_color("my-method") in FALLBACK_COLORS
 
 
 def test_percent_labels():

@@ -20,7 +20,7 @@ from prunekit.structured import (
     prune_nodes,
     pruned_node_sparsity,
 )
-from prunekit.criteria.node.criteria import SNAPit
+from prunekit.criteria.node.snap import SNAPit
 from prunekit.pruning.nodes import combined_prune_sets, combined_sparsity
 from tests.conftest import tiny_cnn, tiny_mlp, toy_data
 

@@ -1,7 +1,10 @@
 """The paper's methods as named recipes: which criterion, when it prunes, which settings, which paper row.
 
 A *method* is what a table row or a figure line shows (e.g. "SNIP-it (during)"); a criterion is what
-scores weights. ``method_configs`` turns a method into the run configs of a sweep for a profile, and
+scores weights. Everything that identifies a method lives here and nowhere else: its criterion and when it
+prunes, the paper's id, its label, colour and place in the book's order (``LOOKS``, ``METHOD_ORDER``,
+``STRUCTURED_ORDER``); when a node criterion prunes and whether a criterion sweeps λ are read off the
+criterion registry. ``method_configs`` turns a method into the run configs of a sweep for a profile, and
 ``add_method_columns`` labels stored runs with their method and the level they were swept over
 (the target sparsity, or λ for HoyerSquare, whose sparsity follows from λ). The structured methods of
 Section 5 (``STRUCTURED_METHODS``: SNAP-it, CNIP-it, structured Random before training, EfficientConvNets,
@@ -12,17 +15,136 @@ GateDecorators and Group-HS after it, L0 during it) have the same recipes throug
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 import pandas as pd
 
+from prunekit.criteria import GRANULARITIES, available_criteria, criterion_class
 from prunekit.criteria.weight.hoyersquare import LAMBDA_GRID
 from prunekit.experiments.config import NO_CRITERION, RunConfig
 from prunekit.experiments.record import RunRecord
 from prunekit.experiments.profiles import Profile, get_profile
 
-LAMBDA_CRITERIA = ("hoyersquare", "group-hs", "l0")  # sparsity follows from a regulariser strength λ
+
+@dataclass(frozen=True)
+class Look:
+    """How a method appears in every figure and table of the book."""
+
+    label: str
+    color: str
+
+
+# One label and colour per method key. Keys that are no sweep's Method show in figures too: the dense
+# baseline ("none", "baseline"), SNAP (one-shot SNAP-it) and GraSP-it.
+LOOKS: dict[str, Look] = {
+    "none": Look("dense", "#000000"),
+    "baseline": Look("dense", "#000000"),
+    "snip": Look("SNIP", "#1f77b4"),
+    "snip-it": Look("SNIP-it", "#d62728"),
+    "snip-it-during": Look("SNIP-it (during)", "#8b0000"),
+    "grasp": Look("GraSP", "#2ca02c"),
+    "grasp-it": Look("GraSP-it", "#74c476"),
+    "random": Look("Random", "#7f7f7f"),
+    "imp-global": Look("IMP-global", "#9467bd"),
+    "hoyersquare": Look("HoyerSquare", "#8c564b"),
+    "magnitude": Look("Magnitude", "#bcbd22"),
+    "synflow": Look("SynFlow", "#17becf"),
+    "force": Look("FORCE", "#e377c2"),
+    "iter-snip": Look("Iter-SNIP", "#393b79"),
+    "snap-it": Look("SNAP-it", "#ff7f0e"),
+    "snap-it-during": Look("SNAP-it (during)", "#a63603"),
+    "snap": Look("SNAP", "#fdae6b"),
+    "cnip-it": Look("CNIP-it", "#6baed6"),
+    "efficientconvnets": Look("EfficientConvNets", "#9467bd"),
+    "gatedecorators": Look("GateDecorators", "#17becf"),
+    "group-hs": Look("Group-HS", "#2ca02c"),
+    "l0": Look("L0", "#d62728"),
+}
+# The book's order of methods (unstructured figures and tables); unlisted methods follow in their given order.
+METHOD_ORDER = ("none", "baseline", "snip", "snip-it", "grasp", "random", "imp-global", "hoyersquare", "snap-it",
+                "snip-it-during", "magnitude", "synflow", "force", "iter-snip", "cnip-it", "snap-it-during")
+# The structured chapters' order: after-training baselines, L0, then the methods that prune before training.
+STRUCTURED_ORDER = ("efficientconvnets", "gatedecorators", "group-hs", "l0", "random", "snap-it", "snap", "cnip-it")
+# A method without a Look gets one of these, chosen by its name (stable across figures).
+FALLBACK_COLORS = ("#17becf", "#bcbd22", "#e377c2", "#393b79", "#637939")
+METHOD_COLORS: dict[str, str] = {key: look.color for key, look in LOOKS.items()}
+METHOD_LABELS: dict[str, str] = {key: look.label for key, look in LOOKS.items()}
+
+
+def method_color(method: str) -> str:
+    """The colour of a method (criterion name), stable across figures."""
+    key = str(method).lower()
+    if key in LOOKS:
+        return LOOKS[key].color
+    return FALLBACK_COLORS[sum(map(ord, key)) % len(FALLBACK_COLORS)]
+
+
+def method_label(method: str) -> str:
+    """The display name of a method (criterion name)."""
+    look = LOOKS.get(str(method).lower())
+    return look.label if look is not None else str(method)
+
+
+def _ordered(methods: Iterable[object], order: Sequence[str]) -> list[str]:
+    """``methods`` without repeats, those named in ``order`` first and in its order, the others as given."""
+    rank = {name: i for i, name in enumerate(order)}
+    unique = list(dict.fromkeys(str(m) for m in methods))
+    return sorted(unique, key=lambda m: (rank.get(m.lower(), len(rank)), unique.index(m)))
+
+
+def method_order(methods: Iterable[object]) -> list[str]:
+    """``methods`` without repeats, in the book's fixed order (SNIP, SNIP-it, GraSP, Random, …, others last)."""
+    return _ordered(methods, METHOD_ORDER)
+
+
+def structured_order(methods: Iterable[object]) -> list[str]:
+    """``methods`` without repeats: after-training baselines, L0, then the methods that prune before training."""
+    return _ordered(methods, STRUCTURED_ORDER)
+
+
+def structured_timing(method: str) -> str | None:
+    """When a node criterion prunes by default ("before", "during" or "after" training); None for other names."""
+    key = str(method).strip().lower()
+    if key not in available_criteria("node"):
+        return None
+    return criterion_class(key, granularity="node").timings[0]
+
+
+def structured_label(method: str, timing: bool = True) -> str:
+    """'GateDecorators (after)': the display name of a node criterion, with when it prunes."""
+    when = structured_timing(method) if timing else None
+    return f"{method_label(method)} ({when})" if when else method_label(method)
+
+
+class _NodeTimings(Mapping):
+    """Node criterion name → when it prunes by default, read live from the criterion registry."""
+
+    def __getitem__(self, key: str) -> str:
+        when = structured_timing(key) if isinstance(key, str) and key == key.strip().lower() else None
+        if when is None:
+            raise KeyError(key)
+        return when
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(available_criteria("node"))
+
+    def __len__(self) -> int:
+        return len(available_criteria("node"))
+
+
+STRUCTURED_TIMINGS: Mapping[str, str] = _NodeTimings()
+
+
+def sweeps_lambda(criterion: str) -> bool:
+    """True when a registered criterion of that name (weight or node) has its sparsity follow from λ."""
+    key = str(criterion).strip().lower()
+    return any(not criterion_class(key, granularity=kind).targets_sparsity
+               for kind in GRANULARITIES if key in available_criteria(kind))
+
+
+# Criteria whose sparsity follows from a regulariser strength λ (HoyerSquare, Group-HS, L0), from the registry.
+LAMBDA_CRITERIA = tuple(name for kind in GRANULARITIES for name in available_criteria(kind) if sweeps_lambda(name))
 
 
 @dataclass(frozen=True)
@@ -39,7 +161,17 @@ class Method:
     @property
     def sweeps_lambda(self) -> bool:
         """True when the method's sparsity follows from a regulariser strength λ (HoyerSquare, Group-HS, L0)."""
-        return self.criterion in LAMBDA_CRITERIA
+        return sweeps_lambda(self.criterion)
+
+    @property
+    def label(self) -> str:
+        """The method's display name in the book."""
+        return method_label(self.key)
+
+    @property
+    def color(self) -> str:
+        """The method's colour in the book's figures."""
+        return method_color(self.key)
 
 
 UNSTRUCTURED_METHODS: dict[str, Method] = {m.key: m for m in (
@@ -197,7 +329,7 @@ def record_method(record: RunRecord) -> str:
 
 def _level(row: pd.Series) -> float:
     """The swept value of a run: its target sparsity, or λ for a run whose sparsity follows from λ."""
-    if row["criterion"] in LAMBDA_CRITERIA:
+    if sweeps_lambda(row["criterion"]):
         return float(json.loads(row["criterion_options"]).get("lam", float("nan")))
     return float(row["sparsity"])
 
@@ -215,7 +347,15 @@ def add_method_columns(runs: pd.DataFrame) -> pd.DataFrame:
 
 
 __all__ = [
+    "FALLBACK_COLORS",
     "LAMBDA_CRITERIA",
+    "LOOKS",
+    "METHOD_COLORS",
+    "METHOD_LABELS",
+    "METHOD_ORDER",
+    "STRUCTURED_ORDER",
+    "STRUCTURED_TIMINGS",
+    "Look",
     "PAPER_UNSTRUCTURED",
     "STRUCTURED_METHODS",
     "UNSTRUCTURED_METHODS",
@@ -225,9 +365,16 @@ __all__ = [
     "dense_configs",
     "get_method",
     "get_structured_method",
+    "method_color",
     "method_configs",
     "method_key",
+    "method_label",
+    "method_order",
     "paper_points",
     "record_method",
+    "structured_label",
     "structured_method_configs",
+    "structured_order",
+    "structured_timing",
+    "sweeps_lambda",
 ]

@@ -13,7 +13,7 @@ import pandas as pd
 from prunekit.paper.chapters.costs import SETUP_COLUMNS, cost_reductions
 from prunekit.experiments.record import RunRecord
 from prunekit.paper.plots import method_label, method_order, percent_label
-from prunekit.paper.plots.structured import STRUCTURED_TIMINGS, structured_label, structured_order
+from prunekit.experiments.methods import structured_label, structured_order, structured_timing
 from prunekit.experiments.stats import add_harmonic_mean, aggregate, best_hm
 
 
@@ -236,7 +236,7 @@ def structured_table(best: pd.DataFrame, reductions: Sequence[str], method: str 
     best = _in_structured_order(best, method)
     out = pd.DataFrame({
         "method": [structured_label(m, timing=False) for m in best[method]],
-        "prunes": [STRUCTURED_TIMINGS.get(str(m), "") for m in best[method]],
+        "prunes": [structured_timing(m) or "" for m in best[method]],
         "accuracy (%)": [_pm(m, b) for m, b in zip(best["accuracy_mean"], best["accuracy_bound"])],
         "weight sparsity (%)": [f"{100 * v:.1f}" for v in best["weight_sparsity_mean"]],
         "node sparsity (%)": [f"{100 * v:.1f}" for v in best["node_sparsity_mean"]],

@@ -12,7 +12,16 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from prunekit.criteria.base import Criterion, LossFn, ScoringContext, get_criterion
+from prunekit.criteria.base import (
+    DEFAULT_BATCH_SIZE,
+    DEFAULT_SAMPLES,
+    Criterion,
+    LossFn,
+    ScoringBudget,
+    ScoringContext,
+    get_criterion,
+    scoring_budget,
+)
 from prunekit.core.determinism import single_threaded
 from prunekit.core.labels import check_labels
 from prunekit.core.masks import apply_mask, current_mask, prunable_layers, replace_mask, weight_sparsity
@@ -25,9 +34,7 @@ from prunekit.core.timing import Stopwatch, model_device
 
 log = logging.getLogger(__name__)
 
-DEFAULT_SAMPLES = 2560  # the paper's accumulated batch: 5 × 512
 DEFAULT_SPARSITY = 0.98
-DEFAULT_BATCH_SIZE = 512
 
 
 @dataclass(frozen=True)
@@ -114,31 +121,24 @@ def check_data(crit: Criterion, data: object) -> None:
         raise ValueError(f"criterion {crit.name!r} scores on data: pass data=(a DataLoader or (x, y) tensors)")
 
 
-def scoring_context(
-    model: nn.Module,
-    crit: Criterion,
-    data: object,
-    *,
-    samples: int = DEFAULT_SAMPLES,
-    batch_size: int = DEFAULT_BATCH_SIZE,
-    loss_fn: LossFn | None = None,
-    include_first: bool = True,
-    include_last: bool = True,
-    score_mode: str = "eval",
-    seed: int = 0,
-) -> ScoringContext:
-    """The scoring context shared by every round of ``prune()`` (and by pruning during training)."""
-    layers = prunable_layers(model, include_first=include_first, include_last=include_last)
+def scoring_context(model: nn.Module, crit: Criterion, data: object, budget: ScoringBudget | None = None,
+                    **changes: object) -> ScoringContext:
+    """The scoring context shared by every round of ``prune()`` (and by pruning during training).
+
+    ``budget`` (default: the paper's) with any :class:`ScoringBudget` field changed by keyword.
+    """
+    budget = scoring_budget(budget, **changes)
+    layers = prunable_layers(model, include_first=budget.include_first, include_last=budget.include_last)
     check_data(crit, data)
-    stream = SampleStream(data, samples, batch_size) if data is not None else None
+    stream = SampleStream(data, budget.samples, budget.batch_size) if data is not None else None
     return ScoringContext(
         model=model,
         layers=layers,
-        loss_fn=loss_fn or F.cross_entropy,
+        loss_fn=budget.loss_fn or F.cross_entropy,
         stream=stream,
-        generator=torch.Generator().manual_seed(seed),
+        generator=torch.Generator().manual_seed(budget.seed),
         device=model_device(model),
-        score_mode=score_mode,
+        score_mode=budget.score_mode,
     )
 
 
@@ -168,15 +168,14 @@ def prune(
     least sparsity that keeps at most that fraction and returns a ``TargetResult`` with its report.
     """
     check_one_of(sparsity, target)
+    budget = ScoringBudget(samples=samples, batch_size=batch_size, steps=steps, loss_fn=loss_fn,
+                           include_first=include_first, include_last=include_last, score_mode=score_mode, seed=seed)
     if target is not None:
-        options = dict(samples=samples, batch_size=batch_size, steps=steps, loss_fn=loss_fn, include_first=include_first,
-                       include_last=include_last, score_mode=score_mode, seed=seed, on_round=on_round)
-        return prune_weights_to_target(model, criterion, data, target, **options)
-    crit = resolve_criterion(criterion, steps)
+        return prune_weights_to_target(model, criterion, data, target, on_round=on_round, **budget.options())
+    crit = resolve_criterion(criterion, budget.steps)
     check_prunes_before(crit)
     kappa = check_sparsity(DEFAULT_SPARSITY if sparsity is None else sparsity)
-    ctx = scoring_context(model, crit, data, samples=samples, batch_size=batch_size, loss_fn=loss_fn,
-                          include_first=include_first, include_last=include_last, score_mode=score_mode, seed=seed)
+    ctx = scoring_context(model, crit, data, budget)
     check_labels(model, data, loss_fn=loss_fn)
     log_summary(model, ctx.layers)
     was_training = model.training

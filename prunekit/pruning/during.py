@@ -22,10 +22,8 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from prunekit.criteria.base import Criterion, LossFn, ScoringContext
+from prunekit.criteria.base import Criterion, ScoringBudget, ScoringContext, scoring_budget
 from prunekit.pruning.before import (
-    DEFAULT_BATCH_SIZE,
-    DEFAULT_SAMPLES,
     PruneStep,
     check_data,
     prune_round,
@@ -160,7 +158,11 @@ def rewind_weights(model: nn.Module, snapshot: dict[str, torch.Tensor]) -> int:
 
 class PruneDuringTraining(Callback):
     """Prune to the criterion's schedule during training, one step every ``interval`` epochs (optionally
-    rewinding the weights to their values at ``rewind_epoch`` after each step, as IMP does)."""
+    rewinding the weights to their values at ``rewind_epoch`` after each step, as IMP does).
+
+    The scoring settings are a :class:`ScoringBudget` (``budget=``), any of whose fields may also be given by
+    keyword (``samples=256, batch_size=128, steps=3, loss_fn=…, include_first=…, score_mode=…, seed=…``).
+    """
 
     def __init__(
         self,
@@ -170,16 +172,11 @@ class PruneDuringTraining(Callback):
         *,
         interval: float = DEFAULT_INTERVAL,
         rewind_epoch: float | None = None,
-        samples: int = DEFAULT_SAMPLES,
-        batch_size: int = DEFAULT_BATCH_SIZE,
-        steps: int = DEFAULT_STEPS,
-        loss_fn: LossFn | None = None,
-        include_first: bool = True,
-        include_last: bool = True,
-        score_mode: str = "eval",
-        seed: int = 0,
+        budget: ScoringBudget | None = None,
+        **budget_changes: object,
     ) -> None:
-        self.criterion = resolve_criterion(criterion, steps)
+        self.budget = scoring_budget(budget, **budget_changes)
+        self.criterion = resolve_criterion(criterion, self.budget.steps)
         self.sparsity = check_sparsity(sparsity)
         self.interval = check_interval(interval)
         self.rewind_epoch = check_rewind_epoch(rewind_epoch)
@@ -187,8 +184,6 @@ class PruneDuringTraining(Callback):
         self.targets = self.criterion.schedule(self.sparsity)
         self.epochs = step_epochs(len(self.targets), self.interval)
         self.data = data
-        self._options = dict(samples=samples, batch_size=batch_size, loss_fn=loss_fn, include_first=include_first,
-                             include_last=include_last, score_mode=score_mode, seed=seed)
         self.ctx: ScoringContext | None = None
         self.steps_done: list[DuringStep] = []
         self.snapshot: dict[str, torch.Tensor] | None = None
@@ -213,7 +208,7 @@ class PruneDuringTraining(Callback):
                 f"{self.sparsity}, steps {self.criterion.steps})")
         self._place_events(state.steps_per_epoch)
         self.steps_done, self.snapshot = [], None
-        self.ctx = scoring_context(state.model, self.criterion, self.data, **self._options)
+        self.ctx = scoring_context(state.model, self.criterion, self.data, self.budget)
 
     def _place_events(self, steps_per_epoch: int | None) -> None:
         """Positions of the pruning rounds and of the rewind snapshot."""

@@ -16,7 +16,7 @@ from typing import NamedTuple
 import torch
 from torch import nn
 
-from prunekit.criteria.base import LossFn
+from prunekit.criteria.base import LossFn, ScoringBudget, scoring_budget
 from prunekit.criteria.weight.sensitivity import SCORE_MODES
 from prunekit.core.determinism import single_threaded
 from prunekit.core.labels import check_labels
@@ -26,7 +26,7 @@ from prunekit.pruning.before import DEFAULT_BATCH_SIZE, DEFAULT_SAMPLES, scoring
 from prunekit.core.schedule import DEFAULT_STEPS, check_sparsity
 from prunekit.pruning.targets import Target, TargetResult, check_one_of, prune_nodes_to_target
 from prunekit.core.timing import Stopwatch, model_device
-from prunekit.criteria.node.criteria import NodeCriterion, NodeScoringContext, get_node_criterion
+from prunekit.criteria.node.base import NodeCriterion, NodeScoringContext, get_node_criterion
 from prunekit.core.node_masks import (
     NodeSite,
     apply_node_mask,
@@ -275,22 +275,17 @@ def _rounding_step(ctx: NodeScoringContext, crit: NodeCriterion, index: int, tar
     return _step_record(ctx, crit, index, target, watch.seconds)
 
 
-def node_scoring_context(
-    model: nn.Module,
-    crit: NodeCriterion,
-    data: object,
-    *,
-    samples: int = DEFAULT_SAMPLES,
-    batch_size: int = DEFAULT_BATCH_SIZE,
-    loss_fn: LossFn | None = None,
-    score_mode: str = "eval",
-    seed: int = 0,
-) -> NodeScoringContext:
-    """The context shared by every round of ``prune_nodes()``; validates model, data and mode."""
-    if score_mode not in SCORE_MODES:
-        raise ValueError(f"score_mode must be one of {SCORE_MODES}, got {score_mode!r}")
-    base = scoring_context(model, crit, data, samples=samples, batch_size=batch_size, loss_fn=loss_fn,
-                           score_mode=score_mode, seed=seed)
+def node_scoring_context(model: nn.Module, crit: NodeCriterion, data: object, budget: ScoringBudget | None = None,
+                         **changes: object) -> NodeScoringContext:
+    """The context shared by every round of ``prune_nodes()``; validates model, data and mode.
+
+    ``budget`` (default: the paper's) with any :class:`ScoringBudget` field changed by keyword. Node pruning
+    scores with every prunable layer: the budget's first/last-layer switches concern weight pruning only.
+    """
+    budget = scoring_budget(budget, **changes)
+    if budget.score_mode not in SCORE_MODES:
+        raise ValueError(f"score_mode must be one of {SCORE_MODES}, got {budget.score_mode!r}")
+    base = scoring_context(model, crit, data, budget, include_first=True, include_last=True)
     return NodeScoringContext(**{f.name: getattr(base, f.name) for f in fields(base)}, sites=node_sites(model))
 
 
@@ -321,6 +316,8 @@ def prune_nodes(
     least node sparsity whose shrunk network keeps at most that fraction (``TargetResult`` with its report).
     """
     check_one_of(node_sparsity, target, "node_sparsity")
+    budget = ScoringBudget(samples=samples, batch_size=batch_size, steps=steps, loss_fn=loss_fn, score_mode=score_mode,
+                           seed=seed)
     if target is not None:
         options = dict(samples=samples, batch_size=batch_size, steps=steps, loss_fn=loss_fn, score_mode=score_mode,
                        seed=seed, channel_multiple=channel_multiple)
@@ -328,8 +325,7 @@ def prune_nodes(
     crit = get_node_criterion(criterion, steps=steps) if isinstance(criterion, str) else get_node_criterion(criterion)
     kappa = check_sparsity(DEFAULT_NODE_SPARSITY if node_sparsity is None else node_sparsity, "node_sparsity")
     check_channel_multiple(channel_multiple)
-    ctx = node_scoring_context(model, crit, data, samples=samples, batch_size=batch_size, loss_fn=loss_fn,
-                               score_mode=score_mode, seed=seed)
+    ctx = node_scoring_context(model, crit, data, budget)
     check_labels(model, data, loss_fn=loss_fn)
     log_summary(model, ctx.sites, "hidden layers prunable as nodes")
     was_training = model.training

@@ -29,20 +29,16 @@ from dataclasses import asdict, dataclass
 import torch
 from torch import nn
 
+from prunekit.criteria.base import ScoringBudget, scoring_budget
 from prunekit.pruning.during import check_interval, event_step, step_epochs
 from prunekit.core.masks import prunable_layers, weight_sparsity
-from prunekit.criteria.node.criteria import (
-    EfficientConvNets,
-    GateDecorators,
-    GroupHoyerSquare,
-    L0,
-    SNAPit,
-    NodeCriterion,
-    NodeScoringContext,
-    get_node_criterion,
-)
+from prunekit.criteria.node.base import NodeCriterion, NodeScoringContext, get_node_criterion
+from prunekit.criteria.node.efficientconvnets import EfficientConvNets
+from prunekit.criteria.node.gatedecorators import GateDecorators
 from prunekit.criteria.node.gates import NodeGates, ScaleGates
-from prunekit.criteria.node.grouphoyer import group_hoyer_square_penalty
+from prunekit.criteria.node.grouphoyer import GroupHoyerSquare, group_hoyer_square_penalty
+from prunekit.criteria.node.l0 import L0
+from prunekit.criteria.node.snap import SNAPit
 from prunekit.core.node_masks import NodeSite, apply_node_mask, node_alive, node_sites
 from prunekit.pruning.nodes import NodePruneStep, node_scoring_context, prune_nodes_round
 from prunekit.training.loop import Callback, TrainState
@@ -131,13 +127,13 @@ class ScheduledNodePruning(StructuredPruner):
     """Node-pruning rounds at planned points of training: EfficientConvNets (one round), GateDecorators (many)."""
 
     def __init__(self, criterion: EfficientConvNets | GateDecorators, sparsity: float, data: object = None, *,
-                 samples: int, batch_size: int, score_mode: str = "eval", seed: int = 0) -> None:
+                 budget: ScoringBudget | None = None, **budget_changes: object) -> None:
         super().__init__(criterion)
         if not 0.0 < sparsity < 1.0:
             raise ValueError(f"{criterion.name} prunes to a node sparsity in (0, 1), got {sparsity!r}")
         self.sparsity = sparsity
         self.data = data
-        self._scoring = dict(samples=samples, batch_size=batch_size, score_mode=score_mode, seed=seed)
+        self.budget = scoring_budget(budget, **budget_changes)
         self.targets = criterion.schedule(sparsity)
         self.round_epochs: list[float] = []
         self._ctx: NodeScoringContext | None = None
@@ -154,7 +150,7 @@ class ScheduledNodePruning(StructuredPruner):
             raise ValueError(f"{self.criterion.name}'s last pruning round falls after epoch {self.round_epochs[-1]:g}, "
                              f"beyond the {state.config.epochs} training epochs; train longer or shorten τ")
         data = self.data if self.criterion.needs_data else None
-        self._ctx = node_scoring_context(state.model, self.criterion, data, **self._scoring)
+        self._ctx = node_scoring_context(state.model, self.criterion, data, self.budget)
         self._ctx.sites = self.sites
         self._gate_epoch = (state.config.epochs / self.criterion.epoch_factor
                             if isinstance(self.criterion, GateDecorators) else None)
@@ -198,9 +194,8 @@ class NodePruningDuringTraining(ScheduledNodePruning):
     """SNAP-it during training: the κ_i rounds of its schedule after epochs τ, 2τ, … of training (as SNIP-it's)."""
 
     def __init__(self, criterion: SNAPit, sparsity: float, data: object = None, *, interval: float,
-                 samples: int, batch_size: int, score_mode: str = "eval", seed: int = 0) -> None:
-        super().__init__(criterion, sparsity, data, samples=samples, batch_size=batch_size, score_mode=score_mode,
-                         seed=seed)
+                 budget: ScoringBudget | None = None, **budget_changes: object) -> None:
+        super().__init__(criterion, sparsity, data, budget=budget, **budget_changes)
         self.interval = check_interval(interval)
 
     def plan_rounds(self, epochs: int) -> list[float]:
@@ -292,25 +287,24 @@ class L0Regularisation(StructuredPruner):
 
 
 def structured_pruner(criterion: str | NodeCriterion, sparsity: float = 0.0, data: object = None, *,
-                      samples: int, batch_size: int, score_mode: str = "eval", seed: int = 0,
-                      include_first: bool = True, include_last: bool = True,
-                      interval: float | None = None) -> StructuredPruner:
+                      interval: float | None = None, budget: ScoringBudget | None = None,
+                      **budget_changes: object) -> StructuredPruner:
     """The training-loop callback that prunes nodes during or after training: a structured baseline, or SNAP-it
-    during training when ``interval`` (τ, epochs between its rounds) is given."""
+    during training when ``interval`` (τ, epochs between its rounds) is given. Scoring settings: a
+    :class:`ScoringBudget` (``budget=``), any of whose fields may also be given by keyword (``samples=…``)."""
     crit = get_node_criterion(criterion)
+    budget = scoring_budget(budget, **budget_changes)
     if interval is not None:
         if not isinstance(crit, SNAPit) or crit.combined:
             raise ValueError(f"pruning nodes every τ epochs during training is SNAP-it's variant (Appendix E); "
                              f"node criterion {crit.name!r} does not take an interval")
-        return NodePruningDuringTraining(crit, sparsity, data, interval=interval, samples=samples,
-                                         batch_size=batch_size, score_mode=score_mode, seed=seed)
+        return NodePruningDuringTraining(crit, sparsity, data, interval=interval, budget=budget)
     if isinstance(crit, (EfficientConvNets, GateDecorators)):
-        return ScheduledNodePruning(crit, sparsity, data, samples=samples, batch_size=batch_size,
-                                    score_mode=score_mode, seed=seed)
+        return ScheduledNodePruning(crit, sparsity, data, budget=budget)
     if isinstance(crit, GroupHoyerSquare):
-        return GroupHoyerSquarePruning(crit, include_first=include_first, include_last=include_last)
+        return GroupHoyerSquarePruning(crit, include_first=budget.include_first, include_last=budget.include_last)
     if isinstance(crit, L0):
-        return L0Regularisation(crit, seed=seed)
+        return L0Regularisation(crit, seed=budget.seed)
     raise ValueError(f"node criterion {crit.name!r} prunes before training (prune_nodes); the structured baselines "
                      f"that prune during or after training are efficientconvnets, gatedecorators, group-hs and l0 "
                      f"(and snap-it with an interval τ)")

@@ -7,7 +7,7 @@ are training-loop callbacks: ``structured_pruner(criterion, ...)``, then ``final
 ``shrink``; ``RunConfig(structured=True, criterion=...)`` runs them end to end.
 """
 
-from prunekit.criteria.node.criteria import (
+from prunekit.criteria.node.base import (
     NodeCriterion,
     NodeScoringContext,
     available_node_criteria,

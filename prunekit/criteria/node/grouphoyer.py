@@ -7,6 +7,9 @@ all are equal. Like the authors' code (sourced from DeepHoyer), a layer's term i
 ``H_G(rows) + H_G(columns)`` and every Linear/Conv layer is regularised; a convolution's row is a
 filter (output channel) and its column an input channel. The closed-form gradient is
 ``∂H_G/∂w = 2·(S₁/S₂)·w/‖w_g‖ − 2·(S₁²/S₂²)·w`` with ``S₁ = Σ_g ‖w_g‖``, ``S₂ = ‖w‖²`` (0 on an all-zero group).
+
+The ``group-hs`` node criterion (:class:`GroupHoyerSquare`) carries the method's settings; the regulariser and
+the cut run in the training loop (:mod:`prunekit.pruning.nodes_after`).
 """
 
 from __future__ import annotations
@@ -15,8 +18,13 @@ import torch
 from torch import nn
 
 from prunekit.core.masks import effective_weight
+from prunekit.core.node_masks import NodeSite
+from prunekit.core.schedule import DEFAULT_STEPS
+from prunekit.criteria.node.after_training import DEFAULT_FINETUNE_FRACTION, AfterTraining
+from prunekit.criteria.node.base import NodeScoringContext, check_lambda, check_positive, register_node_criterion
 
 ROWS, COLUMNS = 0, 1  # which dimension indexes the groups
+DEFAULT_THRESHOLD = 1e-3  # Appendix F: Group-HS's (and HoyerSquare's) threshold
 
 
 def group_norms(weight: torch.Tensor, dim: int) -> torch.Tensor:
@@ -77,5 +85,39 @@ def row_max_magnitude(weight: torch.Tensor) -> torch.Tensor:
     return weight.detach().abs().reshape(weight.shape[0], -1).amax(1)
 
 
-__all__ = ["COLUMNS", "ROWS", "group_hoyer_square", "group_hoyer_square_penalty", "group_norms",
-           "layer_group_hoyer_square", "row_max_magnitude"]
+@register_node_criterion
+class GroupHoyerSquare(AfterTraining):
+    """Group-HS (Yang et al. 2020): train with ``λ·Σ H_G``, cut nodes whose every weight has ``|w| ≤ threshold``.
+
+    The cut keeps a node when the largest magnitude of its weight row exceeds the threshold (the
+    authors' code: "any weight above 1e-3"; an ℓ∞ group norm), and every layer its best node. Its
+    node sparsity follows from λ, which the paper sweeps over 10 log steps in [1e-6, 5].
+    """
+
+    name = "group-hs"
+    description = "group Hoyer-square regulariser on node groups, then cut nodes with max|w| <= 1e-3 and fine-tune"
+    targets_sparsity = False
+
+    def __init__(self, steps: int = DEFAULT_STEPS, lam: float = 1e-4, threshold: float = DEFAULT_THRESHOLD,
+                 finetune_fraction: float = DEFAULT_FINETUNE_FRACTION) -> None:
+        super().__init__(steps, finetune_fraction)
+        self.lam = check_lambda("Group-HS", lam)
+        self.threshold = check_positive("Group-HS's threshold", threshold)
+
+    def score(self, ctx: NodeScoringContext) -> dict[str, torch.Tensor]:
+        """``max |w|`` of every node's incoming weights (what the threshold is applied to)."""
+        return {name: row_max_magnitude(effective_weight(site.layer)) for name, site in ctx.sites.items()}
+
+    def threshold_keep(self, sites: dict[str, NodeSite]) -> dict[str, torch.Tensor]:
+        """Keep the nodes whose row has a weight above the threshold, and at least the best node of each layer."""
+        keep = {}
+        for name, site in sites.items():
+            magnitude = row_max_magnitude(effective_weight(site.layer))
+            alive = magnitude > self.threshold
+            alive[int(magnitude.argmax())] = True
+            keep[name] = alive
+        return keep
+
+
+__all__ = ["COLUMNS", "DEFAULT_THRESHOLD", "GroupHoyerSquare", "ROWS", "group_hoyer_square",
+           "group_hoyer_square_penalty", "group_norms", "layer_group_hoyer_square", "row_max_magnitude"]

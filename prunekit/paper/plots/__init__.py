@@ -16,6 +16,15 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator, PercentFormatter
 
 from prunekit.core.schedule import DEFAULT_STEPS, snip_it_schedule
+# A method's label, colour and order live in experiments/methods.py; re-exported here for the figures.
+from prunekit.experiments.methods import (
+    METHOD_COLORS,
+    METHOD_LABELS,
+    METHOD_ORDER,
+    method_color,
+    method_label,
+    method_order,
+)
 
 STYLE: dict[str, object] = {
     "figure.dpi": 100,
@@ -34,59 +43,6 @@ STYLE: dict[str, object] = {
     "lines.markersize": 4.5,
 }
 
-# One colour and label per method, shared by every figure of the book.
-METHOD_COLORS: dict[str, str] = {
-    "snip-it": "#d62728",
-    "snip-it-during": "#8b0000",
-    "snip": "#1f77b4",
-    "magnitude": "#bcbd22",
-    "synflow": "#17becf",
-    "force": "#e377c2",
-    "iter-snip": "#393b79",
-    "random": "#7f7f7f",
-    "grasp": "#2ca02c",
-    "imp-global": "#9467bd",
-    "hoyersquare": "#8c564b",
-    "snap-it": "#ff7f0e",
-    "snap-it-during": "#a63603",
-    "cnip-it": "#6baed6",
-    "snap": "#fdae6b",
-    "efficientconvnets": "#9467bd",
-    "gatedecorators": "#17becf",
-    "group-hs": "#2ca02c",
-    "l0": "#d62728",
-    "grasp-it": "#74c476",
-    "none": "#000000",
-    "baseline": "#000000",
-}
-METHOD_LABELS: dict[str, str] = {
-    "snip-it": "SNIP-it",
-    "snip-it-during": "SNIP-it (during)",
-    "snap": "SNAP",
-    "efficientconvnets": "EfficientConvNets",
-    "gatedecorators": "GateDecorators",
-    "group-hs": "Group-HS",
-    "l0": "L0",
-    "grasp-it": "GraSP-it",
-    "snip": "SNIP",
-    "magnitude": "Magnitude",
-    "synflow": "SynFlow",
-    "force": "FORCE",
-    "iter-snip": "Iter-SNIP",
-    "random": "Random",
-    "grasp": "GraSP",
-    "imp-global": "IMP-global",
-    "hoyersquare": "HoyerSquare",
-    "snap-it": "SNAP-it",
-    "snap-it-during": "SNAP-it (during)",
-    "cnip-it": "CNIP-it",
-    "none": "dense",
-    "baseline": "dense",
-}
-METHOD_ORDER = ("none", "baseline", "snip", "snip-it", "grasp", "random", "imp-global", "hoyersquare", "snap-it",
-                "snip-it-during", "magnitude", "synflow", "force", "iter-snip", "cnip-it",
-                "snap-it-during")
-_FALLBACK_COLORS = ("#17becf", "#bcbd22", "#e377c2", "#393b79", "#637939")
 SPARSITY_TICKS = (0.5, 0.8, 0.9, 0.95, 0.98, 0.99, 0.995, 0.999)
 
 
@@ -97,26 +53,6 @@ def book_style() -> Iterator[None]:
 
     with matplotlib.rc_context(STYLE):
         yield
-
-
-def method_color(method: str) -> str:
-    """The colour of a method (criterion name), stable across figures."""
-    key = str(method).lower()
-    if key in METHOD_COLORS:
-        return METHOD_COLORS[key]
-    return _FALLBACK_COLORS[sum(map(ord, key)) % len(_FALLBACK_COLORS)]
-
-
-def method_order(methods) -> list[str]:
-    """``methods`` without repeats, in the book's fixed order (SNIP, SNIP-it, GraSP, Random, …, others last)."""
-    rank = {name: i for i, name in enumerate(METHOD_ORDER)}
-    unique_methods = list(dict.fromkeys(str(m) for m in methods))
-    return sorted(unique_methods, key=lambda m: (rank.get(m.lower(), len(rank)), unique_methods.index(m)))
-
-
-def method_label(method: str) -> str:
-    """The display name of a method (criterion name)."""
-    return METHOD_LABELS.get(str(method).lower(), str(method))
 
 
 def figure_for(ax, width: float, height: float) -> tuple[Figure, object]:
@@ -371,6 +307,7 @@ def sparsity_level_plot(
 __all__ = [
     "METHOD_COLORS",
     "METHOD_LABELS",
+    "METHOD_ORDER",
     "STYLE",
     "book_style",
     "elasticity_check_plot",

@@ -17,17 +17,10 @@ import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.ticker import FixedLocator, PercentFormatter
 
+from prunekit.experiments.methods import structured_label, structured_order, structured_timing, sweeps_lambda
 from prunekit.paper.plots import SPARSITY_TICKS, book_style, figure_for, method_color, percent_label, sparsity_axis
-from prunekit.paper.plots.structured import (
-    MIB,
-    STRUCTURED_TIMINGS,
-    TIMING_MARKERS,
-    memory_axis,
-    structured_label,
-    structured_order,
-)
+from prunekit.paper.plots.structured import MIB, TIMING_MARKERS, memory_axis
 
-LAMBDA_METHODS = ("group-hs", "l0", "hoyersquare")  # the level is λ, not a target sparsity
 LINESTYLES = {"cnip-it": "--"}  # CNIP-it and SNAP-it share a hue family: CNIP-it is dashed
 MARKERS = {"cnip-it": "D"}
 LOW_SPARSITY_TICKS = (0.0,)  # below the paper's 50 %: CNIP-it's node sparsity starts near 0
@@ -41,7 +34,7 @@ def _require(frame: pd.DataFrame, columns: Sequence[str]) -> None:
 
 def _marker(method: str) -> str:
     key = str(method).lower()
-    return MARKERS.get(key, TIMING_MARKERS.get(STRUCTURED_TIMINGS.get(key, "before"), "o"))
+    return MARKERS.get(key, TIMING_MARKERS.get(structured_timing(key) or "before", "o"))
 
 
 def _bound(part: pd.DataFrame, name: str) -> np.ndarray | None:
@@ -51,7 +44,7 @@ def _bound(part: pd.DataFrame, name: str) -> np.ndarray | None:
 
 def _ringed(part: pd.DataFrame, method: str, level: str, highlight: float | None) -> pd.DataFrame:
     """The rows of one method swept at the target ``highlight`` (none for a λ method or without a highlight)."""
-    if highlight is None or str(method).lower() in LAMBDA_METHODS:
+    if highlight is None or sweeps_lambda(method):
         return part.iloc[0:0]
     return part[np.isclose(part[level].astype(float), float(highlight))]
 
@@ -152,4 +145,4 @@ def memory_sparsity_plot(agg: pd.DataFrame, *, method: str = "criterion", level:
     return fig
 
 
-__all__ = ["LAMBDA_METHODS", "memory_sparsity_plot", "weight_node_tradeoff_plot"]
+__all__ = ["memory_sparsity_plot", "weight_node_tradeoff_plot"]

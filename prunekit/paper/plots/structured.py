@@ -14,34 +14,22 @@ import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.ticker import FixedLocator, FuncFormatter, NullFormatter, NullLocator, PercentFormatter
 
-from prunekit.paper.plots import book_style, figure_for, method_color, method_label, sparsity_axis
+from prunekit.experiments.methods import (
+    STRUCTURED_ORDER,
+    STRUCTURED_TIMINGS,
+    structured_label,
+    structured_order,
+    structured_timing,
+)
+from prunekit.paper.plots import book_style, figure_for, method_color, sparsity_axis
 
-STRUCTURED_TIMINGS: dict[str, str] = {
-    "snap-it": "before", "snap": "before", "cnip-it": "before", "random": "before",
-    "efficientconvnets": "after", "gatedecorators": "after", "group-hs": "after", "l0": "during",
-}
-STRUCTURED_ORDER = ("efficientconvnets", "gatedecorators", "group-hs", "l0", "random", "snap-it", "snap", "cnip-it")
 TIMING_MARKERS = {"before": "o", "during": "^", "after": "s"}
 MIB = 2**20
 _MEMORY_TICKS = tuple(m * 10.0**e for e in range(-2, 6) for m in (1, 2, 5))  # MiB
 
 
-def structured_label(method: str, timing: bool = True) -> str:
-    """'GateDecorators (after)': the display name of a node criterion, with when it prunes."""
-    key = str(method).lower()
-    name = method_label(method)
-    return f"{name} ({STRUCTURED_TIMINGS[key]})" if timing and key in STRUCTURED_TIMINGS else name
-
-
-def structured_order(methods) -> list[str]:
-    """``methods`` without repeats: after-training baselines, L0, then the methods that prune before training."""
-    rank = {name: i for i, name in enumerate(STRUCTURED_ORDER)}
-    unique = list(dict.fromkeys(str(m) for m in methods))
-    return sorted(unique, key=lambda m: (rank.get(m.lower(), len(rank)), unique.index(m)))
-
-
 def _marker(method: str) -> str:
-    return TIMING_MARKERS.get(STRUCTURED_TIMINGS.get(str(method).lower(), "before"), "o")
+    return TIMING_MARKERS.get(structured_timing(method) or "before", "o")
 
 
 def _require(frame: pd.DataFrame, columns: Sequence[str]) -> None:
