@@ -1,0 +1,54 @@
+"""Facts of the unstructured chapter (Tables 2 and 3): which runs it sweeps, and that its ordering claims,
+ablation verdict and summary follow the numbers."""
+
+import pandas as pd
+
+from prunekit.experiments.profiles import get_profile
+from prunekit.paper.chapters import table2 as chapter
+
+
+def _runs(accuracy: dict[tuple[str, float], float]) -> pd.DataFrame:
+    """One seed per (method, κ), plus a dense run."""
+    rows = [{"model": "mlp5", "method": "none", "level": 0.0, "sparsity": 0.0, "accuracy": 0.98, "seed": 0}]
+    rows += [{"model": "mlp5", "method": m, "level": k, "sparsity": k, "accuracy": a, "seed": 0}
+             for (m, k), a in accuracy.items()]
+    return pd.DataFrame(rows)
+
+
+def test_the_paper_table_follows_the_dataset():
+    assert chapter.paper_table_id("mnist") == 3 and chapter.paper_table_id("cifar10") == 2
+
+
+def test_ablations_run_at_the_profiles_matching_levels_or_its_highest():
+    cpu = get_profile("cpu")
+    assert chapter.ablation_levels(cpu, (0.98, 0.99)) == [0.98, 0.99]
+    assert chapter.ablation_levels(cpu, (0.42,)) == [max(cpu.sparsities)]
+
+
+def test_grid_has_three_ablations_of_every_snip_it_run_and_extra_methods_only_from_the_threshold():
+    smoke = get_profile("smoke")
+    configs = chapter.grid(smoke, ["mlp5"], "mnist", [0], ["snip", "synflow"], (0.98,), 0.95)
+    ablated = [c for c in configs if c.ablation != "none"]
+    assert sorted({c.ablation for c in ablated}) == ["invert", "reinit", "shuffle"]
+    assert all(c.criterion == "snip-it" and c.sparsity == 0.98 for c in ablated) and len(ablated) == 3
+    assert {c.sparsity for c in configs if c.criterion == "synflow"} == {0.98}  # 0.9 lies below the threshold
+    assert {c.sparsity for c in configs if c.criterion == "snip"} == set(smoke.sparsities)
+
+
+def test_ordering_claims_skip_methods_not_run_and_keep_ledger_ids():
+    runs = _runs({("snip-it", 0.9): 0.95, ("snip-it", 0.98): 0.90, ("snip", 0.9): 0.94, ("snip", 0.98): 0.80})
+    claims = chapter.ordering_claims(runs, ["mlp5"], ["snip-it", "snip"])
+    assert list(claims["id"]) == ["before-beats-snip"]
+    assert bool(claims["holds"].iloc[0]) and claims["levels"].iloc[0] == "98%"
+    (ledger,) = chapter.ledger(claims, "mnist")
+    assert ledger.id == "before-beats-snip" and ledger.ours.startswith("MLP5, MNIST: ")
+
+
+def test_ablation_verdict_depends_on_the_largest_loss():
+    def means(drop: float) -> pd.DataFrame:
+        return pd.DataFrame({"ablation": ["none", *chapter.ABLATIONS], "sparsity": [0.98] * 4,
+                             "accuracy_mean": [0.95, 0.95 - drop, 0.95, 0.95], "accuracy_bound": [0.01] * 4})
+    assert "carries little beyond its layer-wise sparsities" in chapter.ablation_text(means(0.005))
+    text = chapter.ablation_text(means(0.05))
+    assert "shuffle 5.00 pp" in text and "destroying it costs accuracy" in text
+    assert list(chapter.ablation_table(means(0.05)).index) == ["SNIP-it mask", *chapter.ABLATIONS]
