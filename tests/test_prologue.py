@@ -35,3 +35,33 @@ def test_produced_by_says_smoke_only_for_smoke(tmp_path):
     assert SMOKE_NOTE in produced_by(smoke, "3 runs").data
     assert SMOKE_NOTE not in produced_by(cpu, "3 runs").data
     assert "3 runs" in produced_by(cpu, "3 runs.").data
+
+
+def _mnist_page(tmp_path, profile="smoke"):
+    import dataclasses
+
+    from prunekit.data import dataset_info
+
+    page = open_page(profile, dataset=None, results_dir=tmp_path, inline_figures=False)
+    return dataclasses.replace(page, dataset="mnist", info=dataset_info("mnist"))
+
+
+def test_page_models_are_the_profiles_unless_named(tmp_path):
+    from prunekit.paper.prologue import page_models
+
+    page = _mnist_page(tmp_path)
+    assert page_models(page, None) == list(page.profile.models_for("mnist"))
+    assert page_models(page, None, structured=True) == list(page.profile.models_for("mnist", structured=True))
+    assert page_models(page, "lenet5") == ["lenet5"] and page_models(page, ("mlp5", "conv6")) == ["mlp5", "conv6"]
+    with pytest.raises(ValueError, match="model"):
+        page_models(page, [])
+
+
+def test_image_counts_use_the_profiles_limits_else_the_whole_dataset(tmp_path):
+    from prunekit.paper.prologue import image_counts
+
+    smoke, cpu = _mnist_page(tmp_path), _mnist_page(tmp_path, "cpu")
+    assert image_counts(smoke) == f"{smoke.profile.train_limit} training / {smoke.profile.test_limit} test images"
+    assert image_counts(cpu).startswith(f"{cpu.profile.train_limit or 60000} training / ")
+    with pytest.raises(ValueError, match="dataset"):
+        image_counts(open_page("smoke", dataset=None, results_dir=tmp_path, inline_figures=False))

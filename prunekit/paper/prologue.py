@@ -65,6 +65,26 @@ def open_page(profile: str | Profile | None = None, *, dataset: str | None = "mn
                 device=resolve_device("auto"))
 
 
+def page_models(page: Page, models: str | Sequence[str] | None, *, structured: bool = False) -> list[str]:
+    """The networks a page runs: the profile's defaults for its dataset when ``models`` is None, else those named."""
+    if models is None:
+        if page.dataset is None:
+            raise ValueError("the profile's models depend on the dataset: open the page with one or name the models")
+        return list(page.profile.models_for(page.dataset, structured=structured))
+    chosen = [models] if isinstance(models, str) else list(models)
+    if not chosen:
+        raise ValueError("models must be None, a model name or a non-empty list of model names")
+    return chosen
+
+
+def image_counts(page: Page) -> str:
+    """'60000 training / 10000 test images': the data a page's profile trains and tests on."""
+    if page.info is None:
+        raise ValueError("image_counts needs a page opened with a dataset, got dataset=None")
+    return (f"{page.profile.train_limit or page.info.train_size} training / "
+            f"{page.profile.test_limit or page.info.test_size} test images")
+
+
 def _inline_figures() -> None:
     """Matplotlib figures inline in the executed page (what ``%matplotlib inline`` does), when in IPython."""
     try:
@@ -87,4 +107,4 @@ def produced_by(page: Page, details: str) -> Markdown:
     return Markdown(text)
 
 
-__all__ = ["Page", "SMOKE_NOTE", "open_page", "produced_by", "seed_list"]
+__all__ = ["Page", "SMOKE_NOTE", "image_counts", "open_page", "page_models", "produced_by", "seed_list"]

@@ -520,3 +520,395 @@ __all__ = [
     "swept_level",
     "training_state_bytes",
 ]
+
+
+# ------------------------------------------------------------------------------------------ the chapter page
+# What the costs notebook runs, shows and checks; the notebook only calls these and displays their results.
+
+NODE_LEVELS: tuple[float, ...] = (0.5, 0.8, 0.9, 0.95, 0.98)  # SNAP-it's levels of the page's minimal grid
+HOYER_LAMBDAS = slice(5, 6)  # the one HoyerSquare λ of the minimal grid (a slice of LAMBDA_GRID)
+AFTER_TRAINING_PAPER: tuple[str, ...] = ("efficient-convnets", "gate-decorators", "group-hs")
+CLAIM_IDS: dict[str, str] = {
+    "before training, training FLOPs fall as much as inference FLOPs": "training-flops-before",
+    "before training the saving starts with epoch 1; during or after training epoch 1 saves less than the whole run":
+        "training-flops-before",
+    "pruning during training spends more training FLOPs than pruning before (yet fewer than dense)":
+        "training-flops-before",
+    "after training, training FLOPs are not reduced (1×)": "longer-training-costs",
+    "a method trained for more epochs spends more training FLOPs than the dense run (Figure 16's caption)":
+        "longer-training-costs",
+    "structured pruning before training reduces run time (SNAP-it, Random; κ ≥ 80 % nodes)": "structured-time",
+    "structured pruning reduces inference time (SNAP-it ≥ 5× from 90 % nodes, as the paper's 5–6×)": "structured-time",
+    "unstructured sparsity does not speed up dense kernels: no method's median run is faster than 1.1× dense":
+        "unstructured-no-speedup",
+    "structured pruning before training reduces memory (paper: SNAP-it 16–156×)": "structured-median-memory",
+}
+
+
+def page_grid(profile, models: Sequence[str], dataset: str, seeds: Sequence[int]) -> list:
+    """The minimal grid the page makes sure of: dense, SNIP-it before and during, one HoyerSquare λ, SNAP-it."""
+    from prunekit.criteria.weight.hoyersquare import LAMBDA_GRID
+    from prunekit.experiments.methods import dense_configs, method_configs
+    from prunekit.experiments.config import RunConfig
+
+    node_levels = [s for s in NODE_LEVELS if s in profile.sparsities]
+    configs = []
+    for model in models:
+        configs += dense_configs(profile, model=model, dataset=dataset, seeds=seeds)
+        for method in ("snip-it", "snip-it-during"):
+            configs += method_configs(method, profile, model=model, dataset=dataset, seeds=seeds)
+        configs += method_configs("hoyersquare", profile, model=model, dataset=dataset, seeds=seeds,
+                                  lambdas=LAMBDA_GRID[HOYER_LAMBDAS])
+        configs += [RunConfig.from_profile(profile, model=model, dataset=dataset, criterion="snap-it", sparsity=k,
+                                           seed=s, structured=True) for k in node_levels for s in seeds]
+    return configs
+
+
+def page_runs(records: Sequence[RunRecord], *, models: Sequence[str], dataset: str, seeds: Sequence[int],
+              epochs: int) -> tuple[list[RunRecord], pd.DataFrame]:
+    """The stored runs the page compares (no validation runs, no ablations, dense runs of the profile's budget only)."""
+    from prunekit.experiments.store import records_frame
+
+    # runs evaluated on a validation split (Appendix F's tuning) are another setup: no dense baseline of theirs
+    chosen = [r for r in records if r.config.dataset == dataset and r.config.model in models
+              and r.config.seed in seeds and r.config.validation == 0.0]
+    runs = add_family_columns(records_frame(chosen))
+    # ablations cost what SNIP-it costs; dense runs of another budget are not this page's baseline
+    kept = (runs["family"] != "ablation") & ((runs["family"] != "dense") | (runs["epochs"] == epochs))
+    return [r for r, keep in zip(chosen, kept) if keep], runs[kept].reset_index(drop=True)
+
+
+def run_counts(runs: pd.DataFrame) -> pd.DataFrame:
+    """Per model, family and method: how many runs and how many distinct levels the page compares."""
+    return runs.groupby(["model", "family", "method"]).agg(runs=("key", "size"), levels=("level", "nunique"))
+
+
+COVERED_COLUMNS: tuple[str, ...] = ("training_flops", "csr_bits", "total_seconds", "inference_seconds",
+                                    "peak_memory_bytes", "median_memory_bytes")
+
+
+def coverage_text(coverage: pd.DataFrame) -> str:
+    """Markdown naming the runs without an inference time, those run with two threads, and the memory recorded."""
+    from prunekit.paper.plots import method_label
+
+    short = lacking(coverage, "inference_seconds", by=["model", "family", "method"])
+    two = coverage[coverage["torch threads"].str.contains("2")]
+    threads_text = ("**Runs with two threads:** " + ", ".join(
+        f"{method_label(r['method'])} ({r['family']}: {r['torch threads'].replace(', ', ' and ')})"
+        for _, r in two.iterrows()) + "; all others ran with one. " if len(two) else "")
+    return ("**Runs without an inference time:** " + (", ".join(
+        f"{method_label(r['method'])} ({r['family']}) {r['lacking']} of {r['runs']}" for _, r in short.iterrows())
+        if len(short) else "none") + ". " + threads_text
+        + ("No run records the median memory of Figure 21 yet (`prunekit.measure.memory.MemorySampler` measures it "
+           "in future runs); the memory figure shows the peak." if coverage["median_memory_bytes"].eq(0).all() else ""))
+
+
+def with_inference_reference(runs: pd.DataFrame) -> tuple[pd.DataFrame, str]:
+    """``runs`` with the dense runs' missing inference times filled by the masked-run median, and a note saying so."""
+    dense_runs = runs[runs["family"] == "dense"]
+    recorded = pd.to_numeric(dense_runs.get("inference_seconds", pd.Series(np.nan, index=dense_runs.index)),
+                             errors="coerce")
+    if not recorded.isna().any():
+        return runs, "Every dense run records its inference time; no stand-in is needed."
+    reference = masked_inference_reference(runs)
+    filled = fill_missing_baseline(runs, "inference_seconds", reference)
+    masked = filled[filled["family"] == "unstructured"]
+    masked_times = pd.to_numeric(masked["inference_seconds"], errors="coerce").dropna()
+    batch = int(dense_runs["batch_size"].iloc[0])
+    note = ("Dense inference-time reference (median over the unstructured runs that record one): " + ", ".join(
+        f"{m.upper()} {1e3 * s:.2f} ms per {batch}-sample batch" for m, s in reference.items())
+        + f" (the {len(masked_times)} runs range from {1e3 * masked_times.min():.1f} to "
+          f"{1e3 * masked_times.max():.1f} ms).")
+    return filled, note
+
+
+def page_costs(runs: pd.DataFrame) -> list[str]:
+    """The six costs of Figures 16–21, memory as the median where every run records it, else the peak."""
+    memory_cost = preferred_memory_metric(runs)
+    return [memory_cost if c == "memory" else c for c in FIGURE_COSTS]
+
+
+def page_reductions(runs: pd.DataFrame, costs: Sequence[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Per-run reductions against the dense runs of the same setup (any budget), and their medians per level."""
+    # methods that train longer are compared with the standard dense run, as the paper does (Figure 16's caption)
+    reductions = cost_reductions(runs, metrics=list(costs), setup=[c for c in SETUP_COLUMNS if c != "epochs"],
+                                 keep=["family", "method", "level"])
+    summary = summarise_reductions(reductions, list(costs), by=["model", "family", "method", "prune_at", "level"])
+    return reductions, summary
+
+
+def rebuilt_flops_gap(cumulative: pd.DataFrame, records: Sequence[RunRecord]) -> tuple[int, float]:
+    """How many runs were rebuilt epoch by epoch, and the largest relative gap to their recorded training FLOPs."""
+    rebuilt = cumulative.groupby("key")["cumulative_flops"].max()
+    recorded = pd.Series({r.key: float(r.metrics["training_flops"]) for r in records})
+    return len(rebuilt), float((rebuilt / recorded.reindex(rebuilt.index) - 1).abs().max())
+
+
+def memory_share_text(runs: pd.DataFrame, models: Sequence[str]) -> tuple[dict[str, float], str]:
+    """Per model the training state's share of the dense runs' median peak RSS, and a sentence stating it."""
+    dense = runs[runs["family"] == "dense"]
+    weights = {m: int(dense.loc[dense["model"] == m, "dense_bits"].iloc[0]) // 32 for m in models}
+    rss = {m: float(dense.loc[dense["model"] == m, "peak_memory_bytes"].median()) for m in models}
+    state = {m: training_state_bytes(w) for m, w in weights.items()}
+    text = "; ".join(
+        f"{m.upper()}: weights, gradients and Adam's two moments of all {weights[m]:,} weights take "
+        f"{state[m] / 2**20:.1f} MiB, {100 * state[m] / rss[m]:.1f} % of the dense runs' median peak RSS of "
+        f"{rss[m] / 2**20:.0f} MiB" for m in models) + (". Even removing the whole model could not shrink the "
+                                                          "process by more than that share.")
+    return {m: state[m] / rss[m] for m in models}, text
+
+
+def _method_name(family: str, method: str) -> str:
+    from prunekit.paper.plots import method_label
+
+    return method_label(method) + (" (structured)" if family == "structured" else "")
+
+
+def kappa_table(part: pd.DataFrame, kappa: float, costs: Sequence[str]) -> tuple[pd.DataFrame, pd.DataFrame, list[str]]:
+    """Each method's nearest level to ``kappa`` (within half a decade): its rows, the display table, the far ones."""
+    from prunekit.paper.plots import percent_label
+    from prunekit.paper.plots.costs import cost_label, times_label
+
+    chosen = at_sparsity(part, kappa, tolerance=0.5)  # within a factor √10 of the kept share
+    far = sorted(set(zip(part["family"], part["method"])) - set(zip(chosen["family"], chosen["method"])))
+    table = pd.DataFrame({
+        "method": [_method_name(f, m) for f, m in zip(chosen["family"], chosen["method"])],
+        "prunes": chosen["prune_at"].to_numpy(),
+        "level": [percent_label(k) for k in chosen["kappa"]],
+        **{cost_label(c): [times_label(v) if np.isfinite(v) else "n/a" for v in chosen[f"{c}_reduction_median"]]
+           for c in costs},
+        "seeds": chosen["n"].to_numpy(),
+    })
+    return chosen, table, [_method_name(f, m) for f, m in far]
+
+
+def _ours(pruned: pd.DataFrame, models: Sequence[str], cost: str, level: float, family: str, method: str,
+          tolerance: float = 1e-6) -> str:
+    from prunekit.paper.plots.costs import times_label
+
+    cells = []
+    for m in models:
+        part = pruned[(pruned["model"] == m) & (pruned["family"] == family) & (pruned["method"] == method)]
+        row = at_sparsity(part, level, tolerance=tolerance) if len(part) else part
+        cells.append(times_label(float(row[f"{cost}_reduction_median"].iloc[0])) if len(row) else "—")
+    return ", ".join(cells)
+
+
+def paper_beside(paper: pd.DataFrame, pruned: pd.DataFrame, models: Sequence[str], memory_cost: str) -> pd.DataFrame:
+    """The paper's cost ranges (Tables 1 and 4) beside ours for SNAP-it and Random at 90 % nodes and HoyerSquare."""
+    from prunekit.paper.plots import percent_label
+    from prunekit.paper.plots.costs import cost_label, times_range
+
+    ranges = paper_cost_ranges(paper).set_index(["method", "cost"])
+
+    def paper_range(methods: Sequence[str], cost: str) -> str:
+        part = ranges.loc[[(m, cost) for m in methods]]
+        return times_range([part["low"].min(), part["high"].max()])
+
+    def ours(cost: str, *where, tolerance: float = 1e-6) -> str:
+        return _ours(pruned, models, memory_cost if cost == "memory" else cost, *where, tolerance=tolerance)
+
+    hoyer = pruned[pruned["method"] == "hoyersquare"]
+    sparsest = percent_label(round(float(hoyer["kappa"].max()), 3)) if len(hoyer) else "—"
+    return pd.DataFrame({
+        "cost": [cost_label(c) for c in FIGURE_COSTS],
+        "paper SNAP-it": [paper_range(["snap-it"], c) for c in FIGURE_COSTS],
+        "ours SNAP-it (90 % nodes)": [ours(c, 0.9, "structured", "snap-it") for c in FIGURE_COSTS],
+        "paper Random (structured)": [paper_range(["random"], c) for c in FIGURE_COSTS],
+        "ours Random (90 % nodes)": [ours(c, 0.9, "structured", "random") for c in FIGURE_COSTS],
+        "paper, after training": [paper_range(AFTER_TRAINING_PAPER, c) for c in FIGURE_COSTS],
+        f"ours HoyerSquare ({sparsest})": [ours(c, 0.9999, "unstructured", "hoyersquare", tolerance=None)
+                                           for c in FIGURE_COSTS],
+    })
+
+
+def _reductions_of(pruned: pd.DataFrame, cost: str, **where: object) -> pd.Series:
+    rows = pruned
+    for name, wanted in where.items():
+        rows = rows[rows[name] == wanted]
+    return rows[f"{cost}_reduction_median"].astype(float)
+
+
+def cost_claims(*, pruned: pd.DataFrame, runs: pd.DataFrame, reductions: pd.DataFrame, cumulative: pd.DataFrame,
+                records: Sequence[RunRecord], kappa: float, epochs: int, memory_cost: str
+                ) -> dict[str, tuple[bool | None, str]]:
+    """Each claim of Appendix K and Section 5 on costs: whether it holds on these medians, and the evidence."""
+    from prunekit.paper.plots import method_label, percent_label
+    from prunekit.paper.plots.costs import cost_label, times_label, times_range
+
+    claims: dict[str, tuple[bool | None, str]] = {}
+    before = pruned[pruned["prune_at"] == "before"]
+    ratio = (before["training_flops_reduction_median"] / before["inference_flops_reduction_median"]).astype(float)
+    claims["before training, training FLOPs fall as much as inference FLOPs"] = (
+        bool(np.allclose(ratio, 1.0, rtol=1e-9)),
+        f"{len(before)} method–level points: the two reductions differ by at most {float((ratio - 1).abs().max()):.0e}")
+
+    at_first = cumulative[cumulative["epoch"] == 1].set_index("key")["reduction"]
+    at_end = cumulative.loc[cumulative.groupby("key")["epoch"].idxmax()].set_index("key")["reduction"]
+    before_keys = [r.key for r in records if r.config.prune_at == "before"]
+    during_keys = [r.key for r in records if r.config.prune_at in ("during", "after")]
+    after_keys = {r.key for r in records if r.config.prune_at == "after"}
+    # a run pruning during training with τ < 1 epoch (SNIP-it, SNAP-it) is already thinner before its first epoch
+    # ends, so its first epoch is not dense, only costlier than the run as a whole; an after-training run's is dense
+    holds = bool(np.allclose(at_first[before_keys], at_end[before_keys])
+                 and (at_first[during_keys] <= at_end[during_keys] * 1.01).all()
+                 and np.allclose(at_first[[k for k in during_keys if k in after_keys]], 1.0, rtol=0.01))
+    snip_it = [r.key for r in records if (r.config.criterion, r.config.prune_at, r.config.structured)
+               == ("snip-it", "before", False) and np.isclose(r.config.sparsity, kappa)]
+    example = (f" (SNIP-it at {percent_label(kappa)}: {times_label(at_first[snip_it[0]])} after epoch 1, "
+               f"{times_label(at_end[snip_it[0]])} at the end)" if snip_it else "")
+    claims["before training the saving starts with epoch 1; during or after training epoch 1 saves less than the "
+           "whole run"] = (holds, (
+               f"after epoch 1, all {len(before_keys)} before-training runs have saved their final factor{example}; "
+               f"all {len(during_keys)} during/after runs are at {times_range(at_first[during_keys])}"
+               if during_keys else ""))
+
+    hoyer_flops = _reductions_of(pruned, "training_flops", method="hoyersquare")
+    claims["after training, training FLOPs are not reduced (1×)"] = (
+        bool(len(hoyer_flops) and np.allclose(hoyer_flops, 1.0)),
+        f"HoyerSquare, all {len(hoyer_flops)} λ: {times_range(hoyer_flops)}")
+
+    snip_it_levels = pruned.loc[(pruned["family"] == "unstructured") & (pruned["method"] == "snip-it"), "kappa"]
+    shared = sorted(set(snip_it_levels) & set(pruned.loc[pruned["method"] == "snip-it-during", "kappa"]))
+    pairs = [(reduction_at(pruned, "training_flops", k, method="snip-it-during"),
+              reduction_at(pruned, "training_flops", k, method="snip-it", family="unstructured")) for k in shared]
+    claims["pruning during training spends more training FLOPs than pruning before (yet fewer than dense)"] = (
+        bool(pairs and all(1.0 < d < b for d, b in pairs)),
+        "SNIP-it during vs before: " + ", ".join(f"{percent_label(k)} {times_label(d)} vs {times_label(b)}"
+                                                for k, (d, b) in zip(shared, pairs)))
+
+    structured_time = pruned[(pruned["family"] == "structured") & (pruned["method"].isin(["snap-it", "random"]))
+                             & (pruned["kappa"] >= 0.8)]
+    claims["structured pruning before training reduces run time (SNAP-it, Random; κ ≥ 80 % nodes)"] = (
+        bool(len(structured_time) and (structured_time["run_time_reduction_median"] > 1).all()),
+        times_range(structured_time["run_time_reduction_median"]))
+
+    snap_inference = pruned[(pruned["family"] == "structured") & (pruned["method"] == "snap-it")
+                            & (pruned["kappa"] >= 0.9)]
+    claims["structured pruning reduces inference time (SNAP-it ≥ 5× from 90 % nodes, as the paper's 5–6×)"] = (
+        bool(len(snap_inference) and (snap_inference["inference_time_reduction_median"] >= 5).all()),
+        times_range(snap_inference["inference_time_reduction_median"]))
+
+    unstructured = pruned[pruned["family"] == "unstructured"]
+    fastest = float(unstructured["run_time_reduction_median"].max()) if len(unstructured) else float("nan")
+    claims["unstructured sparsity does not speed up dense kernels: no method's median run is faster than 1.1× dense"] = (
+        bool(len(unstructured) and fastest <= 1.1),
+        f"run-time reductions {times_range(unstructured['run_time_reduction_median'])} (inference FLOPs up to "
+        f"{times_label(unstructured['inference_flops_reduction_median'].max())})" if len(unstructured) else "—")
+
+    longer = runs[(runs["family"] != "dense") & (runs["epochs"] > epochs)]
+    longer_flops = reductions.loc[reductions["key"].isin(longer["key"]), "training_flops_reduction"].astype(float)
+    claims["a method trained for more epochs spends more training FLOPs than the dense run (Figure 16's caption)"] = (
+        bool((longer_flops < 1).all()) if len(longer) else None,
+        ", ".join(f"{method_label(m)} ({e} of {epochs} epochs)" for m, e in
+                  sorted(set(zip(longer["method"], longer["epochs"])))) + f": {times_range(longer_flops)}"
+        if len(longer) else "no run in the store trains longer than the profile's budget")
+
+    snap_memory = pruned[(pruned["family"] == "structured") & (pruned["method"] == "snap-it")]
+    memory_column = f"{memory_cost}_reduction_median"
+    claims["structured pruning before training reduces memory (paper: SNAP-it 16–156×)"] = (
+        bool(len(snap_memory) and (snap_memory[memory_column] >= 2).all()),
+        f"SNAP-it {cost_label(memory_cost)}: {times_range(snap_memory[memory_column])}")
+    return claims
+
+
+def claims_table(claims: Mapping[str, tuple[bool | None, str]]) -> pd.DataFrame:
+    """One row per claim: the claim, our evidence, whether it holds."""
+    return pd.DataFrame({"claim": list(claims), "ours": [e for _, e in claims.values()],
+                         "holds": [h for h, _ in claims.values()]})
+
+
+def ledger_entries(claims: Mapping[str, tuple[bool | None, str]], model: str, dataset: str) -> list:
+    """The checked claims for the book's summary page (a claim with no runs to test, holds None, is left out)."""
+    from prunekit.paper.checks import check
+
+    return [check("costs", CLAIM_IDS[name], f"{model.upper()}, {dataset.upper()}: {evidence}".rstrip(": "),
+                  holds, claim=name[0].upper() + name[1:]) for name, (holds, evidence) in claims.items()
+            if holds is not None]
+
+
+def _threads(runs: pd.DataFrame, family: str, method: str) -> str:
+    counts = runs.loc[(runs["family"] == family) & (runs["method"] == method), "torch_threads"].dropna()
+    values = sorted(int(t) for t in counts.unique())
+    return " or ".join(map(str, values)) + (" thread" if values == [1] else " threads") if values else "—"
+
+
+def observations_text(*, chosen: pd.DataFrame, runs: pd.DataFrame, pruned: pd.DataFrame,
+                      records: Sequence[RunRecord], kappa: float, memory_cost: str, model: str,
+                      state_share: float) -> str:
+    """The page's "What we observe" list, every number computed from the runs."""
+    from prunekit.paper.plots import percent_label
+    from prunekit.paper.plots.costs import times_label, times_range
+
+    t = chosen.set_index(["family", "method"])
+
+    def get(family: str, method: str, cost: str) -> str:
+        key = (family, method)
+        return times_label(float(t.loc[key, f"{cost}_reduction_median"])) if key in t.index else "—"
+
+    def threads(family: str, method: str) -> str:
+        return _threads(runs, family, method)
+
+    memory_all = pruned[f"{memory_cost}_reduction_median"].astype(float)
+    unstructured_time = pruned.loc[pruned["family"] == "unstructured", "run_time_reduction_median"].astype(float)
+    during = [r for r in records if r.config.criterion == "snip-it" and r.config.prune_at == "during"
+              and np.isclose(r.config.sparsity, kappa)]
+    per_epoch = epoch_training_flops(during[0]) if during else []
+    settled = next((i + 1 for i, f in enumerate(per_epoch) if np.isclose(f, per_epoch[-1])), None)
+    settled_text = f", the final mask from epoch {settled} of {len(per_epoch)}" if settled else ""
+    k = percent_label(kappa)
+    return "\n".join([
+        f"- **FLOPs.** At κ = {k} an unstructured network needs {get('unstructured', 'snip-it', 'inference_flops')} "
+        f"fewer inference FLOPs (SNIP-it; MLP5's FLOPs are proportional to its kept weights, so every method at that "
+        f"sparsity saves the same). Only the methods that prune before training save as much in training: SNIP-it "
+        f"{get('unstructured', 'snip-it', 'training_flops')}, against "
+        f"{get('unstructured', 'snip-it-during', 'training_flops')} for SNIP-it during training and "
+        f"{get('unstructured', 'imp-global', 'training_flops')} for IMP (their first epoch runs dense{settled_text}) "
+        f"and {get('unstructured', 'hoyersquare', 'training_flops')} for HoyerSquare, which cuts only at the end. "
+        f"Shrunk structured networks save in both: SNAP-it {get('structured', 'snap-it', 'training_flops')}, Random "
+        f"{get('structured', 'random', 'training_flops')}, CNIP-it {get('structured', 'cnip-it', 'training_flops')} "
+        f"at κ = {k} (nodes; for CNIP-it nodes and weights together).",
+        f"- **Disk.** The CSR size follows the kept weights: {get('unstructured', 'snip-it', 'disk')} for SNIP-it at "
+        f"{k}, {get('structured', 'snap-it', 'disk')} for SNAP-it.",
+        f"- **Time.** Only the shrunk networks are faster: at {k} of the nodes SNAP-it's runs are "
+        f"{get('structured', 'snap-it', 'run_time')} and Random's {get('structured', 'random', 'run_time')} faster "
+        f"end to end ({threads('structured', 'snap-it')} against the dense runs' {threads('dense', 'none')}), and "
+        f"their forward passes {get('structured', 'snap-it', 'inference_time')} and "
+        f"{get('structured', 'random', 'inference_time')} faster than the full-size network's. Masked unstructured "
+        f"networks execute the dense products: their runs take about as long as the dense ones or longer, "
+        f"{times_range(unstructured_time)} (medians; SNIP-it before training "
+        f"{get('unstructured', 'snip-it', 'run_time')} at {k}, {threads('unstructured', 'snip-it')}; SNIP-it during "
+        f"training {get('unstructured', 'snip-it-during', 'run_time')}, {threads('unstructured', 'snip-it-during')}, "
+        f"and whatever else ran at the time).",
+        f"- **Memory.** Every median lies within {times_range(memory_all)}: the training state of the dense "
+        f"{model.upper()} is {100 * state_share:.0f} % of its process's resident memory (above), and a run executed "
+        f"later in a sweep inherits the peak of the runs before it. The paper's memory reductions for structured "
+        f"pruning cannot be checked with these records.",
+    ])
+
+
+def cumulative_frames(part: pd.DataFrame, cumulative: pd.DataFrame, levels: Sequence[float], model: str) -> dict:
+    """Per target sparsity, the cumulative-FLOPs figure of the methods nearest it (the slider's frames)."""
+    from prunekit.paper.plots import percent_label
+    from prunekit.paper.plots.costs import cumulative_flops_plot, level_title
+
+    frames = {}
+    for level in levels:
+        keys = at_sparsity(part, level, tolerance=0.15)[["family", "method", "level"]]
+        shown = cumulative[cumulative["model"] == model].merge(keys, on=["family", "method", "level"])
+        if not shown.empty:
+            frames[percent_label(level)] = cumulative_flops_plot(
+                shown, title=f"{model.upper()}: cumulative training FLOPs at {level_title(level)}")
+    return frames
+
+
+def reduction_bar_frames(part: pd.DataFrame, levels: Sequence[float], costs: Sequence[str], title: str) -> dict:
+    """Per target sparsity, the bars of all costs of the methods nearest it (the slider's frames)."""
+    from prunekit.paper.plots import percent_label
+    from prunekit.paper.plots.costs import level_title, reduction_bars_plot
+
+    chosen = {level: at_sparsity(part, level, tolerance=0.15) for level in levels}
+    most = max(len(c) for c in chosen.values())
+    return {percent_label(level): reduction_bars_plot(c, list(costs), rows=most,
+                                                      title=f"{title}: reductions at {level_title(level)}")
+            for level, c in chosen.items() if not c.empty}

@@ -178,17 +178,350 @@ def attack_checkpoints(models: Mapping[Checkpoint, nn.Module], images: torch.Ten
     return pd.concat(frames, ignore_index=True)
 
 
+# ------------------------------------------------------------------------------------------ the chapter page
+# What the robustness notebook shows and checks; the notebook only calls these and displays their results.
+
+LEDGER: tuple[tuple[str, str], ...] = (
+    ("snip-input-layer", "Fig. 4: SNIP's bias towards earlier layers"),
+    ("snip-it-parabola", "Fig. 4: a downward parabola-like shape for SNIP-it (before)"),
+    ("snip-it-parabola", "Fig. 4: a downward parabola-like shape for SNIP-it (during)"),
+    ("snip-saliency-few-pixels", "Fig. 3: SNIP overfits on few pixels, compared to GraSP and SNIP-it (before)"),
+    ("snip-it-robustness", "Fig. 5: SNIP-it improves in robustness from SNIP (before training)"),
+    ("snip-it-robustness", "Fig. 5: SNIP-it improves in robustness from SNIP (during training)"),
+)
+LOW_DISTANCE = 1.0  # Section 5's "low-distance regime where the ℓ2-norm ≤ 1"
+
+
+def prepare_checkpoints(store: ResultStore, profile: str | Profile, *, model: str, dataset: str,
+                        levels: Sequence[float], seed: int, methods: Sequence[str]) -> tuple[dict, int]:
+    """Train HoyerSquare's λ runs and any kept network the store lacks; the checkpoints and how many were missing."""
+    from prunekit.experiments.sweep import missing, sweep
+
+    # HoyerSquare's λ runs first: their sparsities pick its checkpoints
+    sweep(lambda_configs(profile, model=model, dataset=dataset, seed=seed, methods=methods), store, progress=False)
+    checkpoints = checkpoint_configs(store, profile, model=model, dataset=dataset, levels=levels, seed=seed,
+                                     methods=methods)
+    todo = missing(list(checkpoints.values()), store, keep_models=True)
+    sweep(list(checkpoints.values()), store, progress=False, keep_models=True)
+    return checkpoints, len(todo)
+
+
+def saliency_figure(networks: Mapping[Checkpoint, nn.Module], level: float, images: torch.Tensor,
+                    inputs: torch.Tensor, title: str):
+    """Figure 3 at one level: each method's saliency maps of ``inputs`` beside the raw ``images``."""
+    from prunekit.paper.plots import percent_label, saliency_grid_plot
+
+    maps = saliency_by_method(at_level(networks, level), inputs)
+    return saliency_grid_plot(images, maps, title=f"{title} at κ = {percent_label(level)}")
+
+
+def checkpoint_view(kept: pd.DataFrame) -> pd.DataFrame:
+    """The kept networks' weight sparsity and test accuracy, one row per method, one column pair per level."""
+    from prunekit.paper.plots import method_label, percent_label
+
+    view = kept.assign(method=kept["method"].map(method_label), level=kept["level"].map(percent_label),
+                       lam=kept["lam"].map(lambda v: "" if v is None or v != v else f"{v:.3g}"))
+    view = view.rename(columns={"level": "κ", "lam": "λ", "weight_sparsity": "weight sparsity",
+                                "accuracy": "test accuracy"})
+    return view.pivot(index="method", columns="κ", values=["weight sparsity", "test accuracy"])
+
+
+def _shape_row(method: str, part: pd.DataFrame) -> dict:
+    from prunekit.analysis.layers import earliest_hardest, input_conservation, parabola_like
+    from prunekit.paper.plots import method_label, percent_label
+
+    values = part.sort_values("position")["remaining"].to_numpy()
+    where = part["source"].iloc[0]
+    return {"method": method_label(method), **{f"layer {i + 1}": v for i, v in enumerate(values)},
+            "input / middle": input_conservation(values), "input layer pruned hardest": earliest_hardest(values),
+            "parabola-like": parabola_like(values),
+            "read": where if where == "stored" else
+            f"{where} at {percent_label(part['weight_sparsity'].iloc[0])} (λ = "
+            + ", ".join(f"{lam:.3g}" for lam in part["levels"].iloc[0]) + ")"}
+
+
+def layer_shapes(at_focus: pd.DataFrame) -> pd.DataFrame:
+    """Per method at the focus level: each layer's kept fraction, input / middle, and the two named shapes."""
+    from prunekit.paper.plots import method_order
+
+    return pd.DataFrame([_shape_row(m, at_focus[at_focus["method"] == m]) for m in method_order(at_focus["method"])])
+
+
+def concentration_wide(concentration: pd.DataFrame) -> pd.DataFrame:
+    """Mean top-pixel saliency share, one row per method (paper order), one column per level."""
+    from prunekit.paper.plots import method_label, method_order, percent_label
+
+    wide = concentration.pivot(index="method", columns="level", values="top_share")
+    wide = wide.loc[method_order(wide.index)]
+    wide.index = [method_label(m) for m in wide.index]
+    wide.columns = [f"κ = {percent_label(level)}" for level in wide.columns]
+    return wide
+
+
+def blind_text(concentration: pd.DataFrame) -> str | None:
+    """The images left out of the concentration means because their maps are all zero, or None if there are none."""
+    from prunekit.paper.plots import method_label, percent_label
+
+    blind = concentration[concentration["blind"] > 0]
+    if not len(blind):
+        return None
+    return ("Left out of the mean: " + "; ".join(
+        f"{int(r['blind'])} image(s) under {method_label(r['method'])} at κ = {percent_label(r['level'])}"
+        for _, r in blind.iterrows())
+        + ". Their maps are zero everywhere: the network predicts a class whose output unit has lost every path "
+          "from the input, so its score is a constant and no pixel moves it.")
+
+
+def blank_view(concentration: pd.DataFrame, focus: float, blank_pixels: int, images: int) -> pd.DataFrame:
+    """One row: each method's share of saliency on the pixels blank in every attacked image, at the focus level."""
+    from prunekit.paper.plots import method_label, method_order
+
+    share = concentration[concentration["level"] == focus].set_index("method")["blank_share"]
+    share = share.loc[method_order(share.index)].rename(index=method_label)
+    return share.to_frame(f"saliency on the {blank_pixels} pixels blank in all {images} images").T
+
+
+def success_table(attacks: pd.DataFrame, focus: float) -> pd.DataFrame:
+    """Attack success per method (paper order) and ε at the focus level, with the mean over the ε grid."""
+    from prunekit.paper.plots import method_label, method_order
+
+    success = attacks[attacks["level"] == focus].pivot(index="method", columns="epsilon", values="success_rate")
+    success = success.loc[method_order(success.index)]
+    success["mean over ε"] = success.mean(axis=1)
+    success.index = [method_label(m) for m in success.index]
+    success.columns = [c if isinstance(c, str) else f"ε = {c:g}" for c in success.columns]
+    return success
+
+
+def snip_comparisons(focus_attacks: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """SNIP-it before and during training against SNIP, per ε and on the mean (:func:`compare_success`)."""
+    from prunekit.analysis.robustness import compare_success
+
+    return {a: compare_success(focus_attacks, a, "snip") for a in ("snip-it", "snip-it-during")}
+
+
+@dataclass(frozen=True)
+class Section5:
+    """The quantities that measure Section 5's statements at the focus level."""
+
+    profile_of: dict  # method → kept fraction per layer, input layer first
+    ratio: pd.Series  # method → input / middle
+    outputs: pd.Series  # method → kept fraction of the output layer
+    top: pd.Series  # method → mean share of saliency on the top pixels
+    area: pd.Series  # method → success averaged over the ε grid
+    rho_low: float  # Spearman ρ of input / middle and mean success at 0 < ε ≤ 1
+    rho_high: float  # the same at ε > 1
+    comparisons: dict  # "snip-it", "snip-it-during" → compare_success against SNIP
+    hoyer_at: str  # the weight sparsity HoyerSquare is read at
+    hoyer_source: str  # stored, interpolated or closest
+
+
+def section5(at_focus: pd.DataFrame, concentration: pd.DataFrame, focus_attacks: pd.DataFrame,
+             focus: float) -> Section5:
+    """Measure Section 5's statements on the layer profiles, saliency and attacks at the focus level."""
+    from prunekit.analysis.layers import input_conservation
+    from prunekit.paper.plots import percent_label
+
+    profile_of = {m: at_focus[at_focus["method"] == m].sort_values("position")["remaining"].to_numpy()
+                  for m in at_focus["method"].unique()}
+    ratio = pd.Series({m: input_conservation(v) for m, v in profile_of.items()})
+    eps = focus_attacks["epsilon"]
+    low = focus_attacks[(eps > 0) & (eps <= LOW_DISTANCE)].groupby("method")["success_rate"].mean()
+    high = focus_attacks[eps > LOW_DISTANCE].groupby("method")["success_rate"].mean()
+    hoyer = at_focus[at_focus["method"] == "hoyersquare"]
+    return Section5(profile_of=profile_of, ratio=ratio, outputs=pd.Series({m: v[-1] for m, v in profile_of.items()}),
+                    top=concentration[concentration["level"] == focus].set_index("method")["top_share"],
+                    area=focus_attacks.groupby("method")["success_rate"].mean(),
+                    rho_low=ratio.corr(low, method="spearman"), rho_high=ratio.corr(high, method="spearman"),
+                    comparisons=snip_comparisons(focus_attacks),
+                    hoyer_at=percent_label(hoyer["weight_sparsity"].iloc[0]), hoyer_source=hoyer["source"].iloc[0])
+
+
+def _pct(value: float) -> str:
+    return f"{value:.1%}"
+
+
+def _pct2(value: float) -> str:  # layer fractions near 1 % need the second decimal
+    return f"{value:.2%}"
+
+
+def section5_rows(m: Section5) -> list[tuple[str, str, str, bool]]:
+    """Each statement of Section 5: its figure, the statement, what measures it here, and whether it holds."""
+    from prunekit.analysis.layers import earliest_hardest, parabola_like
+    from prunekit.paper.plots import method_label
+
+    p, top, outputs = m.profile_of, m.top, m.outputs
+    before, during = m.comparisons["snip-it"], m.comparisons["snip-it-during"]
+    per_eps = before.iloc[:-1]
+    small_eps = per_eps[per_eps["epsilon"].astype(float) <= LOW_DISTANCE]
+    return [
+        ("Fig. 4", "SNIP's bias towards earlier layers",
+         f"input layer keeps ≤ ½ of any other layer's fraction ({_pct2(p['snip'][0])} vs ≥ "
+         f"{_pct2(p['snip'][1:].min())})", earliest_hardest(p["snip"])),
+        ("Fig. 4", "SNIP-it keeps the input layer better than SNIP",
+         f"SNIP-it (before) input layer {_pct2(p['snip-it'][0])} vs SNIP {_pct2(p['snip'][0])}",
+         p["snip-it"][0] > p["snip"][0]),
+        ("Fig. 4", "a downward parabola-like shape for SNIP-it (before)",
+         "both ends keep more than every middle layer: " + ", ".join(_pct2(v) for v in p["snip-it"]),
+         parabola_like(p["snip-it"])),
+        ("Fig. 4", "a downward parabola-like shape for SNIP-it (during)",
+         "both ends keep more than every middle layer: " + ", ".join(_pct2(v) for v in p["snip-it-during"]),
+         parabola_like(p["snip-it-during"])),
+        ("Fig. 4", "no parabola for SNIP", "the same test on SNIP: " + ", ".join(_pct2(v) for v in p["snip"]),
+         not parabola_like(p["snip"])),
+        ("Fig. 4", "HoyerSquare's bias towards pruning the output layer",
+         f"its output layer keeps the least of all methods' ({_pct2(outputs['hoyersquare'])} at {m.hoyer_at}; next: "
+         f"{method_label(outputs.drop('hoyersquare').idxmin())} {_pct2(outputs.drop('hoyersquare').min())})",
+         outputs.idxmin() == "hoyersquare"),
+        ("Fig. 3", "SNIP overfits on few pixels, compared to GraSP and SNIP-it (before)",
+         f"saliency on the top 5 % of pixels: SNIP {_pct(top['snip'])}, GraSP {_pct(top['grasp'])}, "
+         f"SNIP-it {_pct(top['snip-it'])}", top["snip"] > max(top["grasp"], top["snip-it"])),
+        ("Fig. 3", "(SNIP's maps the most concentrated of all)",
+         f"next: {method_label(top.drop('snip').idxmax())} {_pct(top.drop('snip').max())}", top.idxmax() == "snip"),
+        ("Fig. 3", "SNIP-it (during) hardly overfits",
+         f"least concentrated of all: SNIP-it (during) {_pct(top['snip-it-during'])}, next "
+         f"{method_label(top.drop('snip-it-during').idxmin())} {_pct(top.drop('snip-it-during').min())}",
+         top.idxmin() == "snip-it-during"),
+        ("Fig. 3", "HoyerSquare hardly overfits (better than GraSP and SNIP-it before)",
+         f"HoyerSquare {_pct(top['hoyersquare'])} (at {m.hoyer_at}) vs GraSP {_pct(top['grasp'])}, "
+         f"SNIP-it {_pct(top['snip-it'])}", top["hoyersquare"] < min(top["grasp"], top["snip-it"])),
+        ("Fig. 5", "SNIP-it improves in robustness from SNIP (before training)",
+         f"success averaged over ε: SNIP-it {before.iloc[-1]['snip-it']:.0%} ≤ SNIP {before.iloc[-1]['snip']:.0%}",
+         bool(before["a_at_most_b"].iloc[-1])),
+        ("Fig. 5", "… in the low-distance regime ℓ2 ≤ 1",
+         "SNIP-it (before) ≤ SNIP at every ε ≤ 1: " + ", ".join(
+             f"{r['snip-it']:.0%}/{r['snip']:.0%}" for _, r in small_eps.iterrows()),
+         bool(small_eps["a_at_most_b"].all())),
+        ("Fig. 5", "(… at every ε)", f"SNIP-it (before) ≤ SNIP at every ε up to {per_eps['epsilon'].iloc[-1]:g}",
+         bool(per_eps["a_at_most_b"].all())),
+        ("Fig. 5", "SNIP-it improves in robustness from SNIP (during training)",
+         f"success averaged over ε: SNIP-it (during) {during.iloc[-1]['snip-it-during']:.0%} ≤ SNIP "
+         f"{during.iloc[-1]['snip']:.0%}", bool(during["a_at_most_b"].iloc[-1])),
+        ("Fig. 5", "keeping the input layer makes a network more robust at ℓ2 ≤ 1",
+         f"Spearman ρ of input / middle and mean success at 0 < ε ≤ 1 over the methods: {m.rho_low:+.2f} (< 0)",
+         bool(m.rho_low < 0)),
+        ("Fig. 5", "… but not at higher distances", f"the same at ε > 1: {m.rho_high:+.2f} (≥ 0)",
+         bool(m.rho_high >= 0)),
+    ]
+
+
+def comparison_table(rows: Sequence[tuple[str, str, str, bool]], focus: float) -> pd.DataFrame:
+    """Section 5's statements beside what measures them here and whether they hold."""
+    from prunekit.paper.plots import percent_label
+
+    return pd.DataFrame(rows, columns=["figure", "Section 5 says", f"measured here (κ = {percent_label(focus)})",
+                                       "holds here"])
+
+
+def ledger_entries(rows: Sequence[tuple[str, str, str, bool]], model: str, focus: float) -> list:
+    """The statements of :data:`LEDGER`, checked, for the book's summary page."""
+    from prunekit.paper.checks import check
+    from prunekit.paper.plots import percent_label
+
+    measured = {f"{fig}: {text}": (measure, held) for fig, text, measure, held in rows}
+    return [check("robustness", claim_id, f"{model.upper()}, κ = {percent_label(focus)}: {measured[s][0]}",
+                  bool(measured[s][1]), claim=s.split(": ", 1)[1]) for claim_id, s in LEDGER]
+
+
+def _holds(value: bool) -> str:
+    return "holds" if value else "does not hold"
+
+
+def observations_text(m: Section5, *, concentration: pd.DataFrame, kept: pd.DataFrame, focus_attacks: pd.DataFrame,
+                      focus: float, levels: Sequence[float], blank_pixels: int, images: int) -> str:
+    """The page's "What we observe" paragraphs, every number computed from the measurements."""
+    import numpy as np
+
+    from prunekit.analysis.layers import earliest_hardest, parabola_like
+    from prunekit.paper.plots import method_label, percent_label
+
+    p, top, outputs, ratio, area = m.profile_of, m.top, m.outputs, m.ratio, m.area
+    snip, before_p, during_p = p["snip"], p["snip-it"], p["snip-it-during"]
+    before, during = m.comparisons["snip-it"], m.comparisons["snip-it-during"]
+    small_eps = before.iloc[:-1][before.iloc[:-1]["epsilon"].astype(float) <= LOW_DISTANCE]
+    rises = all(np.all(np.diff(concentration[concentration["method"] == c].sort_values("level")["top_share"]) >= 0)
+                for c in concentration["method"].unique())
+    accuracy = kept[kept["level"] == focus].set_index("method")["accuracy"]
+    errors = focus_attacks[focus_attacks["epsilon"] == 0].set_index("method")["success_rate"]
+    n_images = int(focus_attacks["n"].iloc[0])
+    data_driven = outputs[["snip", "snip-it", "grasp"]]
+    blank_share = concentration[concentration["level"] == focus].set_index("method")["blank_share"]
+    hoyer_read = {"closest": f"read at its closest λ ({m.hoyer_at}: no λ of the sweep reached κ)",
+                  "interpolated": "interpolated to κ between its two closest λ",
+                  "stored": "read at a stored level"}[m.hoyer_source]
+    concentrating = (f" Every method's maps concentrate further as κ grows from {percent_label(min(levels))} to "
+                     f"{percent_label(max(levels))}." if rises and len(levels) > 1 else "")
+    return (
+        f"**Figure 4.** At κ = {percent_label(focus)} SNIP keeps {_pct2(snip[0])} of its input layer's weights, "
+        f"{ratio['snip']:.2f}× the mean of its hidden layers', and its kept fraction "
+        f"{'rises with depth' if np.all(np.diff(snip) > 0) else 'does not rise steadily with depth'} "
+        f"({', '.join(_pct2(v) for v in snip)}): the bias towards earlier layers {_holds(earliest_hardest(snip))} "
+        f"here. SNIP-it before training keeps {before_p[0] / snip[0]:.1f}× as much of the input layer "
+        f"({_pct2(before_p[0])}), {ratio['snip-it']:.2f}× its hidden layers' mean, so by the definition above its "
+        f"profile is {'' if parabola_like(before_p) else 'not '}parabola-like; SNIP-it during training "
+        f"{'is' if parabola_like(during_p) else 'is not either'}: its ends keep {_pct2(during_p[0])} and "
+        f"{_pct2(during_p[-1])}, its hidden layers at most {_pct2(during_p[1:-1].max())}. HoyerSquare, {hoyer_read}, "
+        f"prunes all five layers almost evenly, its output layer to {_pct2(outputs['hoyersquare'])}, while SNIP, "
+        f"SNIP-it and GraSP keep {_pct(data_driven.min())}–{_pct(data_driven.max())} of theirs."
+        "\n\n"
+        f"**Figure 3.** SNIP's maps are {'the most' if top.idxmax() == 'snip' else 'not the most'} concentrated: "
+        f"{_pct(top['snip'])} of the saliency falls on 5 % of the pixels, against {_pct(top['snip-it'])} for SNIP-it "
+        f"before training and {_pct(top['grasp'])} for GraSP; {method_label(top.idxmin())} has the least "
+        f"concentrated maps ({_pct(top.min())}). HoyerSquare's are "
+        f"{'less' if top['hoyersquare'] < top['snip-it'] else 'more'} concentrated ({_pct(top['hoyersquare'])}) than "
+        f"SNIP-it (before)'s, so the paper's \"even better\" for HoyerSquare "
+        f"{_holds(top['hoyersquare'] < min(top['grasp'], top['snip-it']))} here; its network at {m.hoyer_at} reaches "
+        f"{accuracy['hoyersquare']:.1%} test accuracy, the others {accuracy.drop('hoyersquare').min():.1%} or more."
+        f"{concentrating} Where the networks look differs too: on the {blank_pixels} pixels that are blank in all "
+        f"{images} images, " + ", ".join(f"{method_label(c)} puts {_pct(blank_share[c])}" for c in
+                                         blank_share.sort_values(ascending=False).index)
+        + " of its saliency. These pixels say nothing about the digit; a pixel is salient only if some input weight "
+        "from it survived, so this share shows which methods kept weights that can only add a constant."
+        "\n\n"
+        f"**Figure 5.** Averaged over the ε grid, the attack fools SNIP's network on {area['snip']:.0%} of the "
+        f"images, SNIP-it (before)'s on {area['snip-it']:.0%} and SNIP-it (during)'s on {area['snip-it-during']:.0%}: "
+        f"\"SNIP-it is at least as robust as SNIP\" (mean over ε) {_holds(bool(before['a_at_most_b'].iloc[-1]))} "
+        f"before training and {_holds(bool(during['a_at_most_b'].iloc[-1]))} during. Before training SNIP-it is "
+        f"fooled no more often than SNIP at every ε ≤ 1: this {_holds(bool(small_eps['a_at_most_b'].all()))}; at "
+        f"larger ε the two curves meet. Over the seven methods, keeping more of the input layer goes with being "
+        f"fooled {'less' if m.rho_low < 0 else 'more'}: Spearman ρ = {m.rho_low:+.2f} at 0 < ε ≤ 1 and "
+        f"{m.rho_high:+.2f} at ε > 1, so the relation {'does not vanish' if m.rho_high < 0 else 'vanishes'} at "
+        f"larger distances {'(the paper saw it vanish)' if m.rho_high < 0 else 'as the paper saw'}. Each curve "
+        f"starts at the network's error rate on these images (ε = 0: HoyerSquare {errors['hoyersquare']:.0%}, the "
+        f"others {errors.drop('hoyersquare').min():.0%}–{errors.drop('hoyersquare').max():.0%}). With {n_images} "
+        f"images and one network per method a success rate carries a standard error of up to "
+        f"{np.sqrt(0.25 / n_images):.0%}, so differences of a few points between methods are not significant; the "
+        "paper's \"significantly\" is not tested here."
+    )
+
+
 __all__ = [
     "ATTACK_BUDGETS",
     "EPSILONS",
     "FIGURE_5A_EPSILON",
     "PAPER_KAPPA",
     "PAPER_LEVELS",
+    "LEDGER",
     "AttackBudget",
+    "Section5",
     "at_level",
     "attack_budget",
     "attack_checkpoints",
     "blank_pixels",
+    "blank_view",
+    "blind_text",
+    "checkpoint_view",
+    "comparison_table",
+    "concentration_wide",
+    "layer_shapes",
+    "ledger_entries",
+    "observations_text",
+    "prepare_checkpoints",
+    "saliency_figure",
+    "section5",
+    "section5_rows",
+    "snip_comparisons",
+    "success_table",
     "chapter_levels",
     "checkpoint_configs",
     "checkpoint_table",
