@@ -687,5 +687,6 @@ def fit_channels(data: ScoringData, model: nn.Module, say: Callable[[str], None]
     inputs = channels_fitted(data.inputs, expected, data.source)
     if inputs is data.inputs:
         return data
-    say(f"note: {data.source} has 1 channel; repeating it to the {expected} channels the model's first convolution expects")
+    say(f"note: {data.source} has 1 channel; repeating it to the {expected} channels the model's first convolution "
+        f"expects")
     return ScoringData(inputs, data.labels, data.source, data.num_classes)

@@ -1,4 +1,4 @@
-""""Prune your own model": the practitioner's path through prunekit on a torchvision network, as a chapter.
+"""The "Prune your own model" chapter: the practitioner's path through prunekit on a torchvision network.
 
 Inspect what can be pruned, prune the weights to a FLOP target (SNIP-it), prune nodes to a parameter or
 FLOP target (SNAP-it) and shrink the network, time it against the dense one, save it as a portable
@@ -116,10 +116,10 @@ def prunability_prose(frame: pd.DataFrame) -> str:
     return (f"{frame.attrs.get('model', 'The model')} has {len(weights)} Linear/Conv layers holding {share:.2%} of its "
             f"parameters: the weight criteria score all of them. {len(nodes)} of them can lose whole output channels "
             f"(nodes), in {len(sizes)} coupling groups; {int((sizes > 1).sum())} of those groups join "
-            f"{int(sizes[sizes > 1].sum())} layers whose outputs a residual connection adds, so they keep or lose a "
-            f"channel together. {len(weights) - len(nodes)} layer(s) are pruned as weights only. {len(skipped)} modules "
-            f"with parameters are skipped ({why or 'none'}); {int((frame['reason'] == NO_WEIGHT).sum())} modules hold "
-            f"no weight and are left out of the table.")
+            f"{int(sizes[sizes > 1].sum())} layers whose outputs are combined channel by channel (as by a residual "
+            f"connection), so they keep or lose a channel together. {len(weights) - len(nodes)} layer(s) are pruned as "
+            f"weights only. {len(skipped)} modules with parameters are skipped ({why or 'none'}); "
+            f"{int((frame['reason'] == NO_WEIGHT).sum())} modules hold no weight and are left out of the table.")
 
 
 # ------------------------------------------------------------------------------------------------ 2. and 3. targets
@@ -151,8 +151,8 @@ def target_prose(report: TargetReport, what: str) -> str:
     unit = {"flops": "inference FLOPs", "params": "parameters"}.get(report.kind, report.kind)
     probes = ", ".join(f"κ = {k:.4f} → {a:.2%}" for k, a in report.probes)
     return (f"{what} was asked to keep at most {report.requested:.2%} of the dense network's {unit}; it keeps "
-            f"{report.achieved:.2%} at sparsity κ = {report.sparsity:.4f}. The bisection on κ tried {len(report.probes)} "
-            f"sparsities ({probes}) and kept the least pruned one within the target.")
+            f"{report.achieved:.2%} at sparsity κ = {report.sparsity:.4f}. The bisection on κ tried "
+            f"{len(report.probes)} sparsities ({probes}) and kept the least pruned one within the target.")
 
 
 # ------------------------------------------------------------------------------------------------ 3. shrink and time
@@ -318,7 +318,7 @@ def budget_settings(model: str, seed: int, budget: PracticeBudget, **targets: ob
 
 
 __all__ = ["DOWNLOADS", "FittedBatches", "PracticeBudget", "artifact_spec", "budget_settings", "build_network",
-           "cached_timings", "cached_training", "channel_widths", "download_folder", "download_links", "per_layer_table",
-           "practice_budget", "prunability_prose", "prunability_table", "same_outputs", "scoring_data", "scoring_options",
-           "settings_key", "ship", "shrunk_share", "size_table", "speed_prose", "target_prose", "target_summary", "time_networks",
-           "train_briefly", "training_prose"]
+           "cached_timings", "cached_training", "channel_widths", "download_folder", "download_links",
+           "per_layer_table", "practice_budget", "prunability_prose", "prunability_table", "same_outputs",
+           "scoring_data", "scoring_options", "settings_key", "ship", "shrunk_share", "size_table", "speed_prose",
+           "target_prose", "target_summary", "time_networks", "train_briefly", "training_prose"]

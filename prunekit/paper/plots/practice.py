@@ -12,7 +12,8 @@ from prunekit.paper.plots import _new_figure, book_style
 def channel_widths_plot(widths: pd.DataFrame, *, title: str | None = None) -> Figure:
     """Bars of each convolution's output channels (``layer``, ``dense``, ``shrunk`` columns), dense behind shrunk."""
     if widths.empty or not {"layer", "dense", "shrunk"} <= set(widths.columns):
-        raise ValueError(f"channel_widths_plot needs rows with layer, dense and shrunk columns, got {list(widths.columns)}")
+        raise ValueError(f"channel_widths_plot needs rows with layer, dense and shrunk columns, got "
+                         f"{list(widths.columns)}")
     positions = np.arange(len(widths))
     with book_style():
         fig, (ax,) = _new_figure(max(5.0, 0.28 * len(widths) + 1.5), 3.4)
