@@ -22,6 +22,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from prunekit.data import ScoringData, dataset_samples, fit_channels
+
 log = logging.getLogger(__name__)
 
 DEFAULT_SAMPLES = 512
@@ -100,32 +102,7 @@ def build(factory: Callable[[], nn.Module], seed: int) -> nn.Module:
     return model
 
 
-def first_conv_channels(model: nn.Module) -> int | None:
-    """Input channels of the model's first convolution, or None without one."""
-    return next((m.in_channels for m in model.modules() if isinstance(m, (nn.Conv1d, nn.Conv2d, nn.Conv3d))), None)
-
-
 # ----------------------------------------------------------------------------------------------- data
-
-
-@dataclass
-class ScoringData:
-    """Scoring samples (normalised float inputs, labels), what they are and how many classes they have."""
-
-    inputs: torch.Tensor
-    labels: torch.Tensor
-    source: str
-    num_classes: int
-
-
-def dataset_samples(name: str, samples: int, root: str | None) -> ScoringData:
-    """The first ``samples`` training images of a dataset of the four, normalised as its training loop does."""
-    from prunekit.data import TensorBatches, dataset_info, load_split
-
-    info = dataset_info(name)
-    images, labels = load_split(info.name, True, root=root, limit=samples)
-    batches = TensorBatches(images, labels, info, samples, shuffle=False, augment=False)
-    return ScoringData(batches.normalise(batches.images), batches.labels, info.name, info.num_classes)
 
 
 def folder_samples(folder: str, samples: int, image_size: int, seed: int) -> ScoringData:
@@ -141,17 +118,6 @@ def folder_samples(folder: str, samples: int, image_size: int, seed: int) -> Sco
     pairs = [dataset[int(i)] for i in order]
     return ScoringData(torch.stack([x for x, _ in pairs]), torch.tensor([y for _, y in pairs]),
                        f"ImageFolder {folder}", len(dataset.classes))
-
-
-def fit_channels(data: ScoringData, model: nn.Module, say: Callable[[str], None]) -> ScoringData:
-    """Repeat a one-channel input three times for a model whose first convolution expects three."""
-    expected, have = first_conv_channels(model), data.inputs.shape[1]
-    if expected is None or expected == have:
-        return data
-    if have == 1 and expected == 3:
-        say(f"note: {data.source} has 1 channel; repeating it to the 3 channels the model's first convolution expects")
-        return ScoringData(data.inputs.repeat(1, 3, 1, 1), data.labels, data.source, data.num_classes)
-    raise ValueError(f"{data.source} has {have} input channels but the model's first convolution expects {expected}")
 
 
 # ----------------------------------------------------------------------------------------------- pruning

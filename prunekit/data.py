@@ -8,6 +8,7 @@ import logging
 import math
 import os
 import pickle
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,7 +16,7 @@ from typing import Iterator
 
 import numpy as np
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
 logger = logging.getLogger(__name__)
 
@@ -30,6 +31,11 @@ __all__ = [
     "validation_split",
     "TensorBatches",
     "make_batches",
+    "ScoringData",
+    "dataset_samples",
+    "first_conv_channels",
+    "channels_fitted",
+    "fit_channels",
 ]
 
 DATASET_NAMES: tuple[str, ...] = ("mnist", "fashion-mnist", "cifar10", "imagenette")
@@ -637,3 +643,50 @@ def make_batches(
         device=device,
         seed=seed,
     )
+
+
+# ------------------------------------------------------------------------------------------- scoring data for any model
+
+
+@dataclass
+class ScoringData:
+    """Scoring samples (normalised float inputs, labels), what they are and how many classes they have."""
+
+    inputs: Tensor
+    labels: Tensor
+    source: str
+    num_classes: int
+
+
+def dataset_samples(name: str, samples: int, root: str | os.PathLike | None) -> ScoringData:
+    """The first ``samples`` training images of a dataset of the four, normalised as its training loop does."""
+    info = dataset_info(name)
+    images, labels = load_split(info.name, True, root=root, limit=samples)
+    batches = TensorBatches(images, labels, info, samples, shuffle=False, augment=False)
+    return ScoringData(batches.normalise(batches.images), batches.labels, info.name, info.num_classes)
+
+
+def first_conv_channels(model: nn.Module) -> int | None:
+    """Input channels of the model's first convolution, or None without one."""
+    return next((m.in_channels for m in model.modules() if isinstance(m, (nn.Conv1d, nn.Conv2d, nn.Conv3d))), None)
+
+
+def channels_fitted(inputs: Tensor, expected: int | None, source: str) -> Tensor:
+    """``inputs`` (N, C, ...) with a single channel repeated to the three a model expects; as they are when they fit."""
+    have = inputs.shape[1]
+    if expected is None or expected == have:
+        return inputs
+    if have == 1 and expected == 3:
+        return inputs.repeat(1, 3, *([1] * (inputs.dim() - 2)))
+    raise ValueError(f"{source} has {have} input channels but the model's first convolution expects {expected}")
+
+
+def fit_channels(data: ScoringData, model: nn.Module, say: Callable[[str], None]) -> ScoringData:
+    """Repeat a one-channel input three times for a model whose first convolution expects three."""
+    expected = first_conv_channels(model)
+    inputs = channels_fitted(data.inputs, expected, data.source)
+    if inputs is data.inputs:
+        return data
+    say(f"note: {data.source} has 1 channel; repeating it to the {expected} channels the model's first convolution "
+        f"expects")
+    return ScoringData(inputs, data.labels, data.source, data.num_classes)
