@@ -1,0 +1,90 @@
+"""The summary page: the registered claims with their three-valued verdicts, the amendments, and the chapters' checks.
+
+Registered claims (``prunekit.paper.registry``) are the paper's empirical statements with a test fixed in
+advance; only they are counted. The chapters' own checks (``prunekit.paper.checks``: identities, bookkeeping,
+statements not yet registered) are listed apart as checks of this edition.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+import pandas as pd
+
+from prunekit.experiments.freshness import stale_records
+from prunekit.experiments.record import RunRecord
+from prunekit.experiments.store import ResultStore
+from prunekit.paper.checks import load_claims
+from prunekit.paper.evidence import RULE, VERDICTS
+from prunekit.paper.registry import CLAIMS, amendments_frame, claims_frame
+
+AWAITING = "awaiting runs"
+VERDICT_ORDER = (*VERDICTS, AWAITING)
+CLAIM_COLUMNS = {"where": "where in the paper", "sentence": "the paper says", "reading": "our reading",
+                 "test": "test", "evidence": "our numbers (n per side)", "verdict": "verdict",
+                 "setting": "our setting"}
+
+
+def claim_profiles() -> list[str]:
+    """The profiles whose stores decide registered claims, in first-use order."""
+    return list(dict.fromkeys(c.profile for c in CLAIMS))
+
+
+def records_by_profile(results_root: str | Path) -> dict[str, list[RunRecord]]:
+    """The records of every store a registered claim is decided on (a missing store gives no entry)."""
+    root = Path(results_root)
+    return {p: ResultStore(root / p).records() for p in claim_profiles() if (root / p).is_dir()}
+
+
+def registered_claims(records: dict[str, Sequence[RunRecord]]) -> pd.DataFrame:
+    """One row per registered claim, verdicts decided on each claim's own profile's records."""
+    return claims_frame(records)
+
+
+def verdict_counts(claims: pd.DataFrame) -> dict[str, int]:
+    """How many registered claims hold, are contradicted, inconclusive or still await their runs."""
+    counts = claims["verdict"].value_counts()
+    return {verdict: int(counts.get(verdict, 0)) for verdict in VERDICT_ORDER}
+
+
+def counts_sentence(counts: dict[str, int]) -> str:
+    """The ledger in one sentence, contradicted claims named as plainly as those that hold."""
+    decided = sum(counts[v] for v in VERDICTS)
+    text = (f"Of the {decided + counts[AWAITING]} registered claims, {counts['holds']} hold, "
+            f"{counts['contradicted']} are contradicted by our runs and {counts['inconclusive']} are inconclusive")
+    return text + (f"; {counts[AWAITING]} await their runs." if counts[AWAITING] else ".")
+
+
+def claims_table(claims: pd.DataFrame) -> pd.DataFrame:
+    """The registered claims as the page shows them, columns renamed for readers."""
+    shown = claims.assign(setting=[f"{s} (store: {p})" for s, p in zip(claims["setting"], claims["profile"])])
+    return shown[list(CLAIM_COLUMNS)].rename(columns=CLAIM_COLUMNS)
+
+
+def stale_lines(records: dict[str, Sequence[RunRecord]], results_root: str | Path) -> list[str]:
+    """Per store a claim reads, how many of its records today's code would compute differently."""
+    root = Path(results_root)
+    return [f"`results/{p}`: {len(stale_records(rs, ResultStore(root / p)))} of {len(rs)} records stale"
+            for p, rs in records.items()]
+
+
+def chapter_checks(results_root: str | Path, chapters: Iterable[str]) -> pd.DataFrame:
+    """The chapters' own checks (not counted as claims), as recorded under ``<results_root>/claims``."""
+    ledger = load_claims(results_root, list(chapters))
+    shown = ledger.assign(outcome=ledger["holds"].map({True: "as stated", False: "not as stated"}))
+    return shown[["chapter", "section", "claim", "paper", "ours", "outcome"]].rename(columns={
+        "section": "where in the paper", "claim": "statement checked", "paper": "the paper's evidence"})
+
+
+def checks_sentence(checks: pd.DataFrame, chapters: Sequence[str]) -> str:
+    """How many chapter checks came out as stated, and which chapters record none."""
+    as_stated = int((checks["outcome"] == "as stated").sum())
+    text = f"{as_stated} of the chapters' {len(checks)} checks come out as stated."
+    silent = [c for c in chapters if c not in set(checks["chapter"])]
+    return text + (f" Chapters that record no checks: {', '.join(silent)}." if silent else "")
+
+
+__all__ = ["AWAITING", "RULE", "amendments_frame", "chapter_checks", "checks_sentence", "claim_profiles",
+           "claims_table", "counts_sentence", "records_by_profile", "registered_claims", "stale_lines",
+           "verdict_counts"]

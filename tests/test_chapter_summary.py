@@ -1,0 +1,48 @@
+"""The summary page: verdicts counted over registered claims only, each state shown, chapter checks apart."""
+
+import pandas as pd
+import pytest
+
+from prunekit.paper.chapters import summary
+from prunekit.paper.registry import CLAIMS
+
+
+def _claims(*verdicts):
+    return pd.DataFrame({"verdict": list(verdicts)})
+
+
+def test_counts_cover_every_state_including_contradicted_and_awaiting():
+    counts = summary.verdict_counts(_claims("holds", "contradicted", "contradicted", "inconclusive", "awaiting runs"))
+    assert counts == {"holds": 1, "contradicted": 2, "inconclusive": 1, "awaiting runs": 1}
+
+
+def test_counts_sentence_names_contradicted_claims_and_the_total():
+    text = summary.counts_sentence(summary.verdict_counts(_claims("holds", "contradicted", "awaiting runs")))
+    assert "Of the 3 registered claims, 1 hold, 1 are contradicted" in text and "1 await their runs" in text
+    assert "await" not in summary.counts_sentence(summary.verdict_counts(_claims("holds")))
+
+
+def test_without_stores_every_registered_claim_awaits_its_runs():
+    claims = summary.registered_claims({})
+    assert len(claims) == len(CLAIMS) and set(claims["verdict"]) == {summary.AWAITING}
+    assert list(summary.claims_table(claims).columns) == list(summary.CLAIM_COLUMNS.values())
+
+
+def test_claim_profiles_are_the_registry_profiles():
+    assert set(summary.claim_profiles()) == {c.profile for c in CLAIMS}
+
+
+def test_chapter_checks_are_listed_apart_and_counted_as_stated_or_not(tmp_path):
+    from prunekit.paper.checks import check, record_claims
+
+    record_claims("table2", [check("table2", "before-beats-snip", "SNIP-it 93 % vs SNIP 92 %", True),
+                             check("table2", "snip-input-layer", "input layer kept", False)], tmp_path)
+    checks = summary.chapter_checks(tmp_path, ["method", "table2"])
+    assert list(checks["outcome"]) == ["as stated", "not as stated"]
+    assert summary.checks_sentence(checks, ["method", "table2"]) == (
+        "1 of the chapters' 2 checks come out as stated. Chapters that record no checks: method.")
+
+
+@pytest.mark.parametrize("missing", ["cpu", "mnist-paper"])
+def test_a_missing_store_leaves_its_claims_awaiting(tmp_path, missing):
+    assert missing not in summary.records_by_profile(tmp_path)
