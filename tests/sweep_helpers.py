@@ -75,7 +75,7 @@ def single_thread() -> Iterator[None]:
 
 def data_root_or_skip() -> Path:
     """The MNIST data root for module-scoped fixtures (skips, or fails when PRUNEKIT_REQUIRE_DATA=1)."""
-    from tests.conftest import mnist_root
+    from tests.helpers import mnist_root
 
     root = mnist_root()
     if root is None:

@@ -1,7 +1,8 @@
 """The CUDA paths on a real card (marked ``gpu``: skipped without CUDA, run by ``make gpu-check``).
 
-Each test is the on-GPU counterpart of a CPU test that mocks the CUDA API (tests/test_timing.py,
-test_amp.py, test_cuda_memory.py, test_structured_shrink.py, test_determinism.py, test_bench.py).
+Each test is the on-GPU counterpart of a CPU test that mocks the CUDA API (tests/core/test_timing.py,
+training/test_amp.py, measure/test_cuda_memory.py, pruning/test_structured_shrink.py, core/test_determinism.py,
+measure/test_bench.py).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from prunekit.experiments.run import run
 from prunekit.structured import apply_node_masks, shrink
 from prunekit.core.timing import Stopwatch
 from prunekit.training.loop import TrainConfig, autocast_for, resolve_precision, train
-from tests.conftest import tiny_mlp, toy_data
+from tests.helpers import tiny_mlp, toy_data
 from tests.sweep_helpers import tiny_config
 
 pytestmark = pytest.mark.gpu
