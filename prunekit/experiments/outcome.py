@@ -21,10 +21,9 @@ from prunekit.measure.metrics import (
     csr_size_bits,
     dense_size_bits,
     inference_flops,
-    inference_seconds,
     peak_memory_bytes,
 )
-from prunekit.measure.network import training_memory_bytes
+from prunekit.measure.network import inference_seconds, training_memory_bytes
 from prunekit.structured import hidden_layers
 from prunekit.training.loop import History, evaluate
 

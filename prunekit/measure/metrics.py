@@ -1,4 +1,5 @@
-"""Metrics of Appendix H: accuracy trade-offs, confidence bounds, FLOPs, CSR disk size, memory, time."""
+"""Metrics of Appendix H: accuracy trade-offs, confidence bounds, FLOPs, CSR disk size, memory (inference time:
+``measure.network.inference_seconds``, the one timing protocol)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,6 @@ from torch import nn
 
 from prunekit.core.masks import PRUNABLE_TYPES, current_mask
 from prunekit.core.flops import layer_macs
-from prunekit.core.timing import model_device, timed_call
 
 CSR_FLOAT_TO_INDEX_RATIO = 16  # Appendix H: nonzero floats stored at 16× the precision of indices
 FLOAT_BITS = 32
@@ -77,22 +77,3 @@ def peak_memory_bytes(device: torch.device | str = "cpu") -> int:
         return int(torch.cuda.max_memory_allocated(device))
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return int(peak if sys.platform == "darwin" else peak * 1024)
-
-
-@torch.no_grad()
-def inference_seconds(model: nn.Module, input_shape: Sequence[int], batch_size: int = 512,
-                      repeats: int = 10, warmup: int = 2) -> float:
-    """Median wall time of one eval-mode forward pass of a batch (CUDA-synchronised on GPU)."""
-    device = model_device(model)
-    inputs = torch.randn(batch_size, *input_shape, device=device)
-    was_training = model.training
-    model.eval()
-    times = []
-    try:
-        for i in range(warmup + repeats):
-            seconds = timed_call(lambda: model(inputs), device)
-            if i >= warmup:
-                times.append(seconds)
-    finally:
-        model.train(was_training)
-    return sorted(times)[len(times) // 2]

@@ -276,8 +276,8 @@ def check_time(checks: MetricChecks, record: RunRecord, net: nn.Module, shape: S
                repeats: int, device: torch.device) -> pd.DataFrame:
     """Inference time now, package against by hand (within 4×), and the ordering of the record's times."""
     hand = median_forward_seconds(net, torch.randn(batch_size, *shape, device=device), repeats)
-    now = M.inference_seconds(net, shape, batch_size, repeats=repeats)
-    checks.add("inference seconds per batch (metrics.inference_seconds, now), within 4×", now, hand,
+    now = measure.inference_seconds(net, shape, batch_size, repeats=repeats)
+    checks.add("inference seconds per batch (network.inference_seconds, now), within 4×", now, hand,
                0.25 <= now / hand <= 4)
     res = record.resources
     epoch_seconds = sum(e["seconds"] for e in record.history)
