@@ -198,6 +198,15 @@ def _add_speed_parser(commands: argparse._SubParsersAction) -> None:
     parser.set_defaults(handler=_cmd_speed)
 
 
+def _add_claims_parser(commands: argparse._SubParsersAction) -> None:
+    parser = commands.add_parser("claims", help="the paper's registered claims with their tests and verdicts",
+                                 description="Every registered claim: verbatim sentence, location, our reading, test, "
+                                             "evidence and verdict (holds / contradicted / inconclusive).")
+    parser.add_argument("--list", action="store_true", help="print every registered claim (the default)")
+    parser.add_argument("--results", default="results", help="folder holding one store per profile")
+    parser.set_defaults(handler=_cmd_claims)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The ``prunekit`` argument parser with every subcommand."""
     parser = argparse.ArgumentParser(prog="prunekit", description="SNIP-it / SNAP-it pruning experiments.")
@@ -206,7 +215,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True,
                                      metavar="{run,sweep,results,profiles,bench,speed,prune,inspect}")
     for add in (_add_run_parser, _add_sweep_parser, _add_results_parser, _add_profiles_parser, _add_bench_parser,
-                _add_speed_parser, add_prune_parser, add_inspect_parser):
+                _add_speed_parser, add_prune_parser, add_inspect_parser, _add_claims_parser):
         add(commands)
     return parser
 
@@ -426,6 +435,13 @@ def _cmd_speed(args: argparse.Namespace, extra: Sequence[str]) -> int:
     parser = argparse.ArgumentParser(prog="prunekit speed", description=(speed_report.__doc__ or "").splitlines()[0])
     speed_report.add_arguments(parser)
     return int(speed_report.main(parser.parse_args(list(extra))) or EXIT_OK)
+
+
+def _cmd_claims(args: argparse.Namespace, extra: Sequence[str]) -> int:
+    from prunekit.paper import registry
+
+    registry.main(["--list", "--results", args.results])
+    return EXIT_OK
 
 
 # ----------------------------------------------------------------------------------------------- entry point

@@ -193,3 +193,11 @@ def test_without_a_bench_module_the_other_commands_still_work(monkeypatch, capsy
     assert "bench" in capsys.readouterr().err
     assert cli.main(["results", "--results-dir", str(tmp_path)]) == 0
     assert cli.main(["profiles"]) == 0
+
+
+def test_claims_lists_every_registered_claim_with_its_verdict(tmp_path, capsys):
+    from prunekit.paper.registry import CLAIMS
+
+    assert cli.main(["claims", "--results", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert all(f"[awaiting runs] {c.id} " in out for c in CLAIMS)  # no store under tmp_path: nothing decided
