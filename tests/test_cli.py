@@ -19,7 +19,7 @@ from prunekit.experiments.store import ResultStore
 from tests.sweep_helpers import fake_record
 
 REPO = Path(__file__).resolve().parents[1]
-SUBCOMMANDS = ("run", "sweep", "results", "profiles", "bench", "speed", "prune", "inspect")
+SUBCOMMANDS = ("run", "sweep", "results", "profiles", "bench", "speed", "prune", "inspect", "claims")
 
 
 def prunekit(*args: str, cwd: Path, data_root: Path | None = None) -> subprocess.CompletedProcess:
