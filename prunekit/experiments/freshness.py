@@ -195,7 +195,23 @@ def stale_note(records: Sequence[RunRecord], store: ResultStore) -> str:
             f"`prunekit results --refresh` re-runs them).")
 
 
+def store_note(store: ResultStore) -> str:
+    """One line for the top of a page: how many records of the store it reads today's code would compute anew."""
+    records = store.records()
+    if not records:
+        return ""
+    stale = stale_records(records, store)
+    where = f"`results/{store.root.name}/`"
+    if not stale:
+        return (f"All {len(records)} records in {where} were computed by today's code or by code checked to compute "
+                f"the same numbers.")
+    return (f"**{len(stale)} of the {len(records)} records in {where} are stale**: computed by a code version not "
+            f"checked to give today's numbers (`prunekit results --stale` lists them, `--refresh` re-runs them); "
+            f"the numbers on this page come from them.")
+
+
 __all__ = [
+    "store_note",
     "LEDGER_NAME",
     "shared_ledger",
     "Check",

@@ -16,6 +16,7 @@ from IPython.display import Markdown
 
 from prunekit._version import __version__
 from prunekit.data import DatasetInfo, dataset_info, require_dataset
+from prunekit.experiments.freshness import store_note
 from prunekit.experiments.profiles import Profile, get_profile
 from prunekit.experiments.store import ResultStore
 from prunekit.paper.book import results_dir_for
@@ -104,7 +105,8 @@ def produced_by(page: Page, details: str) -> Markdown:
             f"on {page.device.type.upper()}.")
     if page.profile.name == "smoke":
         text += "\n\n" + SMOKE_NOTE
-    return Markdown(text)
+    freshness = store_note(page.store)
+    return Markdown(text + ("\n\n" + freshness if freshness else ""))
 
 
 __all__ = ["Page", "SMOKE_NOTE", "image_counts", "open_page", "page_models", "produced_by", "seed_list"]

@@ -52,3 +52,36 @@ def test_ablation_verdict_depends_on_the_largest_loss():
     text = chapter.ablation_text(means(0.05))
     assert "shuffle 5.00 pp" in text and "destroying it costs accuracy" in text
     assert list(chapter.ablation_table(means(0.05)).index) == ["SNIP-it mask", *chapter.ABLATIONS]
+
+
+def _t3(dense_inside: bool = True) -> pd.DataFrame:
+    """A Table 3 comparison: dense inside the paper's interval, two pruned rows above the paper's."""
+    return pd.DataFrame([
+        {"method": "dense", "paper label": "Baseline", "paper accuracy": 98.0, "paper bound": float("nan"),
+         "paper sparsity": float("nan"), "paper HM": float("nan"), "n": 5, "accuracy": 98.3 if dense_inside else 99.0,
+         "bound": 0.05, "sparsity": 0.0, "HM": float("nan"), "paper inside": dense_inside},
+        {"method": "snip", "paper label": "SNIP", "paper accuracy": 96.0, "paper bound": 0.3, "paper sparsity": 96.0,
+         "paper HM": 96.0, "n": 5, "accuracy": 97.8, "bound": 0.2, "sparsity": 96.0, "HM": 96.9, "paper inside": False},
+        {"method": "snip-it", "paper label": "SNIP-it (ours)", "paper accuracy": 95.0, "paper bound": 0.2,
+         "paper sparsity": 97.0, "paper HM": 96.0, "n": 5, "accuracy": 97.6, "bound": 0.1, "sparsity": 97.0,
+         "HM": 97.3, "paper inside": False},
+    ])
+
+
+def test_table3_discussion_states_direction_size_cost_and_ranking():
+    text = chapter.table3_discussion(_t3())
+    assert "2 of the 3 rows fall outside the paper's interval, above it by 1.8 to 2.6 points" in text
+    assert "Our dense baseline agrees with the paper's" in text and "lose 0.50 to 0.70 points, the paper's 2 to 3" in text
+    assert "rank SNIP > SNIP-it before training" in text and "96 %: SNIP; 95 %: SNIP-it before training" in text
+    assert "differs from" in chapter.table3_discussion(_t3(dense_inside=False))
+
+
+def test_table3_view_shows_both_sides_and_the_interval_reading():
+    view = chapter.table3_view(_t3())
+    assert list(view["method"]) == ["Baseline", "SNIP", "SNIP-it before training"]
+    assert list(view["paper inside our interval"]) == ["yes", "no", "no"]
+    assert view.loc[1, "our accuracy"] == "97.80 ± 0.20" and view.loc[0, "paper sparsity"] == "—"
+
+
+def test_table3_records_of_a_missing_store_are_empty(tmp_path):
+    assert chapter.table3_records(tmp_path) == ([], [])

@@ -65,3 +65,18 @@ def test_image_counts_use_the_profiles_limits_else_the_whole_dataset(tmp_path):
     assert image_counts(cpu).startswith(f"{cpu.profile.train_limit or 60000} training / ")
     with pytest.raises(ValueError, match="dataset"):
         image_counts(open_page("smoke", dataset=None, results_dir=tmp_path, inline_figures=False))
+
+
+def test_produced_by_says_how_many_records_of_the_store_are_stale(tmp_path):
+    import dataclasses
+
+    from prunekit.experiments.store import ResultStore
+    from prunekit.experiments.config import RunConfig
+    from tests.sweep_helpers import fake_record
+
+    page = open_page("cpu", dataset=None, results_dir=tmp_path, inline_figures=False)
+    assert "stale" not in produced_by(page, "nothing").data  # an empty store: no line
+    record = fake_record(RunConfig(model="mlp5", dataset="mnist", epochs=1, device="cpu"))
+    ResultStore(tmp_path).put(dataclasses.replace(record, provenance={**record.provenance,
+                                                                      "source_hash": "0123456789abcdef"}))
+    assert "**1 of the 1 records in `results/" in produced_by(page, "one run").data

@@ -4,6 +4,7 @@ ordering claims, the mask sanity checks and connectivity."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -18,6 +19,7 @@ from prunekit.experiments.record import RunRecord, mask_digest
 from prunekit.experiments.run import pruned_at_init
 from prunekit.experiments.stats import add_harmonic_mean, aggregate
 from prunekit.experiments.store import ResultStore, records_frame
+from prunekit.experiments.table3 import lambda_note, row_findings, table3_comparison
 from prunekit.paper.checks import CheckedClaim, check, ordering_evidence
 from prunekit.paper.plots import method_label, percent_label
 from prunekit.paper.tables import best_point_comparison, best_points, layer_frame, ordering_holds
@@ -214,3 +216,77 @@ __all__ = ["ABLATIONS", "ORDERING_CLAIMS", "ablation_levels", "ablation_means", 
            "chapter_models", "comparison", "connectivity", "grid", "kept_weights", "ledger", "method_counts",
            "ordering_claims", "paper_table2_view", "paper_table_id", "produced_by_details", "run_frame", "summary",
            "tradeoff_curve"]
+
+
+# ------------------------------------------------------------------------------- Table 3 at the paper's budget
+
+TABLE3_STORE = "mnist-paper"  # the profile whose store holds Table 3's runs at 80 epochs × 5 seeds
+
+
+def table3_records(results_root: str | Path) -> tuple[list[RunRecord], list[RunRecord]]:
+    """Table 3's test-set runs and HoyerSquare's λ-selection runs (validation split) from the paper-budget store."""
+    store = ResultStore(Path(results_root) / TABLE3_STORE)
+    records = store.records() if store.root.is_dir() else []
+    return [r for r in records if r.config.validation == 0], [r for r in records if r.config.validation > 0]
+
+
+def table3_view(comparison: pd.DataFrame) -> pd.DataFrame:
+    """Our Table 3 beside the paper's, one row per method, as the page shows it (percent)."""
+    def cell(mean: float, bound: float, digits: int) -> str:
+        return "—" if pd.isna(mean) else f"{mean:.{digits}f} ± {bound:.{digits}f}" if not pd.isna(bound) else \
+            f"{mean:.{digits}f}"
+    rows = [{"method": _row_label(r["method"], r["paper label"]),
+             "paper accuracy": cell(r["paper accuracy"], r["paper bound"], 1),
+             "paper sparsity": "—" if pd.isna(r["paper sparsity"]) else f"{r['paper sparsity']:.0f}",
+             "paper HM": "—" if pd.isna(r["paper HM"]) else f"{r['paper HM']:.0f}",
+             "our accuracy": cell(r.get("accuracy"), r.get("bound"), 2),
+             "our sparsity": "—" if pd.isna(r.get("sparsity")) else f"{r['sparsity']:.1f}",
+             "our HM": "—" if pd.isna(r.get("HM")) else f"{r['HM']:.1f}",
+             "n": "—" if pd.isna(r.get("n")) else str(int(r["n"])),
+             "paper inside our interval": "" if pd.isna(r.get("paper inside")) else
+             ("yes" if r["paper inside"] else "no")} for r in comparison.to_dict("records")]
+    return pd.DataFrame(rows)
+
+
+ROW_LABELS = {"snip-it": "SNIP-it before training", "snip-it-during": "SNIP-it during training"}
+
+
+def _row_label(method: str, paper_label: str) -> str:
+    return ROW_LABELS.get(method, paper_label)
+
+
+def table3_discussion(comparison: pd.DataFrame) -> str:
+    """What the rows outside the paper's interval have in common: direction, size, the cost of pruning, ranking."""
+    ran = comparison.dropna(subset=["accuracy"])
+    if ran.empty:
+        return ""
+    outside = ran[~ran["paper inside"].astype(bool)]
+    if outside.empty:
+        return "Every row's interval contains the paper's value."
+    labels = {m: _row_label(m, lab) for m, lab in zip(comparison["method"], comparison["paper label"])}
+    gaps = outside["accuracy"] - outside["paper accuracy"]
+    direction = "above" if (gaps > 0).all() else "below" if (gaps < 0).all() else "on both sides of"
+    text = (f"{len(outside)} of the {len(ran)} rows fall outside the paper's interval, {direction} it by "
+            f"{abs(gaps).min():.1f} to {abs(gaps).max():.1f} points (the paper prints whole percent, read as "
+            f"±0.5 points). ")
+    dense = ran[ran["method"] == "dense"]
+    pruned = ran[ran["method"] != "dense"]
+    if len(dense) and len(pruned):
+        ours_cost = dense["accuracy"].iloc[0] - pruned["accuracy"]
+        paper_cost = dense["paper accuracy"].iloc[0] - pruned["paper accuracy"]
+        agrees = "agrees with" if bool(dense["paper inside"].iloc[0]) else "differs from"
+        text += (f"Our dense baseline {agrees} the paper's, so the gap lies in what pruning costs: against their own "
+                 f"dense network our pruned rows lose {ours_cost.min():.2f} to {ours_cost.max():.2f} points, the "
+                 f"paper's {paper_cost.min():.0f} to {paper_cost.max():.0f}. Comparisons between methods, which the "
+                 f"claims rest on, are made within our runs (summary page). ")
+    ranked = " > ".join(labels[m] for m in pruned.sort_values("accuracy", ascending=False)["method"])
+    by_value = pruned.groupby("paper accuracy", sort=False)["method"].apply(list).sort_index(ascending=False)
+    paper_levels = "; ".join(f"{value:.0f} %: {', '.join(labels[m] for m in methods)}"
+                             for value, methods in by_value.items())
+    return text + f"By accuracy our pruned rows rank {ranked}; the paper's values, to whole percent, are {paper_levels}."
+
+
+def table3_text(comparison: pd.DataFrame, validation: Sequence[RunRecord]) -> str:
+    """The section's prose: the λ selection, one finding per row, and the discussion of rows outside the paper's."""
+    findings = "\n".join(f"- {line}" for line in row_findings(comparison))
+    return f"{lambda_note(validation)}\n\n{findings}\n\n{table3_discussion(comparison)}"
