@@ -20,6 +20,7 @@ from prunekit.experiments.run import pruned_at_init
 from prunekit.experiments.stats import add_harmonic_mean, aggregate
 from prunekit.experiments.store import ResultStore, records_frame
 from prunekit.experiments.table3 import lambda_note, row_findings
+from prunekit.experiments.table3 import table3_comparison  # noqa: F401  (the page calls it as chapter.table3_comparison)
 from prunekit.paper.checks import CheckedClaim, check, ordering_evidence
 from prunekit.paper.plots import method_label, percent_label
 from prunekit.paper.tables import best_point_comparison, best_points, layer_frame, ordering_holds
