@@ -430,7 +430,7 @@ def observations(summary: pd.DataFrame, data_facts: pd.DataFrame, training: pd.D
 
 
 def setup_checks(summary: pd.DataFrame, training: pd.DataFrame, max_parameter_diff_pct: float = 0.0) -> dict[str, bool]:
-    """The page's checks of this edition: Appendix L's layers and counts, the two FLOP counters, Section 4's settings."""
+    """The page's checks of this edition: Appendix L's layers and counts, both FLOP counters, Section 4's settings."""
     if max_parameter_diff_pct < 0:
         raise ValueError(f"max_parameter_diff_pct must be >= 0, got {max_parameter_diff_pct!r}")
     fixed = training.set_index("setting").loc[list(SAME_IN_EVERY_PROFILE), "differs in"]
@@ -446,5 +446,5 @@ def setup_checks(summary: pd.DataFrame, training: pd.DataFrame, max_parameter_di
 
 
 __all__ = ["SAME_IN_EVERY_PROFILE", "architecture_view", "changed_settings", "dataset_table", "dataset_view",
-           "layer_view", "missing_data_text", "missing_files", "observations", "page_networks", "produced_by_details", "setting_value",
-           "setup_checks", "training_setup_table", "training_view"]
+           "layer_view", "missing_data_text", "missing_files", "observations", "page_networks", "produced_by_details",
+           "setting_value", "setup_checks", "training_setup_table", "training_view"]
