@@ -11,12 +11,14 @@ are kept, never the raw per-weight arrays (VGG16 alone has about 5·10⁷ weight
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import time
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 import torch
+from pandas.io.formats.style import Styler
 from torch.nn import functional as F
 
 from prunekit.analysis.elasticity import DEFAULT_POINTS, DEFAULT_THRESHOLDS, elasticities, elasticity_curve
@@ -28,6 +30,8 @@ from prunekit.core.masks import prunable_layers
 from prunekit.models import available_models
 from prunekit.experiments.profiles import Profile, get_profile
 from prunekit.core.sampling import SampleStream
+from prunekit.data import DatasetInfo
+from prunekit.paper.checks import CheckedClaim, check
 from prunekit.training.loop import resolve_device
 
 # Scoring all six networks is cheap on a GPU but takes minutes per seed on a 2-core CPU (VGG16 and
@@ -164,8 +168,214 @@ def survey_elasticities(
     return ElasticitySurvey(pd.DataFrame(rows), curves)
 
 
+# ----------------------------------------------------------------------------------------------------- page
+
+# Our reading of Appendix A's words as thresholds (the paper gives none): each must hold for every network and seed.
+INELASTIC_SHARE = 0.99  # "virtually all weights are in the inelastic category": at least this share has ε < 1
+UNIT_SHARE_MAX = 1e-3  # "only very few approach unit-elasticity": at most this share has ε ≥ 1
+VERY_INELASTIC_SHARE = 0.95  # "the majority ... 'very-inelastic'": at least this share has ε < 10⁻²
+NEARLY_COMPLETELY_SHARE = 0.5  # "more than half are nearly completely inelastic": more than this share has ε < 10⁻³
+TOP_SHARE_MIN = 1 / 3  # skewed: the most elastic 10 % hold more than this share of the summed elasticity
+
+
+def produced_by_details(profile: Profile, models: Sequence[str], seeds: Sequence[int], info: DatasetInfo) -> str:
+    """What the page scored, for its produced-by line."""
+    return (f"{info.train_size} training images on disk; the scoring samples are drawn from "
+            f"{profile.train_limit or info.train_size} of them, never from the test set; networks "
+            f"{', '.join(m.upper() for m in models)} at initialisation, seeds {list(seeds)}, a scoring budget of "
+            f"{profile.samples} samples per network and seed (the paper: 2560). Nothing is trained on this page")
+
+
+def budget_label(profile: Profile, info: DatasetInfo, models: Sequence[str], seeds: Sequence[int]) -> str:
+    """'MNIST, 3 network(s), 3 seed(s), 2560 scoring samples': the budget the landing page quotes."""
+    return (f"{info.name.upper()}, {len(models)} network(s), {len(seeds)} seed(s), {profile.samples} "
+            f"scoring samples")
+
+
+def timed_survey(models: Sequence[str], dataset: str, profile: Profile,
+                 seeds: Sequence[int]) -> tuple[ElasticitySurvey, float]:
+    """:func:`survey_elasticities` and the seconds it took."""
+    started = time.perf_counter()
+    survey = survey_elasticities(models, dataset, profile, seeds)
+    return survey, time.perf_counter() - started
+
+
+def survey_note(survey: ElasticitySurvey, seconds: float) -> str:
+    """How many networks and seeds were scored and how long it took, then each one's size, loss, median and maximum."""
+    summary = survey.summary
+    table = summary[["model", "seed", "weights", "loss", "median", "max"]].to_string(index=False)
+    return (f"{summary['model'].nunique()} network(s) x {summary['seed'].nunique()} seed(s) scored in "
+            f"{seconds:.0f} s\n" + table)
+
+
+def fraction_view(survey: ElasticitySurvey, thresholds: Sequence[float] = DEFAULT_THRESHOLDS) -> Styler:
+    """The survey's per-network table with readable headers, shares that never round to 0 % or 100 %."""
+    shares = [threshold_label(t) for t in thresholds] + ["zero", "top 10% share"]
+    headers = {**{threshold_label(t): f"ε {threshold_label(t)}" for t in thresholds}, "zero": "ε = 0",
+               "top 10% share": "top 10 % hold", "decades": "spread (decades)", "max": "largest ε",
+               "n >= 1": "weights with ε ≥ 1"}
+    formats = {**{headers[c]: format_share for c in shares}, headers["decades"]: "{:.1f}", headers["max"]: "{:.3g}",
+               "weights": "{:,}"}
+    return (survey.fraction_table().rename(index=str.upper, columns=headers).style.format(formats)
+            .format_index(escape="html", axis=1))
+
+
+def _case(row: pd.Series) -> str:
+    """'MLP5, seed 0': the network and seed of a summary row."""
+    return f"{row['model'].upper()}, seed {row['seed']}"
+
+
+def _cases(summary: pd.DataFrame) -> str:
+    """'3 network(s) × 2 seed(s)'."""
+    return f"{summary['model'].nunique()} network(s) × {summary['seed'].nunique()} seed(s)"
+
+
+def _fewest(summary: pd.DataFrame, threshold: float) -> pd.Series:
+    """The (network, seed) with the smallest share of weights below ``threshold``."""
+    return summary.loc[summary[threshold_label(threshold)].idxmin()]
+
+
+def paper_beside(summary: pd.DataFrame, dataset: str) -> str:
+    """Appendix A's statements beside what the survey observes, as a markdown table."""
+    below = {t: threshold_label(t) for t in (1e-3, 1e-2, 1.0)}
+    tiny, small, unit = (_fewest(summary, t) for t in (1e-3, 1e-2, 1.0))
+    largest = summary.loc[summary["max"].idxmax()]
+    top = summary.loc[summary["top 10% share"].idxmin()]
+    narrow = summary.loc[summary["decades"].idxmin()]
+    rows = [
+        ("virtually all weights are in the inelastic category",
+         f"in each of the {_cases(summary)}, "
+         + ("every weight has ε < 1" if unit[below[1.0]] == 1 else
+            f"{format_share(unit[below[1.0]])} of the weights or more have ε < 1 (fewest: {_case(unit)})")),
+        ("a great deal of them are nearly completely inelastic",
+         f"{format_share(tiny[below[1e-3]], 1)} or more have ε < 10⁻³ (fewest: {_case(tiny)}); "
+         f"{format_share(small[below[1e-2]])} or more have ε < 10⁻² (fewest: {_case(small)})"),
+        ("some are at most a little elastic",
+         f"the largest elasticity of a network is at least {narrow['decades']:.1f} orders of magnitude above its "
+         f"median non-zero one ({_case(narrow)}); the most elastic 10 % of the weights hold "
+         f"{top['top 10% share']:.0%} or more of the summed elasticity"),
+        ("only very few approach unit-elasticity or higher, ε ≥ 10⁰",
+         f"{int(summary['n >= 1'].sum())} weight(s) reach ε ≥ 1; the largest elasticity is {largest['max']:.3g} "
+         f"({_case(largest)})"),
+        ("the pattern re-emerges in every network-dataset combination evaluated",
+         f"the same pattern in all {summary['model'].nunique()} network(s) on {dataset.upper()}; no other dataset "
+         f"is run here"),
+    ]
+    return ("| Appendix A says | what we observe |\n| --- | --- |\n"
+            + "\n".join(f"| {paper} | {ours} |" for paper, ours in rows))
+
+
+def _unit_text(summary: pd.DataFrame) -> str:
+    """How many weights reach unit elasticity, in words."""
+    n_unit = int(summary["n >= 1"].sum())
+    if n_unit == 0:
+        largest = summary.loc[summary["max"].idxmax()]
+        return (f"here none does: the largest elasticity of any weight is {largest['max']:.3g} "
+                f"({_case(largest)}), so the statement holds in a stronger form")
+    unit = _fewest(summary, 1.0)
+    return (f"here {n_unit} weight(s) do over all networks and seeds, at most "
+            f"{format_share(1 - unit[threshold_label(1.0)], 3)} of a network's weights")
+
+
+def _names(models: Sequence[str]) -> str:
+    """'A, B and C': upper-case network names joined as prose."""
+    names = sorted(set(m.upper() for m in models))
+    return " and ".join([", ".join(names[:-1]), names[-1]] if len(names) > 2 else names)
+
+
+def _zero_text(summary: pd.DataFrame, input_shape: Sequence[int]) -> str:
+    """Where weights have an elasticity of exactly zero and why ('' when none has)."""
+    zeros = summary[summary["zero"] > 0]
+    if zeros.empty:
+        return ""
+    padded = zeros[zeros["zero"] >= 0.01]
+    text = (" Some weights have an elasticity of exactly zero: "
+            + ", ".join(f"{format_share(r['zero'], 1)} ({round(r['zero'] * r['weights']):,} weight(s)) of {_case(r)}"
+                        for _, r in zeros.iterrows()) + ".")
+    if padded.empty:
+        return text
+    return text + (f" In {_names(padded['model'])} they sit in the last convolutions, where the "
+                   f"{input_shape[1]} × {input_shape[2]} input has been pooled down to feature maps of one to three "
+                   "pixels: a 3 × 3 kernel tap that only ever meets zero padding (8 of 9 taps on a 1 × 1 map) gets no "
+                   "gradient, so no change of such a weight moves the loss.")
+
+
+def observations(summary: pd.DataFrame, dataset: str, input_shape: Sequence[int]) -> str:
+    """The page's observations as one markdown paragraph: the shares, the unit-elasticity count, skew and zeros."""
+    very, nearly = summary[threshold_label(1e-2)], summary[threshold_label(1e-3)]
+    top = summary.loc[summary["top 10% share"].idxmin()]
+    skewed = summary.loc[summary["top 10% share"].idxmax()]
+    return (f"At initialisation the elasticity is tiny for almost every weight: the loss hardly notices a small "
+            f"relative change of any single weight. Across the {_cases(summary)} on {dataset.upper()}, between "
+            f"{format_share(very.min())} and {format_share(very.max())} of the weights have ε < 10⁻², and between "
+            f"{format_share(nearly.min(), 1)} and {format_share(nearly.max(), 1)} have ε < 10⁻³ (fewest: "
+            f"{_case(_fewest(summary, 1e-3))}). "
+            + ("So more than half of the weights are nearly completely inelastic in every case, the observation "
+               "behind SNIP-it's first step of pruning half of the weights. " if (nearly > 0.5).all() else
+               "So in some case no more than half of the weights are nearly completely inelastic, against the "
+               "observation behind SNIP-it's first step of pruning half of the weights. ")
+            + f"The paper says only very few weights approach unit elasticity; {_unit_text(summary)}. The "
+              f"distribution is skewed, as the log-scale curves show: the most elastic 10 % of the weights hold "
+              f"between {top['top 10% share']:.0%} and {skewed['top 10% share']:.0%} of the summed elasticity (most "
+              f"skewed: {_case(skewed)})." + _zero_text(summary, input_shape))
+
+
+def checks_explained() -> str:
+    """The thresholds the page's checks read Appendix A's words with, as a numbered markdown list."""
+    return "\n".join([
+        f"1. virtually all weights are inelastic: at least {INELASTIC_SHARE:.0%} have ε < 1, and at most "
+        f"{UNIT_SHARE_MAX:.1%} have ε ≥ 1;",
+        f"2. the large majority are very inelastic: at least {VERY_INELASTIC_SHARE:.0%} have ε < 10<sup>-2</sup>;",
+        f"3. more than half are nearly completely inelastic: more than {NEARLY_COMPLETELY_SHARE:.0%} have "
+        f"ε < 10<sup>-3</sup>;",
+        f"4. the distribution is skewed: the most elastic {TOP_SHARE_FRACTION:.0%} of the weights hold more than "
+        f"a third of the summed elasticity (a uniform distribution would give them {TOP_SHARE_FRACTION:.0%}).",
+    ])
+
+
+def elasticity_checks(summary: pd.DataFrame) -> dict[str, bool]:
+    """Appendix A's statements read as thresholds, each true when it holds for every network and seed."""
+    unit_share = 1.0 - summary[threshold_label(1.0)]
+    return {
+        f"at least {INELASTIC_SHARE:.0%} of the weights have elasticity below 1":
+            bool((summary[threshold_label(1.0)] >= INELASTIC_SHARE).all()),
+        f"at most {UNIT_SHARE_MAX:.1%} of the weights reach elasticity 1": bool((unit_share <= UNIT_SHARE_MAX).all()),
+        f"at least {VERY_INELASTIC_SHARE:.0%} of the weights have elasticity below 1e-2":
+            bool((summary[threshold_label(1e-2)] >= VERY_INELASTIC_SHARE).all()),
+        "more than half of the weights have elasticity below 1e-3":
+            bool((summary[threshold_label(1e-3)] > NEARLY_COMPLETELY_SHARE).all()),
+        f"the top {TOP_SHARE_FRACTION:.0%} of the weights hold more than a third of the summed elasticity":
+            bool((summary["top 10% share"] > TOP_SHARE_MIN).all()),
+    }
+
+
+def ledger(summary: pd.DataFrame, dataset: str, checks: Mapping[str, bool]) -> list[CheckedClaim]:
+    """The chapter's claim as the book's claims ledger records it: holds when every check does."""
+    nearly = summary[threshold_label(1e-3)]
+    models = summary["model"].drop_duplicates()
+    return [check("elasticity", "elasticity-mostly-tiny",
+                  f"{', '.join(m.upper() for m in models)} on {dataset.upper()}: {format_share(nearly.min(), 1)}–"
+                  f"{format_share(nearly.max(), 1)} of the weights below 1e-3, largest elasticity "
+                  f"{summary['max'].max():.3g}", all(checks.values()))]
+
+
 __all__ = [
     "ALL_MODELS_PROFILES",
+    "INELASTIC_SHARE",
+    "NEARLY_COMPLETELY_SHARE",
+    "TOP_SHARE_MIN",
+    "UNIT_SHARE_MAX",
+    "VERY_INELASTIC_SHARE",
+    "budget_label",
+    "checks_explained",
+    "elasticity_checks",
+    "fraction_view",
+    "ledger",
+    "observations",
+    "paper_beside",
+    "produced_by_details",
+    "survey_note",
+    "timed_survey",
     "SMALL_MODELS",
     "ElasticitySurvey",
     "chapter_models",
