@@ -3,6 +3,8 @@ its generated observations and its checked claims."""
 
 from __future__ import annotations
 
+import hashlib
+
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -14,11 +16,12 @@ from prunekit.experiments.profiles import Profile
 from prunekit.experiments.config import RunConfig
 from prunekit.experiments.record import RunRecord
 from prunekit.experiments.stats import aggregate
-from prunekit.experiments.store import records_frame
+from prunekit.experiments.store import ResultStore, records_frame
 from prunekit.paper.checks import CheckedClaim, check
 from prunekit.paper.plots import percent_label
 from prunekit.paper.plots.structured import structured_label
 from prunekit.paper.runs import profile_levels
+from prunekit.paper.measurements import cached_frame
 from prunekit.paper.structured_timing import structured_times
 from prunekit.paper.tables import structured_best, structured_costs
 from prunekit.reference import paper_table
@@ -116,11 +119,17 @@ def best_runs(costs: pd.DataFrame, model: str, best: pd.DataFrame) -> pd.DataFra
 
 
 def time_table(costs: pd.DataFrame, model: str, best: pd.DataFrame, records: Sequence[RunRecord],
-               dense_epochs: int, repeats: int) -> pd.DataFrame:
-    """The best points' final networks timed beside the dense one, reductions averaged over seeds."""
+               dense_epochs: int, repeats: int, store: ResultStore) -> pd.DataFrame:
+    """The best points' final networks timed beside the dense one, reductions averaged over seeds.
+
+    Timings are measured once and kept beside the records (``paper.measurements``), so rebuilding the book
+    from the same store shows the same times; another set of runs or repeats is another measurement."""
     chosen = best_runs(costs, model, best)
     by_key = {r.key: r for r in records}
-    times = structured_times([by_key[k] for k in chosen["key"]], dense_epochs=dense_epochs, repeats=repeats)
+    keys = sorted(chosen["key"])
+    name = "table1-times-" + hashlib.sha256(f"{keys}|{dense_epochs}|{repeats}".encode()).hexdigest()[:12]
+    times = cached_frame(store, name, lambda: structured_times([by_key[k] for k in keys], dense_epochs=dense_epochs,
+                                                               repeats=repeats))
     return aggregate(chosen.merge(times, on="key"), by=["criterion", "level"], values=TIME_VALUES)
 
 
