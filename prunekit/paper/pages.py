@@ -18,6 +18,10 @@ WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
 _CELL_STAMPS = ("execution", "papermill")  # per-cell timestamps and durations
 _KEPT_PAPERMILL = ("parameters", "default_parameters")  # the notebook's papermill metadata that is content
 _UUID = re.compile(r"[0-9a-f]{32}")
+_MODEL_ID = re.compile(r'"model_id": "([0-9a-f]{32})"')
+_REFERENCE = re.compile(r"IPY_MODEL_([0-9a-f]{32})")
+_STYLER = re.compile(r'\bT_([0-9a-f]{5})(?=[_"\\\s{])')  # pandas Styler ids (uuid_len 5), inside JSON text
+_ADDRESS = re.compile(r" at 0x[0-9a-f]+>")
 
 
 def widget_ids(notebook: dict[str, Any]) -> list[str]:
@@ -26,29 +30,65 @@ def widget_ids(notebook: dict[str, Any]) -> list[str]:
     return list(state)
 
 
-def _renamed_widgets(text: str, ids: list[str]) -> str:
-    """``text`` with every widget id replaced by a counter in order of first appearance (same 32-hex form)."""
-    known = set(ids)
+def widget_order(notebook: dict[str, Any]) -> list[str]:
+    """Widget ids in an order that depends only on the page's content: the widgets its outputs show, in cell order,
+    then every widget reachable from them breadth-first (references in each model's state, in key order); widgets
+    nothing reaches (links between widgets) follow by their state with the numbers given so far in place of ids.
+    Random ids never decide the order, so two executions number their widgets alike."""
+    state = notebook.get("metadata", {}).get("widgets", {}).get(WIDGET_STATE, {}).get("state", {})
+    order: list[str] = []
+
+    def visit(start: list[str]) -> None:
+        queue = [w for w in start if w in state]
+        while queue:
+            current = queue.pop(0)
+            if current not in order:
+                order.append(current)
+                queue += [m.group(1) for m in _REFERENCE.finditer(json.dumps(state[current], sort_keys=True))
+                          if m.group(1) in state and m.group(1) not in order]
+
+    visit([m.group(1) for m in _MODEL_ID.finditer(json.dumps(notebook.get("cells", []), sort_keys=True))])
+    while len(order) < len(state):
+        numbered = {w: str(n) for n, w in enumerate(order)}
+
+        def content(widget: str) -> str:
+            text = json.dumps(state[widget], sort_keys=True)
+            return _REFERENCE.sub(lambda m: f"IPY_MODEL_{numbered.get(m.group(1), '?')}", text)
+
+        visit([min((w for w in state if w not in order), key=content)])
+    return order
+
+
+def _renamed_widgets(text: str, order: list[str]) -> str:
+    """``text`` with every widget id replaced by its position in ``order`` (same 32-hex form)."""
+    names = {widget: f"{n + 1:032x}" for n, widget in enumerate(order)}
+    return _UUID.sub(lambda m: names.get(m.group(0), m.group(0)), text) if names else text
+
+
+def _renamed_tables(text: str) -> str:
+    """pandas Styler tables renamed ``T_0``, ``T_1``, … in order of appearance (their ids are random), and object
+    reprs without their memory address."""
     order: dict[str, str] = {}
-    for found in _UUID.finditer(text):
-        if found.group(0) in known and found.group(0) not in order:
-            order[found.group(0)] = f"{len(order) + 1:032x}"
-    return _UUID.sub(lambda m: order.get(m.group(0), m.group(0)), text) if order else text
+    text = _STYLER.sub(lambda m: order.setdefault(m.group(1), f"T_{len(order):05d}"), text)
+    return _ADDRESS.sub(">", text)
 
 
 def normalise(notebook: dict[str, Any]) -> dict[str, Any]:
-    """A copy of an executed notebook without execution stamps and with deterministic widget ids."""
+    """A copy of an executed notebook without execution stamps, with cell ids by position and deterministic widget
+    and table ids."""
     cells = []
-    for cell in notebook.get("cells", []):
+    for index, cell in enumerate(notebook.get("cells", [])):
         cell = dict(cell)
         cell["metadata"] = {k: v for k, v in cell.get("metadata", {}).items() if k not in _CELL_STAMPS}
+        if "id" in cell:
+            cell["id"] = f"cell-{index}"
         cells.append(cell)
     metadata = dict(notebook.get("metadata", {}))
     if "papermill" in metadata:
         metadata["papermill"] = {k: v for k, v in metadata["papermill"].items() if k in _KEPT_PAPERMILL}
     clean = {**notebook, "cells": cells, "metadata": metadata}
-    text = _renamed_widgets(json.dumps(clean, sort_keys=True), widget_ids(clean))
-    return json.loads(text)
+    text = _renamed_widgets(json.dumps(clean, sort_keys=True), widget_order(clean))
+    return json.loads(_renamed_tables(text))
 
 
 def normalise_file(path: str | Path) -> None:
@@ -58,4 +98,4 @@ def normalise_file(path: str | Path) -> None:
     path.write_text(json.dumps(notebook, indent=1, sort_keys=True, ensure_ascii=False) + "\n", encoding="utf-8")
 
 
-__all__ = ["normalise", "normalise_file", "widget_ids"]
+__all__ = ["normalise", "normalise_file", "widget_ids", "widget_order"]
