@@ -73,6 +73,21 @@ def _renamed_tables(text: str) -> str:
     return _ADDRESS.sub(">", text)
 
 
+def coalesced(outputs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Outputs with adjacent stream outputs of the same stream joined: the kernel flushes stdout when it likes,
+    so the same prints arrive as one output or as several."""
+    joined: list[dict[str, Any]] = []
+    for output in outputs:
+        previous = joined[-1] if joined else None
+        if (output.get("output_type") == "stream" and previous is not None
+                and previous.get("output_type") == "stream" and previous.get("name") == output.get("name")):
+            text = "".join(previous["text"]) + "".join(output["text"])
+            joined[-1] = {**previous, "text": text.splitlines(keepends=True)}
+        else:
+            joined.append(output)
+    return joined
+
+
 def normalise(notebook: dict[str, Any]) -> dict[str, Any]:
     """A copy of an executed notebook without execution stamps, with cell ids by position and deterministic widget
     and table ids."""
@@ -82,6 +97,8 @@ def normalise(notebook: dict[str, Any]) -> dict[str, Any]:
         cell["metadata"] = {k: v for k, v in cell.get("metadata", {}).items() if k not in _CELL_STAMPS}
         if "id" in cell:
             cell["id"] = f"cell-{index}"
+        if "outputs" in cell:
+            cell["outputs"] = coalesced(cell["outputs"])
         cells.append(cell)
     metadata = dict(notebook.get("metadata", {}))
     if "papermill" in metadata:
@@ -98,4 +115,4 @@ def normalise_file(path: str | Path) -> None:
     path.write_text(json.dumps(notebook, indent=1, sort_keys=True, ensure_ascii=False) + "\n", encoding="utf-8")
 
 
-__all__ = ["normalise", "normalise_file", "widget_ids", "widget_order"]
+__all__ = ["coalesced", "normalise", "normalise_file", "widget_ids", "widget_order"]

@@ -80,3 +80,14 @@ def test_widgets_nothing_shows_are_numbered_by_content_not_by_id():
         return notebook
 
     assert normalise(page([0, 1])) == normalise(page([1, 0]))
+
+
+def test_prints_split_by_the_kernel_read_as_one_stream():
+    from prunekit.paper.pages import coalesced
+
+    one = [{"output_type": "stream", "name": "stdout", "text": ["a\n", "b\n"]}]
+    two = [{"output_type": "stream", "name": "stdout", "text": ["a\n"]},
+           {"output_type": "stream", "name": "stdout", "text": ["b\n"]}]
+    assert coalesced(one) == coalesced(two) == one
+    mixed = [two[0], {"output_type": "stream", "name": "stderr", "text": ["w\n"]}, two[1]]
+    assert coalesced(mixed) == mixed  # different streams, or a stream between, stay apart
