@@ -23,13 +23,6 @@ def profile_levels(profile: Profile, wanted: Iterable[float], fallback: str = "m
     return [s for s in levels if s in profile.sparsities] or [pick(profile.sparsities)]
 
 
-def structured_models(profile: Profile, dataset: str, models: str | Sequence[str] | None) -> list[str]:
-    """The networks a structured page runs: the profile's structured models of ``dataset`` when ``models`` is None."""
-    if models is None:
-        return list(profile.models_for(dataset, structured=True))
-    return [models] if isinstance(models, str) else list(models)
-
-
 def grid_note(configs: Sequence[RunConfig], store: ResultStore, what: str = "runs in the grid") -> str:
     """'N runs in the grid, M found in results/<profile>/, K to train' for the configs a page is about to sweep."""
     todo = missing(configs, store)
@@ -37,4 +30,4 @@ def grid_note(configs: Sequence[RunConfig], store: ResultStore, what: str = "run
             f"{len(todo)} to train")
 
 
-__all__ = ["grid_note", "profile_levels", "structured_models"]
+__all__ = ["grid_note", "profile_levels"]

@@ -41,13 +41,6 @@ def paper_table_id(dataset: str) -> int:
     return 3 if dataset == "mnist" else 2
 
 
-def chapter_models(profile: Profile, dataset: str, models: str | Sequence[str] | None) -> list[str]:
-    """The networks the page runs: the profile's models of ``dataset`` when ``models`` is None."""
-    if models is None:
-        return list(profile.models_for(dataset))
-    return [models] if isinstance(models, str) else list(models)
-
-
 def produced_by_details(profile: Profile, models: Sequence[str], seeds: Sequence[int], dataset: str,
                         info: DatasetInfo) -> str:
     """What the page ran, for the produced-by line, with the paper's epoch budgets scaled to the profile."""
@@ -214,7 +207,7 @@ def connectivity(profile: Profile, models: Sequence[str], dataset: str, seed: in
 
 
 __all__ = ["ABLATIONS", "ORDERING_CLAIMS", "ablation_levels", "ablation_means", "ablation_table", "ablation_text",
-           "chapter_models", "comparison", "connectivity", "grid", "kept_weights", "ledger", "method_counts",
+           "comparison", "connectivity", "grid", "kept_weights", "ledger", "method_counts",
            "ordering_claims", "paper_table2_view", "paper_table_id", "produced_by_details", "run_frame", "summary",
            "tradeoff_curve"]
 
