@@ -185,21 +185,7 @@ def verify(store: ResultStore, sample: Sequence[RunRecord], data_root: str | Non
 
 
 def stale_note(records: Sequence[RunRecord], store: ResultStore) -> str:
-    """One line for a page: how many of the records it reads today's code would have to re-run."""
-    stale = stale_records(records, store)
-    if not stale:
-        return f"All {len(records)} records this page reads were computed by today's code (or code checked to " \
-               f"compute the same numbers)."
-    return (f"**{len(stale)} of the {len(records)} records this page reads are stale**: they were computed by a code "
-            f"version that was not checked to give today's numbers (`prunekit results --stale` lists them; "
-            f"`prunekit results --refresh` re-runs them).")
-
-
-def store_note(store: ResultStore) -> str:
-    """One line for the top of a page: how many records of the store it reads today's code would compute anew."""
-    records = store.records()
-    if not records:
-        return ""
+    """One line for the top of a page: how many of the store's ``records`` today's code would compute anew."""
     stale = stale_records(records, store)
     where = f"`results/{store.root.name}/`"
     if not stale:
@@ -211,7 +197,6 @@ def store_note(store: ResultStore) -> str:
 
 
 __all__ = [
-    "store_note",
     "LEDGER_NAME",
     "shared_ledger",
     "Check",

@@ -16,7 +16,7 @@ from IPython.display import Markdown
 
 from prunekit._version import __version__
 from prunekit.data import DatasetInfo, dataset_info, require_dataset
-from prunekit.experiments.freshness import store_note
+from prunekit.experiments.freshness import stale_note
 from prunekit.experiments.profiles import Profile, get_profile
 from prunekit.experiments.store import ResultStore
 from prunekit.paper.book import results_dir_for
@@ -105,7 +105,8 @@ def produced_by(page: Page, details: str) -> Markdown:
             f"on {page.device.type.upper()}.")
     if page.profile.name == "smoke":
         text += "\n\n" + SMOKE_NOTE
-    freshness = store_note(page.store)
+    records = page.store.records()
+    freshness = stale_note(records, page.store) if records else ""
     return Markdown(text + ("\n\n" + freshness if freshness else ""))
 
 
