@@ -9,7 +9,7 @@ PROFILE ?= cpu
 PRUNEKIT_DATA ?= $(CURDIR)/data
 export PRUNEKIT_DATA
 
-.PHONY: venv chromium test test-unit test-fast gpu-check book book-build book-smoke browser-check browser-test bench run clean
+.PHONY: venv chromium test test-unit test-fast gpu-check book book-build book-smoke browser-check browser-test bench run clean store-coverage
 
 # The smoke book: every notebook executed with the smoke profile into a copy of book/, built apart from
 # the committed pages, then opened in headless Chromium (installed by scripts/ensure_chromium.sh when missing).
@@ -50,6 +50,10 @@ book: $(STAMP)
 	PRUNEKIT_NO_TRAIN=$(if $(TRAIN),0,1) $(BIN)/python -m prunekit.paper.book execute --profile $(PROFILE)
 	$(BIN)/jupyter-book build book/ --warningiserror --keep-going
 	@$(BIN)/python -m prunekit.paper.book summary
+
+# Every chapter's grid against the committed store (a dry run, nothing trained): requested, stored, missing, stale.
+store-coverage: $(STAMP)
+	$(BIN)/python -m prunekit.paper.coverage --profile $(PROFILE)
 
 book-build: $(STAMP)
 	$(BIN)/jupyter-book build book/

@@ -174,6 +174,9 @@ def _add_results_parser(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--worker", type=int, default=0, help="--refresh: this process's share (0-based)")
     parser.add_argument("--workers", type=int, default=1,
                         help="--refresh: how many processes share the stale records (each takes every N-th)")
+    parser.add_argument("--chapter", action="append", default=None, metavar="NAME",
+                        help="--stale/--refresh: only the records the book chapter NAME reads (repeatable; the store "
+                             "must be the chapter's profile's, results/<profile>)")
     parser.add_argument("--data-root", default=None, help="data root for --verify/--refresh (default: PRUNEKIT_DATA)")
     parser.set_defaults(handler=_cmd_results)
 
@@ -368,7 +371,7 @@ def _cmd_freshness(args: argparse.Namespace) -> int:
     from prunekit.experiments.store import ResultStore
 
     store = ResultStore(args.results_dir)
-    records = store.records()
+    records = _chapters_records(store, args.chapter) if args.chapter else store.records()
     if args.verify is not None:
         for check in verify(store, verification_sample(records, args.verify), data_root=args.data_root):
             verdict = "reproduced" if not check.mismatched else f"differs in {sorted(check.mismatched)}"
@@ -378,13 +381,27 @@ def _cmd_freshness(args: argparse.Namespace) -> int:
         if not 0 <= args.worker < args.workers:
             raise ValueError(f"--worker must be in [0, --workers={args.workers}), got {args.worker}")
         refresh(store, stale[args.worker::args.workers], data_root=args.data_root)
-        stale = stale_records(store.records(), store)
+        records = _chapters_records(store, args.chapter) if args.chapter else store.records()
+        stale = stale_records(records, store)
     for record in stale:
         c = record.config
         print(f"{record.key}  {c.model} {c.criterion} {c.prune_at} {c.sparsity:g} seed {c.seed}  "
               f"code {record_source(record)}")
     print(f"{len(stale)} of {len(records)} records in {store.root} are stale")
     return EXIT_OK
+
+
+def _chapters_records(store, chapters: Sequence[str]) -> list:
+    """The stored records the named book chapters read, each once, in chapter order (profile: the store's name)."""
+    from prunekit.paper.coverage import chapter_requests, stored_requests
+
+    records: dict[str, object] = {}
+    for name in chapters:
+        requests = chapter_requests(name, store.root.name, results_dir=store.root)
+        if requests is None:
+            raise ValueError(f"chapter {name!r} reads no stored runs")
+        records |= {r.key: r for r in stored_requests(requests, store) if r.key not in records}
+    return list(records.values())
 
 
 def _cmd_results(args: argparse.Namespace, extra: Sequence[str]) -> int:

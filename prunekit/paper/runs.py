@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 
 from prunekit.experiments.profiles import Profile
 from prunekit.experiments.config import RunConfig
@@ -30,4 +31,28 @@ def grid_note(configs: Sequence[RunConfig], store: ResultStore, what: str = "run
             f"{len(todo)} to train")
 
 
-__all__ = ["grid_note", "profile_levels"]
+@dataclass(frozen=True)
+class Requests:
+    """What a chapter page reads from its store: run records, and runs whose trained network it loads too."""
+
+    runs: tuple[RunConfig, ...] = ()
+    kept_models: tuple[RunConfig, ...] = ()
+
+    def __add__(self, other: "Requests") -> "Requests":
+        return Requests(self.runs + other.runs, self.kept_models + other.kept_models)
+
+    def missing(self, store: ResultStore) -> list[RunConfig]:
+        """The requested runs ``store`` lacks: records first, then runs stored without their network."""
+        return missing(self.runs, store) + missing(self.kept_models, store, keep_models=True)
+
+    def keys(self) -> set[str]:
+        """The run keys of every request."""
+        return {c.key for c in (*self.runs, *self.kept_models)}
+
+
+def requesting(runs: Iterable[RunConfig] = (), kept_models: Iterable[RunConfig] = ()) -> Requests:
+    """A :class:`Requests` of ``runs`` and ``kept_models``."""
+    return Requests(tuple(runs), tuple(kept_models))
+
+
+__all__ = ["Requests", "grid_note", "profile_levels", "requesting"]

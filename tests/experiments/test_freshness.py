@@ -124,3 +124,19 @@ def test_the_source_hash_covers_the_whole_package_but_not_the_book_code():
     names = {p.relative_to(PACKAGE_DIR).as_posix() for p in source_files()}
     assert {"core/masks.py", "experiments/run.py", "pruning/before.py"} <= names
     assert not any(name.startswith("paper/") for name in names)
+
+
+def test_cli_narrows_stale_records_to_what_a_chapter_reads(tmp_path, smoke_record, mnist_data_root_session, capsys):
+    from prunekit.cli import main
+    from prunekit.paper.coverage import chapter_requests
+
+    store = ResultStore(tmp_path / "smoke")  # a chapter's store is named after its profile
+    store.root.mkdir()
+    read = next(c for c in chapter_requests("metrics", "smoke", results_dir=store.root).runs)
+    assert read.key != smoke_record.key
+    store.put(_from_version(run(read, progress=False, data_root=mnist_data_root_session), "0123456789abcdef"))
+    store.put(_from_version(smoke_record, "0123456789abcdef"))  # stale too, but no chapter of this test reads it
+    assert main(["results", "--results-dir", str(store.root), "--stale", "--chapter", "metrics"]) == 0
+    out = capsys.readouterr().out
+    assert read.key in out and smoke_record.key not in out and "1 of 1 records" in out
+    assert main(["results", "--results-dir", str(store.root), "--stale", "--chapter", "setup"]) != 0

@@ -17,6 +17,8 @@ from prunekit.experiments.stats import aggregate
 from prunekit.experiments.store import ResultStore, records_frame
 from prunekit.paper.checks import CheckedClaim, check
 from prunekit.paper.plots import percent_label
+from prunekit.paper.prologue import Page
+from prunekit.paper.runs import Requests, profile_levels, requesting
 from prunekit.paper.tables import structured_costs
 
 STAY_OUT = "GraSP-it (pruned weights stay out)"
@@ -110,6 +112,17 @@ def snap_configs(profile: Profile, model: str, dataset: str, seeds: Sequence[int
     return (dense_configs(profile, model=model, dataset=dataset, seeds=seeds)
             + [c for key in ("snap-it", "snap-it-during") for c in structured_method_configs(
                 key, profile, model=model, dataset=dataset, seeds=seeds, sparsities=node_levels)])
+
+
+def requests(page: Page, *, model: str = "mlp5", sparsities: Sequence[float] = (0.98, 0.99),
+             connectivity_sparsities: Sequence[float] = (0.99, 0.995, 0.999),
+             node_sparsities: Sequence[float] = (0.5, 0.8, 0.9, 0.95, 0.98)) -> Requests:
+    """The runs the page reads, from its notebook parameters (the connectivity masks are rebuilt, not read)."""
+    levels = sorted(float(s) for s in sparsities)
+    node_levels = profile_levels(page.profile, sorted(float(k) for k in node_sparsities), "max")
+    groups = grasp_groups(page.profile, model, page.dataset, list(page.seeds), levels)
+    return requesting([c for group in groups.values() for c in group]
+                      + snap_configs(page.profile, model, page.dataset, list(page.seeds), node_levels))
 
 
 def snap_frames(records: Sequence[RunRecord]) -> tuple[pd.DataFrame, float]:

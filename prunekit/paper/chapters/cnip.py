@@ -21,6 +21,8 @@ from prunekit.models import build_model
 from prunekit.paper.checks import CheckedClaim, check
 from prunekit.paper.plots import percent_label
 from prunekit.paper.plots.structured import structured_label
+from prunekit.paper.prologue import Page, page_models
+from prunekit.paper.runs import Requests, profile_levels, requesting
 from prunekit.paper.tables import accuracy_at, outside_bounds, structured_costs
 
 CURVE_VALUES = ["accuracy", "weight_sparsity", "node_sparsity", "inference_flops_reduction", "parameters_reduction"]
@@ -31,6 +33,14 @@ def grid(profile: Profile, models: Sequence[str], dataset: str, seeds: Sequence[
     """The dense runs and every criterion at every κ and seed, model by model (the structured chapter's runs)."""
     return [c for model in models for c in structured_grid(profile, model=model, dataset=dataset, seeds=seeds,
                                                            criteria=criteria, sparsities=levels)]
+
+
+def requests(page: Page, *, models: str | Sequence[str] | None = None,
+             criteria: Sequence[str] = ("snap-it", "cnip-it"),
+             node_sparsities: Sequence[float] = (0.5, 0.8, 0.9, 0.95, 0.98)) -> Requests:
+    """The runs the page reads, from its notebook parameters."""
+    return requesting(grid(page.profile, page_models(page, models, structured=True), page.dataset, page.seeds,
+                           criteria, profile_levels(page.profile, node_sparsities, "max")))
 
 
 def cost_frame(records: Sequence[RunRecord], models: Sequence[str], info: DatasetInfo) -> pd.DataFrame:

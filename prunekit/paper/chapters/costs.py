@@ -564,6 +564,14 @@ def page_grid(profile, models: Sequence[str], dataset: str, seeds: Sequence[int]
     return configs
 
 
+def requests(page, *, models: str | Sequence[str] | None = None):
+    """The runs the page makes sure of (it reads every stored run of its models besides)."""
+    from prunekit.paper.prologue import page_models
+    from prunekit.paper.runs import requesting
+
+    return requesting(page_grid(page.profile, page_models(page, models), page.dataset, page.seeds))
+
+
 def page_runs(records: Sequence[RunRecord], *, models: Sequence[str], dataset: str, seeds: Sequence[int],
               epochs: int) -> tuple[list[RunRecord], pd.DataFrame]:
     """The stored runs the page compares (no validation runs, no ablations, dense runs of the profile's budget only)."""

@@ -30,6 +30,8 @@ from prunekit.models import build_model
 from prunekit.paper.checks import CheckedClaim, check, ordering_evidence
 from prunekit.paper.plots import percent_label
 from prunekit.paper.plots.turnover import schematic_plot
+from prunekit.paper.prologue import Page
+from prunekit.paper.runs import Requests, requesting
 from prunekit.paper.tables import layer_frame, ordering_holds
 from prunekit.reference import paper_table
 
@@ -153,6 +155,11 @@ def grid(profile: Profile, model: str, dataset: str, seeds: Sequence[int]) -> li
     base = RunConfig.from_profile(profile, model=model, dataset=dataset, criterion="snip",
                                   sparsity=max(profile.sparsities))
     return method_grid(base, criteria=["none", *METHODS], sparsities=profile.sparsities, seeds=list(seeds))
+
+
+def requests(page: Page, *, model: str = "mlp5") -> Requests:
+    """The runs the page reads, from its notebook parameters."""
+    return requesting(grid(page.profile, model, page.dataset, page.seeds))
 
 
 def sweep_frames(records: Sequence[RunRecord]) -> tuple[pd.DataFrame, pd.DataFrame, float]:

@@ -22,11 +22,14 @@ from torch import nn
 from prunekit.core.liveness import node_sparsity
 from prunekit.core.masks import weight_sparsity
 from prunekit.core.masks import make_permanent
+from prunekit.experiments.config import RunConfig
 from prunekit.experiments.record import RunRecord
 from prunekit.experiments.stats import add_harmonic_mean, aggregate
 from prunekit.experiments.store import records_frame
 from prunekit.measure import metrics as M
 from prunekit.measure import network as measure
+from prunekit.paper.prologue import Page
+from prunekit.paper.runs import Requests, requesting
 from prunekit.training.loop import eval_mode
 
 HAND_MODELS = ("mlp5",)  # the by-hand formulas below assume a chain of Linear layers
@@ -234,6 +237,18 @@ def check_accuracy(checks: MetricChecks, record: RunRecord, net: nn.Module, batc
     hm_frame = add_harmonic_mean(records_frame([record]))["hm"].iloc[0]
     checks.add("HM (store.add_harmonic_mean)", hm_frame, hm_hand, math.isclose(hm_frame, hm_hand))
     return f"accuracy {correct}/{seen} = {correct / seen:.4f}, weight sparsity {s:.4f}, HM {hm_hand:.4f}"
+
+
+def seed_configs(page: Page, *, model: str = "mlp5", criterion: str = "snip-it", sparsity: float = 0.9
+                 ) -> list[RunConfig]:
+    """The stored runs of the demonstration's setting, one per seed of the page: the confidence bound's records."""
+    return [RunConfig.from_profile(page.profile, model=model, dataset=page.dataset, criterion=criterion,
+                                   sparsity=sparsity, seed=s) for s in page.seeds]
+
+
+def requests(page: Page, *, model: str = "mlp5", criterion: str = "snip-it", sparsity: float = 0.9) -> Requests:
+    """The runs the page reads (its demonstration run is trained live and never stored)."""
+    return requesting(seed_configs(page, model=model, criterion=criterion, sparsity=sparsity))
 
 
 def check_confidence_bound(checks: MetricChecks, seed_records: Sequence[RunRecord]) -> tuple[pd.DataFrame, dict]:

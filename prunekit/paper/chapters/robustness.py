@@ -25,6 +25,9 @@ from prunekit.experiments.config import RunConfig
 from prunekit.experiments.methods import PAPER_UNSTRUCTURED, get_method, method_configs
 from prunekit.experiments.profiles import Profile, get_profile
 from prunekit.experiments.store import ResultStore
+from prunekit.experiments.sweep import missing
+from prunekit.paper.prologue import Page
+from prunekit.paper.runs import Requests, requesting
 
 PAPER_LEVELS: tuple[float, ...] = (0.98, 0.99, 0.995)  # the checkpoints kept around the paper's κ = 0.99
 PAPER_KAPPA = 0.99  # Figures 3, 4 and 5b are drawn at this sparsity
@@ -204,6 +207,20 @@ def prepare_checkpoints(store: ResultStore, profile: str | Profile, *, model: st
     todo = missing(list(checkpoints.values()), store, keep_models=True)
     sweep(list(checkpoints.values()), store, progress=False, keep_models=True)
     return checkpoints, len(todo)
+
+
+def requests(page: Page, *, model: str = "mlp5", checkpoint_seed: int = 0, levels: Sequence[float] | None = None,
+             kappa: float = PAPER_KAPPA) -> Requests:
+    """The runs the page reads (Figure 4's grid, the λ runs) and the kept networks of Figures 3 and 5."""
+    methods = list(PAPER_UNSTRUCTURED)
+    grid = [c for key in methods for c in method_configs(key, page.profile, model=model, dataset=page.dataset,
+                                                         seeds=page.seeds)]
+    lambda_runs = lambda_configs(page.profile, model=model, dataset=page.dataset, seed=checkpoint_seed, methods=methods)
+    if missing(lambda_runs, page.store):  # the λ runs pick the λ checkpoints: without them only the others are known
+        methods = [key for key in methods if not get_method(key).sweeps_lambda]
+    kept = checkpoint_configs(page.store, page.profile, model=model, dataset=page.dataset,
+                              levels=chapter_levels(page.profile, levels, kappa)[0], seed=checkpoint_seed, methods=methods)
+    return requesting(grid + lambda_runs, kept.values())
 
 
 def saliency_figure(networks: Mapping[Checkpoint, nn.Module], level: float, images: torch.Tensor,

@@ -24,10 +24,13 @@ from prunekit.paper.runs import profile_levels
 from prunekit.paper.measurements import cached_frame
 from prunekit.paper.structured_timing import structured_times
 from prunekit.paper.tables import structured_best, structured_costs
+from prunekit.paper.prologue import Page, page_models
+from prunekit.paper.runs import Requests, requesting
 from prunekit.reference import paper_table
 
 REDUCTIONS = ("inference_flops", "training_flops", "disk", "train_memory")
 TIME_VALUES = ["inference_time_reduction", "training_time_reduction", "inference_flops_reduction"]
+DEFAULT_LAMBDAS = {"group-hs": (0.01, 0.1, 1.0, 5.0), "l0": (0.5, 2.0, 3.5, 5.0)}  # the notebook's λ sweep
 BEFORE = ("snap-it", "random")  # the before-training methods the observations compare
 
 
@@ -61,6 +64,18 @@ def grid(profile: Profile, models: Sequence[str], dataset: str, seeds: Sequence[
         profile, model=model, dataset=dataset, seeds=seeds, criteria=criteria, sparsities=levels.nodes,
         baselines=baselines, baseline_sparsities=levels.baselines, lambdas=levels.lambdas,
         baseline_seeds=baseline_seeds)]
+
+
+def requests(page: Page, *, models: str | Sequence[str] | None = None, criteria: Sequence[str] = ("snap-it", "cnip-it", "random"),
+             node_sparsities: Sequence[float] = (0.5, 0.8, 0.9, 0.95, 0.98),
+             baselines: Sequence[str] = ("efficientconvnets", "gatedecorators"),
+             baseline_sparsities: Sequence[float] = (0.5, 0.8, 0.9, 0.95),
+             lambdas: Mapping[str, Sequence[float]] | None = None,
+             baseline_seeds: int | Mapping[str, int] | None = None) -> Requests:
+    """The runs the page reads, from its notebook parameters."""
+    levels = swept_levels(page.profile, node_sparsities, baseline_sparsities, dict(lambdas or DEFAULT_LAMBDAS))
+    return requesting(grid(page.profile, page_models(page, models, structured=True), page.dataset, page.seeds,
+                           criteria, levels, baselines, baseline_seeds_of(page.profile, baseline_seeds)))
 
 
 def produced_by_details(profile: Profile, models: Sequence[str], seeds: Sequence[int],

@@ -24,6 +24,8 @@ from prunekit.experiments.table3 import table3_comparison  # noqa: F401  (the pa
 from prunekit.paper.checks import CheckedClaim, check, ordering_evidence
 from prunekit.paper.plots import method_label, percent_label
 from prunekit.paper.tables import best_point_comparison, best_points, layer_frame, ordering_holds
+from prunekit.paper.prologue import Page, page_models
+from prunekit.paper.runs import Requests, requesting
 from prunekit.reference import paper_table
 
 ABLATIONS = ("shuffle", "reinit", "invert")
@@ -77,6 +79,14 @@ def grid(profile: Profile, models: Sequence[str], dataset: str, seeds: Sequence[
                                  sparsities=ablation_levels(profile, ablation_sparsities))
         configs += [c.replace(ablation=ablation) for ablation in ABLATIONS for c in snip_it]
     return configs
+
+
+def requests(page: Page, *, models: str | Sequence[str] | None = None, methods: Sequence[str] | None = None,
+             ablation_sparsities: Sequence[float] = (0.98, 0.99), beyond_paper_from: float = 0.9) -> Requests:
+    """The runs the page reads, from its notebook parameters (the paper-budget Table 3 is read as it is stored)."""
+    chosen = list(UNSTRUCTURED_METHODS if methods is None else methods)
+    return requesting(grid(page.profile, page_models(page, models), page.dataset, page.seeds, chosen,
+                           ablation_sparsities, beyond_paper_from))
 
 
 def run_frame(records: Sequence[RunRecord]) -> pd.DataFrame:

@@ -12,6 +12,8 @@ from prunekit.criteria.weight.hoyersquare import LAMBDA_GRID
 from prunekit.experiments.config import RunConfig, scaled_epochs
 from prunekit.measure.metrics import harmonic_mean
 from prunekit.experiments.profiles import Profile, get_profile
+from prunekit.paper.prologue import Page
+from prunekit.paper.runs import Requests, requesting
 
 VALIDATION_SHARE = 0.2  # Appendix F: "a random held-out validation set, consisting of 20% of the training set"
 PAPER_INTERVALS = (4, 6, 10)  # τ in epochs of 80 (the paper searched [1, 10] and found 4 or 6 best)
@@ -39,6 +41,18 @@ def hoyersquare_threshold_grid(profile: str | Profile, *, model: str = "mlp5", d
     return [RunConfig.from_profile(P, model=model, dataset=dataset, criterion="hoyersquare", seed=seed,
                                    criterion_options={"lam": float(lam), "threshold": float(t)},
                                    validation=validation) for t in thresholds]
+
+
+def requests(page: Page, *, model: str = "mlp5", sparsity: float = 0.98,
+             intervals: Sequence[float] = PAPER_INTERVALS, rewinds: Sequence[float] = PAPER_REWINDS,
+             thresholds: Sequence[float] | None = None) -> Requests:
+    """The runs the page reads, from its notebook parameters: both grids on the first seed."""
+    chosen = PAPER_THRESHOLDS if thresholds is None else tuple(float(t) for t in thresholds)
+    seed = page.seeds[0]
+    return requesting(imp_grid(page.profile, model=model, dataset=page.dataset, sparsity=sparsity, intervals=intervals,
+                               rewinds=rewinds, seed=seed)
+                      + hoyersquare_threshold_grid(page.profile, model=model, dataset=page.dataset, thresholds=chosen,
+                                                   seed=seed))
 
 
 def in_paper_epochs(value: float, epochs: int) -> float:
