@@ -1,20 +1,22 @@
 """Pruning after training (HoyerSquare): a regulariser in the loss, one threshold cut, fine-tuning to the end.
 
-``RegularisedThresholdPruning`` is a training-loop callback. Until ``(1 − finetune_fraction)`` of the
-epoch budget it adds ``λ·Σ H_S(w)`` to every step's loss; then it prunes every weight with
-``|w| ≤ threshold`` once, clears the optimiser state of the pruned weights and trains the survivors
-without the regulariser for the rest of the budget.
+``RegularisedThresholdPruning`` is a training-loop callback on :class:`PenaltyThenCut` (the algorithm
+Group-HS shares). Until ``(1 − finetune_fraction)`` of the epoch budget it adds ``λ·Σ H_S(w)`` to every
+step's loss; then it prunes every weight with ``|w| ≤ threshold`` once, clears the optimiser state of the
+pruned weights and trains the survivors without the regulariser for the rest of the budget.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Mapping
 
 import torch
 from torch import nn
 
 from prunekit.criteria.weight.hoyersquare import HoyerSquare, hoyer_square_penalty
-from prunekit.pruning.during import DuringStep, clear_pruned_optimizer_state, current_position, event_position
+from prunekit.pruning.during import DuringStep, clear_pruned_optimizer_state
+from prunekit.pruning.regularised import PenaltyThenCut
 from prunekit.core.masks import apply_mask, current_mask, prunable_layers, weight_sparsity
 from prunekit.training.loop import Callback, TrainState
 from prunekit.core.timing import Stopwatch
@@ -22,7 +24,7 @@ from prunekit.core.timing import Stopwatch
 log = logging.getLogger(__name__)
 
 
-class RegularisedThresholdPruning(Callback):
+class RegularisedThresholdPruning(PenaltyThenCut, Callback):
     """HoyerSquare's schedule: regularise, cut at the threshold after ``1 − finetune_fraction`` of training."""
 
     def __init__(self, criterion: HoyerSquare | None = None, *, include_first: bool = True,
@@ -35,7 +37,6 @@ class RegularisedThresholdPruning(Callback):
         self.layers: dict[str, nn.Module] = {}
         self.pruned = False
         self.steps_done: list[DuringStep] = []
-        self._cut_at: int | None = None
 
     def cut_epoch(self, epochs: int) -> float:
         """The (fractional) epoch after which the threshold cut happens."""
@@ -46,32 +47,20 @@ class RegularisedThresholdPruning(Callback):
         if state.config.epochs < 1:
             raise ValueError("pruning after training needs at least one training epoch, got epochs=0")
         self.layers = prunable_layers(state.model, **self._layer_options)
-        self.pruned, self.steps_done = False, []
-        self._cut_at = event_position(self.cut_epoch(state.config.epochs), state.steps_per_epoch)
+        self.steps_done = []
+        self.plan_cut(state, self.cut_epoch(state.config.epochs))
 
-    def penalty(self, state: TrainState) -> torch.Tensor | None:
-        """``λ·Σ H_S(w)`` until the cut, nothing afterwards."""
-        if self.pruned or self.criterion.lam == 0:
-            return None
-        return self.criterion.lam * hoyer_square_penalty(self.layers)
+    def regularisation(self) -> tuple[float, Callable[[Mapping[str, nn.Module]], torch.Tensor]]:
+        """λ and ``Σ H_S(w)`` over the layers."""
+        return self.criterion.lam, hoyer_square_penalty
 
-    def on_step_end(self, state: TrainState) -> None:
-        """Cut when the planned optimiser step is reached."""
-        if not self.pruned and self._cut_at == current_position(state, epoch_end=False):
-            self._cut(state)
-
-    def on_epoch_end(self, state: TrainState) -> None:
-        """Only for unsized batches: a cut planned on a whole epoch happens here."""
-        if not self.pruned and self._cut_at == current_position(state, epoch_end=True):
-            self._cut(state)
-
-    def _cut(self, state: TrainState) -> None:
+    def cut(self, state: TrainState) -> None:
+        """Prune every weight with ``|w| ≤ threshold`` and clear their optimiser state."""
         watch = Stopwatch(state.device).start()
         masks = self.criterion.threshold_masks(self.layers)
         for name, module in self.layers.items():
             apply_mask(module, masks[name])
         clear_pruned_optimizer_state(state.optimizer, state.model)
-        self.pruned = True
         achieved = weight_sparsity(state.model, self.layers)
         total = sum(current_mask(m).numel() for m in self.layers.values())
         self.steps_done.append(DuringStep(round=0, target=achieved, sparsity=achieved,

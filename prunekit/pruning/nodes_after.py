@@ -24,6 +24,7 @@ training, and ``finalize(model)`` leaves a plain masked network (learned gates f
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
 
 import torch
@@ -40,6 +41,7 @@ from prunekit.criteria.node.grouphoyer import GroupHoyerSquare, group_hoyer_squa
 from prunekit.criteria.node.l0 import L0
 from prunekit.criteria.node.snap import SNAPit
 from prunekit.core.node_masks import NodeSite, apply_node_mask, node_alive, node_sites
+from prunekit.pruning.regularised import PenaltyThenCut
 from prunekit.pruning.nodes import NodePruneStep, node_scoring_context, prune_nodes_round
 from prunekit.training.loop import Callback, TrainState
 from prunekit.core.timing import Stopwatch, model_device
@@ -203,7 +205,7 @@ class NodePruningDuringTraining(ScheduledNodePruning):
         return step_epochs(len(self.targets), self.interval)
 
 
-class GroupHoyerSquarePruning(StructuredPruner):
+class GroupHoyerSquarePruning(PenaltyThenCut, StructuredPruner):
     """Group-HS: ``λ·Σ H_G`` in the loss until the cut; then nodes at or below the threshold go; fine-tune."""
 
     def __init__(self, criterion: GroupHoyerSquare, *, include_first: bool = True, include_last: bool = True) -> None:
@@ -211,40 +213,24 @@ class GroupHoyerSquarePruning(StructuredPruner):
         self._layer_options = dict(include_first=include_first, include_last=include_last)
         self.layers: dict[str, nn.Module] = {}
         self.pruned = False
-        self._cut_epoch = 0.0
 
     def on_train_start(self, state: TrainState) -> None:
         """Pick the regularised layers and plan the cut."""
         super().on_train_start(state)
         self.layers = prunable_layers(state.model, **self._layer_options)
-        self.pruned = False
-        self._cut_epoch = self.criterion.cut_epoch(state.config.epochs)
+        self.plan_cut(state, self.criterion.cut_epoch(state.config.epochs))
 
-    def penalty(self, state: TrainState) -> torch.Tensor | None:
-        """``λ·Σ H_G`` until the cut, nothing afterwards."""
-        if self.pruned or self.criterion.lam == 0:
-            return None
-        return self.criterion.lam * group_hoyer_square_penalty(self.layers)
+    def regularisation(self) -> tuple[float, Callable[[Mapping[str, nn.Module]], torch.Tensor]]:
+        """λ and ``Σ H_G`` over the layers' node groups."""
+        return self.criterion.lam, group_hoyer_square_penalty
 
-    def on_step_end(self, state: TrainState) -> None:
-        """Cut on the planned optimiser step."""
-        due = state.steps_per_epoch and event_step(self._cut_epoch, state.steps_per_epoch) <= state.step
-        if not self.pruned and due:
-            self._cut(state)
-
-    def on_epoch_end(self, state: TrainState) -> None:
-        """For batches without a length: cut at the end of the planned epoch."""
-        if not self.pruned and state.steps_per_epoch is None and self._cut_epoch <= state.epoch + 1e-9:
-            self._cut(state)
-
-    def _cut(self, state: TrainState) -> None:
+    def cut(self, state: TrainState) -> None:
+        """Remove the nodes whose group norm is at or below the threshold; clear their optimiser state."""
         watch = Stopwatch(state.device).start()
         for name, keep in self.criterion.threshold_keep(self.sites).items():
             apply_node_mask(self.sites[name], keep)
-        self.pruned = True
         self._masks_changed(state)
-        self._record(self._step_from_masks(0, float("nan"), state.model, watch.stop()),
-                     state.epochs_done)
+        self._record(self._step_from_masks(0, float("nan"), state.model, watch.stop()), state.epochs_done)
 
 
 class L0Regularisation(StructuredPruner):
