@@ -272,6 +272,16 @@ class L0Regularisation(StructuredPruner):
         self._record(self._step_from_masks(0, float("nan"), model, watch.stop()), float(self._epochs))
 
 
+# Which training-loop callback carries each structured baseline (looked up along the criterion's class hierarchy).
+_PRUNER_OF: dict[type, Callable[[NodeCriterion, float, object, ScoringBudget], StructuredPruner]] = {
+    EfficientConvNets: lambda crit, sparsity, data, budget: ScheduledNodePruning(crit, sparsity, data, budget=budget),
+    GateDecorators: lambda crit, sparsity, data, budget: ScheduledNodePruning(crit, sparsity, data, budget=budget),
+    GroupHoyerSquare: lambda crit, sparsity, data, budget: GroupHoyerSquarePruning(
+        crit, include_first=budget.include_first, include_last=budget.include_last),
+    L0: lambda crit, sparsity, data, budget: L0Regularisation(crit, seed=budget.seed),
+}
+
+
 def structured_pruner(criterion: str | NodeCriterion, sparsity: float = 0.0, data: object = None, *,
                       interval: float | None = None, budget: ScoringBudget | None = None,
                       **budget_changes: object) -> StructuredPruner:
@@ -285,12 +295,9 @@ def structured_pruner(criterion: str | NodeCriterion, sparsity: float = 0.0, dat
             raise ValueError(f"pruning nodes every τ epochs during training is SNAP-it's variant (Appendix E); "
                              f"node criterion {crit.name!r} does not take an interval")
         return NodePruningDuringTraining(crit, sparsity, data, interval=interval, budget=budget)
-    if isinstance(crit, (EfficientConvNets, GateDecorators)):
-        return ScheduledNodePruning(crit, sparsity, data, budget=budget)
-    if isinstance(crit, GroupHoyerSquare):
-        return GroupHoyerSquarePruning(crit, include_first=budget.include_first, include_last=budget.include_last)
-    if isinstance(crit, L0):
-        return L0Regularisation(crit, seed=budget.seed)
+    make = next((_PRUNER_OF[cls] for cls in type(crit).__mro__ if cls in _PRUNER_OF), None)
+    if make is not None:
+        return make(crit, sparsity, data, budget)
     raise ValueError(f"node criterion {crit.name!r} prunes before training (prune_nodes); the structured baselines "
                      f"that prune during or after training are efficientconvnets, gatedecorators, group-hs and l0 "
                      f"(and snap-it with an interval τ)")
