@@ -6,7 +6,10 @@ A masked layer normally multiplies the full ``weight_orig * weight_mask`` tensor
 weight) and computes
 
 - the forward ``y = x Wᵀ + b`` as ``(W_csr @ xᵀ)ᵀ`` — CSR of W times the transposed input, the layout
-  that was fastest on this CPU (``x @ (Wᵀ)_csr`` is several times slower for the same product);
+  that was fastest on this CPU (``x @ (Wᵀ)_csr`` is several times slower for the same product). The result
+  stays feature-major in memory (returned as a transposed view): transposing copies cost more than the
+  sparse products themselves at 98 % sparsity, so activations and gradients keep that layout from one sparse
+  layer to the next, and a BatchNorm1d between them normalises it in place (:class:`FeatureMajorNorm`);
 - the input gradient ``dx = dy W`` as ``((Wᵀ)_csr @ dyᵀ)ᵀ`` (the transpose's CSR, whose values are the
   same vector permuted once per step), skipped when the input needs no gradient (the first layer);
 - the weight gradient only at the surviving positions: ``sampled_addmm(W_csr, dyᵀ, x)``, the sampled
@@ -33,6 +36,7 @@ import torch
 from torch import nn
 
 from prunekit.core.masks import current_mask
+from prunekit.core.ops import FastDropout
 
 log = logging.getLogger(__name__)
 
@@ -96,12 +100,15 @@ class _SparseLinearFunction(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, x: torch.Tensor, values: torch.Tensor, bias: torch.Tensor | None,
-                pattern: CsrPattern) -> torch.Tensor:
+                pattern: CsrPattern, feature_major: bool) -> torch.Tensor:
         ctx.pattern = pattern
         ctx.save_for_backward(x, values)
         ctx.has_bias = bias is not None
-        # the product comes out feature-major; the batch-major copy keeps BatchNorm & co. on their fast paths
-        out = torch.sparse.mm(pattern.weight(values), x.t().contiguous()).t().contiguous()
+        # The product W xᵀ comes out (out, batch) in memory. With ``feature_major`` it is returned as its
+        # transposed view (no copy): the modules up to the next Linear keep that layout (see swap_in), and
+        # the next sparse layer's xᵀ is that memory again. Otherwise a batch-major copy is returned.
+        out = torch.sparse.mm(pattern.weight(values), x.t().contiguous()).t()
+        out = out if feature_major else out.contiguous()
         return out.add_(bias) if bias is not None else out
 
     @staticmethod
@@ -111,13 +118,13 @@ class _SparseLinearFunction(torch.autograd.Function):
         grad_x = grad_values = grad_bias = None
         grad_t = grad_out.t().contiguous()
         if ctx.needs_input_grad[0]:
-            grad_x = torch.sparse.mm(pattern.weight_t(values), grad_t).t().contiguous()
+            grad_x = torch.sparse.mm(pattern.weight_t(values), grad_t).t()
         if ctx.needs_input_grad[1]:
             sampled = torch.sparse.sampled_addmm(pattern.weight(values), grad_t, x, beta=0.0)
             grad_values = sampled.values()
         if ctx.has_bias and ctx.needs_input_grad[2]:
             grad_bias = grad_out.sum(0)
-        return grad_x, grad_values, grad_bias, None
+        return grad_x, grad_values, grad_bias, None, None
 
 
 class SparseLinear(nn.Module):
@@ -131,6 +138,7 @@ class SparseLinear(nn.Module):
         self.values = nn.Parameter(weight.detach()[mask.bool()].clone())
         self.bias = bias
         self.in_features, self.out_features = weight.shape[1], weight.shape[0]
+        self.feature_major = False  # set by swap_in where the modules up to the next Linear keep the layout
 
     @classmethod
     def from_linear(cls, linear: nn.Linear) -> SparseLinear:
@@ -142,7 +150,7 @@ class SparseLinear(nn.Module):
         """``x Wᵀ + b`` for inputs of shape (..., in_features)."""
         lead = x.shape[:-1]
         flat = x.reshape(-1, self.in_features).to(self.values.dtype)
-        out = _SparseLinearFunction.apply(flat, self.values, self.bias, self.pattern)
+        out = _SparseLinearFunction.apply(flat, self.values, self.bias, self.pattern, self.feature_major and x.dim() == 2)
         return out.reshape(*lead, self.out_features)
 
     def dense_weight(self) -> torch.Tensor:
@@ -153,6 +161,21 @@ class SparseLinear(nn.Module):
         total = self.in_features * self.out_features
         return (f"in_features={self.in_features}, out_features={self.out_features}, "
                 f"kept={self.pattern.nnz}/{total} ({1 - self.pattern.nnz / total:.1%} sparse)")
+
+
+class FeatureMajorNorm(nn.Module):
+    """A BatchNorm1d after a sparse layer: a (batch, features) input stored feature-major is normalised as
+    the (1, features, batch) tensor it is in memory (the same statistics, no transposing copy)."""
+
+    def __init__(self, norm: nn.BatchNorm1d) -> None:
+        super().__init__()
+        self.norm = norm
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``norm(x)``, computed on the feature-major memory when ``x`` is a transposed view."""
+        if x.dim() == 2 and not x.is_contiguous() and x.t().is_contiguous():
+            return self.norm(x.t().unsqueeze(0)).squeeze(0).t()
+        return self.norm(x)
 
 
 def _layer_sparsity(linear: nn.Linear) -> float:
@@ -183,29 +206,75 @@ def _parent(model: nn.Module, name: str) -> tuple[nn.Module, str]:
     return (model.get_submodule(parent_name) if parent_name else model), child
 
 
-def swap_in(model: nn.Module, names: Sequence[str]) -> dict[str, nn.Linear]:
-    """Replace the named masked Linear layers by :class:`SparseLinear` twins; returns the originals."""
-    originals = {}
+def _layout_safe(module: nn.Module) -> bool:
+    """Whether a module computes the same numbers on a feature-major (transposed) input: elementwise ones,
+    dropout that draws its mask in logical order, and BatchNorm1d (through FeatureMajorNorm)."""
+    if isinstance(module, FastDropout):
+        return not module.inplace
+    return type(module) in (nn.BatchNorm1d, nn.LeakyReLU, nn.ReLU, nn.Identity)
+
+
+def _feature_major_chain(parent: nn.Module, child: str) -> list[str]:
+    """The siblings after ``child`` up to the next Linear in a Sequential ``parent`` when every one of them is
+    layout-safe and a Linear follows; [] otherwise (the sparse layer then returns batch-major output)."""
+    if not isinstance(parent, nn.Sequential):
+        return []
+    names = list(parent._modules)
+    chain = []
+    for name in names[names.index(child) + 1:]:
+        module = parent._modules[name]
+        if type(module) is nn.Linear:
+            return chain
+        if not _layout_safe(module):
+            return []
+        chain.append(name)
+    return []
+
+
+def swap_in(model: nn.Module, names: Sequence[str]) -> dict[str, nn.Module]:
+    """Replace the named masked Linear layers by :class:`SparseLinear` twins, keeping their output
+    feature-major where the modules up to the next Linear allow it (a BatchNorm1d among them becomes a
+    :class:`FeatureMajorNorm`); returns every replaced module by name."""
+    originals: dict[str, nn.Module] = {}
     for name in names:
         parent, child = _parent(model, name)
         linear = getattr(parent, child)
         originals[name] = linear
-        setattr(parent, child, SparseLinear.from_linear(linear))
+        sparse = SparseLinear.from_linear(linear)
+        chain = _feature_major_chain(parent, child)
+        sparse.feature_major = bool(chain) or _next_is_linear(parent, child)
+        setattr(parent, child, sparse)
+        prefix = name.rpartition(".")[0]
+        for sibling in chain:
+            module = parent._modules[sibling]
+            if type(module) is nn.BatchNorm1d:
+                originals[f"{prefix}.{sibling}" if prefix else sibling] = module
+                setattr(parent, sibling, FeatureMajorNorm(module))
     return originals
 
 
+def _next_is_linear(parent: nn.Module, child: str) -> bool:
+    """Whether a Linear directly follows ``child`` in a Sequential ``parent``."""
+    if not isinstance(parent, nn.Sequential):
+        return False
+    names = list(parent._modules)
+    at = names.index(child)
+    return at + 1 < len(names) and type(parent._modules[names[at + 1]]) is nn.Linear
+
+
 @torch.no_grad()
-def swap_out(model: nn.Module, originals: dict[str, nn.Linear]) -> None:
-    """Write the trained values back into each original layer's ``weight_orig`` and put the layer back."""
-    for name, linear in originals.items():
+def swap_out(model: nn.Module, originals: dict[str, nn.Module]) -> None:
+    """Write the trained values back into each original layer's ``weight_orig`` and put every module back."""
+    for name, original in originals.items():
         parent, child = _parent(model, name)
-        sparse: SparseLinear = getattr(parent, child)
-        weight = linear.weight_orig if hasattr(linear, "weight_orig") else linear.weight
-        mask = current_mask(linear) != 0
-        weight[mask] = sparse.values.detach().to(weight.dtype)
-        if hasattr(linear, "weight_mask"):
-            linear.weight = linear.weight_orig * linear.weight_mask  # what the prune pre-hook computes
-        setattr(parent, child, linear)
+        swapped = getattr(parent, child)
+        if isinstance(swapped, SparseLinear):
+            weight = original.weight_orig if hasattr(original, "weight_orig") else original.weight
+            mask = current_mask(original) != 0
+            weight[mask] = swapped.values.detach().to(weight.dtype)
+            if hasattr(original, "weight_mask"):
+                original.weight = original.weight_orig * original.weight_mask  # what the prune pre-hook computes
+        setattr(parent, child, original)
 
 
 @contextlib.contextmanager

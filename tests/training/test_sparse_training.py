@@ -152,3 +152,44 @@ def test_one_mnist_epoch_of_mlp5_at_98_percent_follows_the_masked_dense_loss_cur
     dense_losses = _step_losses(model, steps, sparse=False)
     sparse_losses = _step_losses(twin, steps, sparse=True)
     assert sparse_losses == pytest.approx(dense_losses, rel=1e-4)
+
+
+def _fast_dropout_mlp(seed: int = 0) -> nn.Module:
+    """MLP5's block structure: Linear → BatchNorm1d → LeakyReLU → FastDropout, twice, then a Linear head."""
+    from prunekit.core.ops import FastDropout
+
+    torch.manual_seed(seed)
+    return nn.Sequential(
+        nn.Flatten(), nn.Linear(64, 32), nn.BatchNorm1d(32), nn.LeakyReLU(0.05), FastDropout(0.3),
+        nn.Linear(32, 32), nn.BatchNorm1d(32), nn.LeakyReLU(0.05), FastDropout(0.3), nn.Linear(32, 10),
+    )
+
+
+def test_activations_stay_feature_major_only_between_layout_safe_modules():
+    mlp5_like, stock = _fast_dropout_mlp(), tiny_mlp()
+    for model in (mlp5_like, stock):
+        _random_masks(model, density=0.1, seed=1)
+    with sparse_kernels(mlp5_like, min_sparsity=0.5, min_weights=1):
+        # the head's output goes to the loss: batch-major, as any module outside a Linear-to-Linear chain sees it
+        assert [m.feature_major for m in mlp5_like if isinstance(m, SparseLinear)] == [True, True, False]
+        assert sum(type(m).__name__ == "FeatureMajorNorm" for m in mlp5_like) == 2
+        out = mlp5_like[1](torch.randn(8, 64))
+        assert not out.is_contiguous() and out.t().is_contiguous()  # no transposing copy
+    with sparse_kernels(stock, min_sparsity=0.5, min_weights=1):
+        # stock nn.Dropout draws its mask in memory order: a feature-major input would get other draws
+        assert [m.feature_major for m in stock if isinstance(m, SparseLinear)] == [False, True, False]
+    assert [type(m) for m in mlp5_like] == [type(m) for m in _fast_dropout_mlp()]  # every module put back
+
+
+def test_the_feature_major_path_gives_the_masked_dense_loss_curve():
+    model = _fast_dropout_mlp()
+    _random_masks(model, density=0.1, seed=1)
+    twin = copy.deepcopy(model)
+    x, y = toy_data(640)
+    batches = [(x[i:i + 64], y[i:i + 64]) for i in range(0, 640, 64)]
+    dense_losses = _step_losses(model, batches, sparse=False)
+    sparse_losses = _step_losses(twin, batches, sparse=True)
+    assert sparse_losses == pytest.approx(dense_losses, rel=1e-4, abs=1e-5)
+    assert dense_losses[-1] < dense_losses[0]
+    for (name, a), b in zip(model.named_buffers(), twin.buffers()):  # BatchNorm's running statistics too
+        assert torch.allclose(a.float(), b.float(), rtol=1e-3, atol=1e-4), (name, float((a.float() - b.float()).abs().max()))
