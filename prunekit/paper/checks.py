@@ -97,7 +97,7 @@ PAPER_CLAIMS: dict[str, PaperClaim] = {
         "stated without numbers; the reason given: it prunes few nodes"),
     "elasticity-mostly-tiny": PaperClaim(
         "Appendix A, Figure 6", "Most weights are nearly inelastic at initialisation; very few approach elasticity 1",
-        "Figure 6: more than half below 1e-3 in every network"),
+        "Figure 6, stated without numbers (the page's share thresholds are ours)"),
     "grasp-it-revives": PaperClaim(
         "Appendix E", "GraSP applied iteratively (pruned weights may return) reactivates already-pruned weights in "
         "a far greater proportion than it prunes the remaining ones", "stated without numbers"),
@@ -231,7 +231,8 @@ def record_units(chapter: str, unit: str, entries: Iterable[Mapping], results_ro
 
 
 def _unit_entry(entry: dict) -> dict:
-    """An entry checked for its keys and finite values; floats rounded to 6 significant digits."""
+    """An entry checked for its keys and finite values; whole numbers kept whole (0/1 outcomes), other values rounded
+    to 6 significant digits."""
     missing = [k for k in ENTRY_KEYS if k not in entry]
     if missing:
         raise ValueError(f"a units entry needs {', '.join(ENTRY_KEYS)}; {entry.get('method')!r} lacks {missing}")
@@ -239,7 +240,7 @@ def _unit_entry(entry: dict) -> dict:
     if not all(np.isfinite(values)):
         raise ValueError(f"units values must be finite numbers; {entry['method']!r} {entry['metric']!r} has "
                          f"{[v for v in values if not np.isfinite(v)][:3]}")
-    return {**entry, "values": [float(f"{v:.6g}") for v in values]}
+    return {**entry, "values": [int(v) if v.is_integer() else float(f"{v:.6g}") for v in values]}
 
 
 def load_units(chapter: str, results_root: str | os.PathLike) -> dict | None:

@@ -72,10 +72,12 @@ def test_units_files_round_trip_and_are_not_read_as_checks(tmp_path):
 
     entry = {"model": "mlp5", "dataset": "mnist", "method": "snip", "metric": "attack_success", "level": 0.99,
              "epsilon": 0.5, "values": [1, 0, 1]}
+    assert record_units("robustness", "image", [{**entry, "values": [0.1234567891]}], tmp_path).read_text().count(
+        "0.123457") == 1  # shares are rounded to 6 significant digits, outcomes stay 0/1
     path = record_units("robustness", "image", [entry], tmp_path)
     assert path == units_path("robustness", tmp_path) and path.name == "robustness-units.json"
     data = load_units("robustness", tmp_path)
-    assert data["unit"] == "image" and data["entries"] == [{**entry, "values": [1.0, 0.0, 1.0]}]
+    assert data["unit"] == "image" and data["entries"] == [entry]
     record_claims("robustness", [check("robustness", "snip-input-layer", "x", True)], tmp_path)
     assert list(load_claims(tmp_path)["chapter"]) == ["robustness"]  # the units file is no checks file
     assert load_units("elasticity", tmp_path) is None
