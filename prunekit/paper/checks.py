@@ -22,6 +22,9 @@ from prunekit.experiments.store import _atomic_write
 
 CLAIMS_FOLDER = "claims"
 COLUMNS = ("chapter", "id", "section", "claim", "paper", "ours", "holds")
+UNITS_SUFFIX = "-units.json"  # <chapter>-units.json: the per-unit values registered claims are decided on
+UNIT_KINDS = ("image", "seed")
+ENTRY_KEYS = ("model", "dataset", "method", "metric", "values")
 
 
 @dataclass(frozen=True)
@@ -94,7 +97,7 @@ PAPER_CLAIMS: dict[str, PaperClaim] = {
         "stated without numbers; the reason given: it prunes few nodes"),
     "elasticity-mostly-tiny": PaperClaim(
         "Appendix A, Figure 6", "Most weights are nearly inelastic at initialisation; very few approach elasticity 1",
-        "Figure 6: more than half below 1e-3 in every network"),
+        "Figure 6, stated without numbers (the page's share thresholds are ours)"),
     "grasp-it-revives": PaperClaim(
         "Appendix E", "GraSP applied iteratively (pruned weights may return) reactivates already-pruned weights in "
         "a far greater proportion than it prunes the remaining ones", "stated without numbers"),
@@ -195,13 +198,63 @@ def load_claims(results_root: str | os.PathLike, chapters: Iterable[str] | None 
     """Every recorded claim (of ``chapters``, in that order, if given) as a frame with :data:`COLUMNS`."""
     folder = claims_folder(results_root)
     if chapters is None:
-        paths = sorted(folder.glob("*.json")) if folder.is_dir() else []
+        paths = sorted(p for p in folder.glob("*.json") if not p.name.endswith(UNITS_SUFFIX)) if folder.is_dir() else []
     else:
         paths = [folder / f"{c}.json" for c in chapters if (folder / f"{c}.json").is_file()]
     rows = [item for path in paths for item in _read(path)]
     return pd.DataFrame(rows, columns=list(COLUMNS))
 
 
+
+
+def units_path(chapter: str, results_root: str | os.PathLike) -> Path:
+    """Where a chapter's per-unit values live: ``<results>/claims/<chapter>-units.json``."""
+    return claims_folder(results_root) / f"{chapter}{UNITS_SUFFIX}"
+
+
+def record_units(chapter: str, unit: str, entries: Iterable[Mapping], results_root: str | os.PathLike) -> Path:
+    """Write the per-unit values a chapter measured for registered claims (one value per ``unit``: image or seed).
+
+    Each entry names ``model``, ``dataset``, ``method``, ``metric`` and its ``values`` (finite numbers, one per
+    unit), plus the conditions it was measured at (e.g. ``level``: the sparsity, ``epsilon``: an attack distance).
+    """
+    if unit not in UNIT_KINDS:
+        raise ValueError(f"unit must be one of {', '.join(UNIT_KINDS)}, got {unit!r}")
+    if not chapter or not chapter.replace("-", "").replace("_", "").isalnum():
+        raise ValueError(f"chapter must be a notebook name (letters, digits, - or _), got {chapter!r}")
+    items = [_unit_entry(dict(e)) for e in entries]
+    path = units_path(chapter, results_root)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lines = ",\n".join(json.dumps(e, ensure_ascii=False) for e in items)  # one entry a line: diffs stay readable
+    _atomic_write(path, f'{{"chapter": {json.dumps(chapter)}, "unit": {json.dumps(unit)}, "entries": [\n{lines}\n]}}\n')
+    return path
+
+
+def _unit_entry(entry: dict) -> dict:
+    """An entry checked for its keys and finite values; whole numbers kept whole (0/1 outcomes), other values rounded
+    to 6 significant digits."""
+    missing = [k for k in ENTRY_KEYS if k not in entry]
+    if missing:
+        raise ValueError(f"a units entry needs {', '.join(ENTRY_KEYS)}; {entry.get('method')!r} lacks {missing}")
+    values = [float(v) for v in entry["values"]]
+    if not all(np.isfinite(values)):
+        raise ValueError(f"units values must be finite numbers; {entry['method']!r} {entry['metric']!r} has "
+                         f"{[v for v in values if not np.isfinite(v)][:3]}")
+    return {**entry, "values": [int(v) if v.is_integer() else float(f"{v:.6g}") for v in values]}
+
+
+def load_units(chapter: str, results_root: str | os.PathLike) -> dict | None:
+    """A chapter's per-unit values (``chapter``, ``unit``, ``entries``), or None while it has written none."""
+    path = units_path(chapter, results_root)
+    if not path.is_file():
+        return None
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as err:
+        raise ValueError(f"units file {path} is not valid JSON: {err}") from None
+    if not isinstance(data, dict) or data.get("unit") not in UNIT_KINDS or not isinstance(data.get("entries"), list):
+        raise ValueError(f"units file {path} must hold an object with 'chapter', 'unit' ({UNIT_KINDS}) and 'entries'")
+    return data
 
 
 def ordering_evidence(runs: pd.DataFrame, better: str, worse: str, minimum: float = 0.0,
@@ -218,5 +271,5 @@ def ordering_evidence(runs: pd.DataFrame, better: str, worse: str, minimum: floa
                                   for s in shown)
 
 
-__all__ = ["CLAIMS_FOLDER", "PAPER_CLAIMS", "CheckedClaim", "PaperClaim", "check", "claims_folder", "load_claims",
-           "ordering_evidence", "record_claims"]
+__all__ = ["CLAIMS_FOLDER", "PAPER_CLAIMS", "UNITS_SUFFIX", "CheckedClaim", "PaperClaim", "check", "claims_folder",
+           "load_claims", "load_units", "ordering_evidence", "record_claims", "record_units", "units_path"]

@@ -1,13 +1,15 @@
-"""One statistical rule for every claim, and the four typed tests a claim may use; verdicts have three values.
+"""One statistical rule for every claim, and the typed tests a claim may use; verdicts have three values.
 
-The rule (stated once, on the summary page): per-seed values, Welch's t-test (unequal variances) at
-α = 0.05, Holm-corrected across the sparsity levels a claim spans. Equivalence ("on par") and
-non-inferiority ("at least as good as") use the same Welch statistics with a margin δ taken from the
-paper's own error bars, never from our numbers (two one-sided tests, each at α).
+The rule (stated once, on the summary page): per-unit values, Welch's t-test (unequal variances) at
+α = 0.05, Holm-corrected across the levels a claim spans. The unit is the seed for trained runs (and for a
+network at initialisation), the input image for a measurement on one kept network (attack success 0/1,
+saliency share); a level is a sparsity, an attack distance or one part of a layer-profile shape.
+Equivalence ("on par") and non-inferiority ("at least as good as") use the same Welch statistics with a
+margin δ taken from the paper's own error bars, never from our numbers (two one-sided tests, each at α).
 
 A claim over several levels holds when it holds at every level; it is contradicted when the opposite is
-significant at any level; otherwise it is inconclusive. With fewer than two seeds on a side no test is
-possible and the verdict is inconclusive (a quantity that cannot vary by seed, such as a FLOP count, may
+significant at any level; otherwise it is inconclusive. With fewer than two units on a side no test is
+possible and the verdict is inconclusive (a quantity that cannot vary by unit, such as a FLOP count, may
 declare itself deterministic and is then read off directly).
 """
 
@@ -24,17 +26,20 @@ from scipy import stats
 ALPHA = 0.05
 HOLDS, CONTRADICTED, INCONCLUSIVE = "holds", "contradicted", "inconclusive"
 VERDICTS = (HOLDS, CONTRADICTED, INCONCLUSIVE)
-RULE = (f"Per-seed values; Welch's t-test at α = {ALPHA}, Holm-corrected across the sparsity levels a claim spans; "
-        f"'on par' and 'at least as good' use two one-sided Welch tests against a margin δ from the paper's own "
-        f"error bars. A claim holds when it holds at every level, is contradicted when the opposite is significant "
-        f"at any level, and is inconclusive otherwise (a tie is inconclusive).")
+RULE = (f"Per-unit values, where the unit is the seed for trained runs and networks at initialisation, and the input "
+        f"image for a measurement on one kept network (attack success 0 or 1 per image, saliency share per image); "
+        f"Welch's t-test at α = {ALPHA}, Holm-corrected across the levels a claim spans (sparsities, attack "
+        f"distances, or the parts of a layer-profile shape); 'on par' and 'at least as good' use two one-sided Welch "
+        f"tests against a margin δ from the paper's own error bars. A claim holds when it holds at every level, is "
+        f"contradicted when the opposite is significant at any level, and is inconclusive otherwise (a tie is "
+        f"inconclusive).")
 
 
 @dataclass(frozen=True)
 class LevelResult:
     """The outcome at one level: the estimate, the p-values for and against the claim (Holm-adjusted), n."""
 
-    level: float
+    level: float | str  # a sparsity, or a label (an attack distance, a part of a shape)
     estimate: float  # mean difference A − B (or value − threshold), in the metric's units
     p_for: float
     p_against: float
@@ -58,7 +63,9 @@ class Verdict:
                          f"n = {'/'.join(map(str, r.n))})" for r in self.levels)
 
 
-def _level(level: float) -> str:
+def _level(level: float | str) -> str:
+    if isinstance(level, str):
+        return f"{level}: "
     return "" if math.isnan(level) else f"{100 * level:g} %: "
 
 
@@ -110,7 +117,7 @@ def _decide(levels: Sequence[float], estimates: Sequence[float], p_for: Sequence
     return Verdict(_combine(results), tuple(results))
 
 
-PerLevel = Mapping[float, Sequence[float]]
+PerLevel = Mapping[float | str, Sequence[float]]
 
 
 def _paired_levels(a: PerLevel, b: PerLevel) -> list[float]:
@@ -120,15 +127,62 @@ def _paired_levels(a: PerLevel, b: PerLevel) -> list[float]:
     return levels
 
 
-def better(a: PerLevel, b: PerLevel) -> Verdict:
-    """A better than B (higher values) at every level; contradicted where B is significantly better."""
+def better(a: PerLevel, b: PerLevel, *, higher: bool = True) -> Verdict:
+    """A better than B at every level (higher values, or lower with ``higher=False``); contradicted where B is
+    significantly better. The estimate is always mean(A) − mean(B)."""
     levels = _paired_levels(a, b)
     if not all(_enough(a[lv], b[lv]) for lv in levels):
-        return Verdict(INCONCLUSIVE, reason="fewer than two seeds on a side")
+        return Verdict(INCONCLUSIVE, reason="fewer than two units on a side")
+    first, second = (a, b) if higher else (b, a)
     return _decide(levels, [float(np.mean(a[lv]) - np.mean(b[lv])) for lv in levels],
-                   [welch_one_sided(a[lv], b[lv]) for lv in levels],
-                   [welch_one_sided(b[lv], a[lv]) for lv in levels],
+                   [welch_one_sided(first[lv], second[lv]) for lv in levels],
+                   [welch_one_sided(second[lv], first[lv]) for lv in levels],
                    [(len(a[lv]), len(b[lv])) for lv in levels])
+
+
+SHAPES = ("earlier-hardest", "parabola")
+
+
+def shape(profiles: Mapping[float | str, Sequence[Sequence[float]]], kind: str) -> Verdict:
+    """A layer-profile shape over seeds: per level, each seed's kept fraction per layer (input layer first).
+
+    ``earlier-hardest``: the input layer keeps a smaller fraction than the mean of the middle layers (one part);
+    ``parabola`` (downward, in the pruned fraction): the input layer and the output layer each keep a larger
+    fraction than the mean of the middle layers (two parts, both must hold). Each part is a Welch test over
+    seeds of the end layer's fraction against the middle layers' mean, Holm-corrected across the parts and
+    levels; it fails (contradicted) where the opposite is significant.
+    """
+    if kind not in SHAPES:
+        raise ValueError(f"shape must be one of {', '.join(SHAPES)}, got {kind!r}")
+    if not profiles:
+        raise ValueError("shape() needs the per-seed profiles of one level at least")
+    a: dict[str, list[float]] = {}
+    b: dict[str, list[float]] = {}
+    for level in sorted(profiles):
+        seeds = [np.asarray(p, dtype=float) for p in profiles[level]]
+        if any(len(p) < 3 for p in seeds) or len({len(p) for p in seeds}) > 1:
+            raise ValueError(f"every profile needs the same number (≥ 3) of layers, got {[len(p) for p in seeds]}")
+        middle = [float(p[1:-1].mean()) for p in seeds]
+        at = "" if isinstance(level, str) else _level(level)
+        if kind == "earlier-hardest":  # the middle keeps more than the input layer
+            a[f"{at}middle − input"], b[f"{at}middle − input"] = middle, [float(p[0]) for p in seeds]
+        else:
+            a[f"{at}input − middle"], b[f"{at}input − middle"] = [float(p[0]) for p in seeds], middle
+            a[f"{at}output − middle"], b[f"{at}output − middle"] = [float(p[-1]) for p in seeds], middle
+    return better(a, b)
+
+
+def spread(a: PerLevel, b: PerLevel) -> Verdict:
+    """A's values vary more between units than B's: per unit, its absolute deviation from its level's mean, pooled
+    over each side's levels, compared by :func:`better` (a Brown–Forsythe-type test under the one rule)."""
+    if not a or not b:
+        raise ValueError("spread() needs values at one level at least on each side")
+    deviations = {}
+    for name, side in (("A", a), ("B", b)):
+        if not all(_enough(v) for v in side.values()):
+            return Verdict(INCONCLUSIVE, reason="fewer than two units at a level")
+        deviations[name] = [abs(float(x) - float(np.mean(v))) for v in side.values() for x in v]
+    return better({"pooled deviation": deviations["A"]}, {"pooled deviation": deviations["B"]})
 
 
 def at_least(a: PerLevel, b: PerLevel, margin: float) -> Verdict:
@@ -137,7 +191,7 @@ def at_least(a: PerLevel, b: PerLevel, margin: float) -> Verdict:
     _check_margin(margin)
     levels = _paired_levels(a, b)
     if not all(_enough(a[lv], b[lv]) for lv in levels):
-        return Verdict(INCONCLUSIVE, reason="fewer than two seeds on a side")
+        return Verdict(INCONCLUSIVE, reason="fewer than two units on a side")
     return _decide(levels, [float(np.mean(a[lv]) - np.mean(b[lv])) for lv in levels],
                    [welch_one_sided(a[lv], b[lv], shift=-margin) for lv in levels],
                    [welch_one_sided(b[lv], a[lv]) for lv in levels],
@@ -150,7 +204,7 @@ def on_par(a: PerLevel, b: PerLevel, margin: float) -> Verdict:
     _check_margin(margin)
     levels = _paired_levels(a, b)
     if not all(_enough(a[lv], b[lv]) for lv in levels):
-        return Verdict(INCONCLUSIVE, reason="fewer than two seeds on a side")
+        return Verdict(INCONCLUSIVE, reason="fewer than two units on a side")
     p_for = [max(welch_one_sided(a[lv], b[lv], shift=-margin), welch_one_sided(b[lv], a[lv], shift=-margin))
              for lv in levels]
     p_against = [min(welch_one_sided(a[lv], b[lv], shift=margin), welch_one_sided(b[lv], a[lv], shift=margin))
@@ -166,7 +220,7 @@ def beyond(values: PerLevel, threshold: float, *, above: bool = True, determinis
         raise ValueError("beyond() needs values at one level at least")
     sign = 1.0 if above else -1.0
     if not deterministic and not all(len(values[lv]) >= 2 for lv in levels):
-        return Verdict(INCONCLUSIVE, reason="fewer than two seeds")
+        return Verdict(INCONCLUSIVE, reason="fewer than two units")
     shifted = {lv: [sign * (v - threshold) for v in values[lv]] for lv in levels}
     return _decide(levels, [float(np.mean(values[lv])) - threshold for lv in levels],
                    [_one_sample(shifted[lv], deterministic) for lv in levels],
@@ -193,6 +247,7 @@ __all__ = [
     "HOLDS",
     "INCONCLUSIVE",
     "RULE",
+    "SHAPES",
     "VERDICTS",
     "LevelResult",
     "Verdict",
@@ -201,5 +256,7 @@ __all__ = [
     "beyond",
     "holm",
     "on_par",
+    "shape",
+    "spread",
     "welch_one_sided",
 ]

@@ -9,6 +9,9 @@ from prunekit.paper.chapters.robustness import (
     at_level,
     attack_budget,
     attack_checkpoints,
+    fooled_per_image,
+    success_frame,
+    unit_entries,
     blank_pixels,
     chapter_levels,
     checkpoint_configs,
@@ -102,3 +105,33 @@ def test_attack_checkpoints_labels_rows_by_method_and_level():
     assert set(at_level(networks, 0.98)) == {"snip", "grasp"}
     with pytest.raises(ValueError, match="no checkpoint at level 0.5"):
         at_level(networks, 0.5)
+
+
+def test_per_image_outcomes_add_up_to_the_success_frame():
+    networks = {(m, level): tiny_mlp().eval() for m in ("snip", "grasp") for level in (0.98, 0.99)}
+    images = torch.rand(8, 1, 8, 8, generator=torch.Generator().manual_seed(0))
+    labels = torch.zeros(8, dtype=torch.long)
+    fooled = fooled_per_image(networks, images, labels, [0.0, 0.5, 1.0], SPEC, FoolsFirst(4))
+    assert fooled[("snip", 0.99)].tolist() == [[0] * 8, [1, 1] + [0] * 6, [1] * 4 + [0] * 4]
+    frame = success_frame(fooled, [0.0, 0.5, 1.0])
+    assert frame.equals(attack_checkpoints(networks, images, labels, [0.0, 0.5, 1.0], SPEC, FoolsFirst(4)))
+    assert frame[frame["epsilon"] == 0.5]["fooled"].tolist() == [2] * 4
+
+
+def test_unit_entries_hold_one_value_per_image_and_leave_blind_maps_out():
+    network = tiny_mlp().eval()
+    networks = {("snip", 0.99): network}
+    images = torch.rand(5, 1, 8, 8, generator=torch.Generator().manual_seed(1))
+    fooled = fooled_per_image(networks, images, torch.zeros(5, dtype=torch.long), [0.25, 1.0], SPEC, FoolsFirst(4))
+    configs = {("snip", 0.99): method_configs("snip", "smoke", model="mlp5", dataset="mnist", seeds=[0],
+                                              sparsities=[0.99])[0]}
+    entries = unit_entries(fooled, networks, images, configs, [0.25, 1.0], model="mlp5", dataset="mnist")
+    attack = [e for e in entries if e["metric"] == "attack_success"]
+    assert [(e["epsilon"], e["values"]) for e in attack] == [(0.25, [1, 0, 0, 0, 0]), (1.0, [1, 1, 1, 1, 0])]
+    (share,) = [e for e in entries if e["metric"] == "top_share"]
+    assert share["values"] == pytest.approx(top_share(saliency_maps(network, images)).tolist())
+    assert share["key"] == configs[("snip", 0.99)].key and share["level"] == 0.99 and share["seed"] == 0
+    with torch.no_grad():
+        network[-1].weight.zero_()  # every class score is constant: all maps are zero, no share to record
+    blind = unit_entries(fooled, networks, images, configs, [0.25, 1.0], model="mlp5", dataset="mnist")
+    assert [e["values"] for e in blind if e["metric"] == "top_share"] == [[]]

@@ -35,8 +35,9 @@ def test_the_statements_hold_when_before_training_methods_start_smaller_and_late
     points = _points()
     checks, claims = chapter.memory_checks(_costs(points), points, "mlp5", "mnist")
     assert all(checks.values()) and len(checks) == 5
-    assert [c.id for c in claims] == ["before-memory", "before-memory"] and all(c.holds for c in claims)
-    assert claims[0].ours.startswith("MLP5, MNIST: SNAP-it and Random start with 2.0× to 4.0× less memory")
+    # the first half of Appendix C's sentence is a registered claim: only the bookkeeping half is a check here
+    assert [c.id for c in claims] == ["before-memory"] and all(c.holds for c in claims)
+    assert claims[0].claim.startswith("The methods that prune after or during training still hold the full network")
 
 
 def test_a_late_method_that_starts_smaller_than_dense_contradicts_the_statement():
@@ -44,7 +45,7 @@ def test_a_late_method_that_starts_smaller_than_dense_contradicts_the_statement(
     checks, claims = chapter.memory_checks(_costs(points), points, "mlp5", "mnist")
     assert not checks["mlp5: every after/during-training run starts with the dense network's memory"]
     assert not checks["mlp5: every SNAP-it and Random run starts with less memory than any after/during-training run"]
-    assert [c.holds for c in claims] == [False, False]
+    assert [c.holds for c in claims] == [False]
 
 
 def test_a_saving_that_falls_with_kappa_and_cnip_saving_more_are_reported():

@@ -74,12 +74,17 @@ def test_the_low_distance_regime_is_every_epsilon_up_to_one():
     assert list(during["a_at_most_b"]) == [True, True, True, False, True]  # the last row: the mean over ε, 55 % vs 57.5 %
 
 
-def test_the_ledger_records_the_six_statements_with_their_ids_and_measures():
+def test_every_statement_the_ledger_recorded_is_now_a_registered_claim_and_is_not_counted_twice():
+    from prunekit.paper.registry import claims_by_id
+
     measures = chapter.section5(_at_focus(), _concentration(), _attacks(), 0.99)
-    entries = chapter.ledger_entries(chapter.section5_rows(measures), "mlp5", 0.99)
-    assert [e.id for e in entries] == [claim_id for claim_id, _ in chapter.LEDGER]
-    assert entries[0].ours.startswith("MLP5, κ = ") and entries[0].holds is True
-    assert entries[0].claim == "SNIP's bias towards earlier layers"
+    rows = chapter.section5_rows(measures)
+    assert chapter.ledger_entries(rows, "mlp5", 0.99) == []
+    named = [i.strip() for ids in chapter.REGISTERED.values() for i in ids.split(",")]
+    assert len(named) == 8 and set(named) <= set(claims_by_id())
+    table = chapter.comparison_table(rows, 0.99)
+    assert set(chapter.REGISTERED) <= {f"{f}: {t}" for f, t, *_ in rows}  # each key names a row of the table
+    assert (table["registered claim (summary page)"] != "").sum() == len(chapter.REGISTERED)
 
 
 def test_the_success_table_adds_the_mean_over_the_epsilon_grid():

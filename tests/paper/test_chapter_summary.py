@@ -12,19 +12,22 @@ def _claims(*verdicts):
 
 
 def test_counts_cover_every_state_including_contradicted_and_awaiting():
-    counts = summary.verdict_counts(_claims("holds", "contradicted", "contradicted", "inconclusive", "awaiting runs"))
-    assert counts == {"holds": 1, "contradicted": 2, "inconclusive": 1, "awaiting runs": 1}
+    counts = summary.verdict_counts(_claims("holds", "contradicted", "contradicted", "inconclusive", "awaiting runs",
+                                            "awaiting data"))
+    assert counts == {"holds": 1, "contradicted": 2, "inconclusive": 1, "awaiting runs": 1, "awaiting data": 1}
 
 
 def test_counts_sentence_names_contradicted_claims_and_the_total():
     text = summary.counts_sentence(summary.verdict_counts(_claims("holds", "contradicted", "awaiting runs")))
     assert "Of the 3 registered claims, 1 hold, 1 are contradicted" in text and "1 await their runs" in text
     assert "await" not in summary.counts_sentence(summary.verdict_counts(_claims("holds")))
+    both = summary.counts_sentence(summary.verdict_counts(_claims("holds", "awaiting runs", "awaiting data")))
+    assert both.endswith("1 await their runs and 1 await their chapter's data.") and "Of the 3 " in both
 
 
-def test_without_stores_every_registered_claim_awaits_its_runs():
+def test_without_stores_every_registered_claim_awaits_its_runs_or_its_chapters_data():
     claims = summary.registered_claims({})
-    assert len(claims) == len(CLAIMS) and set(claims["verdict"]) == {summary.AWAITING}
+    assert len(claims) == len(CLAIMS) and set(claims["verdict"]) == {summary.AWAITING_RUNS, summary.AWAITING_DATA}
     assert list(summary.claims_table(claims).columns) == list(summary.CLAIM_COLUMNS.values())
 
 
@@ -46,3 +49,16 @@ def test_chapter_checks_are_listed_apart_and_counted_as_stated_or_not(tmp_path):
 @pytest.mark.parametrize("missing", ["cpu", "mnist-paper"])
 def test_a_missing_store_leaves_its_claims_awaiting(tmp_path, missing):
     assert missing not in summary.records_by_profile(tmp_path)
+
+
+def test_units_files_are_found_per_profile_and_a_missing_one_is_left_out(tmp_path):
+    from prunekit.paper.checks import record_units
+
+    entry = {"model": "mlp5", "dataset": "mnist", "method": "none", "metric": "share_elasticity_ge_1", "level": None,
+             "values": [0.0, 0.0, 0.0]}
+    record_units("elasticity", "seed", [entry], tmp_path / "cpu")
+    units = summary.units_by_profile(tmp_path, ["cpu", "mnist-paper"])
+    assert set(units["cpu"]) == {"elasticity"} and units["mnist-paper"] == {}
+    claims = summary.registered_claims({}, units).set_index("id")
+    assert claims.loc["cpu-mlp5-elasticity-few-unit-elastic", "verdict"] in ("holds", "contradicted", "inconclusive")
+    assert claims.loc["cpu-lenet5-elasticity-few-unit-elastic", "verdict"] == "awaiting data"  # no entry for LeNet5

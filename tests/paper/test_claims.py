@@ -65,3 +65,31 @@ def test_ordering_evidence_names_the_failing_levels_or_the_closest_one():
     assert ordering_evidence(runs, "a", "b", 0.9) == "fails at 99 %: 90.00 vs 92.00 %"
     assert ordering_evidence(runs, "b", "a", 0.99) == "holds at all 1 levels; closest at 99 %: 92.00 vs 90.00 %"
     assert ordering_evidence(runs, "a", "b", 0.995) == "no common sparsity level ≥ 99.5 %"
+
+
+def test_units_files_round_trip_and_are_not_read_as_checks(tmp_path):
+    from prunekit.paper.checks import load_units, record_units, units_path
+
+    entry = {"model": "mlp5", "dataset": "mnist", "method": "snip", "metric": "attack_success", "level": 0.99,
+             "epsilon": 0.5, "values": [1, 0, 1]}
+    assert record_units("robustness", "image", [{**entry, "values": [0.1234567891]}], tmp_path).read_text().count(
+        "0.123457") == 1  # shares are rounded to 6 significant digits, outcomes stay 0/1
+    path = record_units("robustness", "image", [entry], tmp_path)
+    assert path == units_path("robustness", tmp_path) and path.name == "robustness-units.json"
+    data = load_units("robustness", tmp_path)
+    assert data["unit"] == "image" and data["entries"] == [entry]
+    record_claims("robustness", [check("robustness", "snip-input-layer", "x", True)], tmp_path)
+    assert list(load_claims(tmp_path)["chapter"]) == ["robustness"]  # the units file is no checks file
+    assert load_units("elasticity", tmp_path) is None
+
+
+def test_units_need_their_keys_finite_values_and_a_known_unit(tmp_path):
+    from prunekit.paper.checks import record_units
+
+    good = {"model": "mlp5", "dataset": "mnist", "method": "snip", "metric": "top_share", "values": [0.5]}
+    with pytest.raises(ValueError, match="unit must be one of"):
+        record_units("robustness", "network", [good], tmp_path)
+    with pytest.raises(ValueError, match="lacks"):
+        record_units("robustness", "image", [{k: v for k, v in good.items() if k != "metric"}], tmp_path)
+    with pytest.raises(ValueError, match="finite"):
+        record_units("robustness", "image", [{**good, "values": [float("nan")]}], tmp_path)

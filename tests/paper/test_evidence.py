@@ -1,4 +1,5 @@
-"""Each typed test of a claim can return each of the three verdicts; one rule (Welch, α = 0.05, Holm)."""
+"""Each typed test of a claim can return each of the three verdicts; one rule (Welch on per-unit values, α = 0.05,
+Holm)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,8 @@ from prunekit.paper.evidence import (
     beyond,
     holm,
     on_par,
+    shape,
+    spread,
     welch_one_sided,
 )
 
@@ -88,3 +91,67 @@ def test_verdict_summary_names_estimate_p_and_n():
     text = better({0.98: HIGH}, {0.98: LOW}).summary()
     assert "98 %" in text and "n = 5/5" in text and "Δ = +0.01" in text
     assert np.isclose(better({0.98: HIGH}, {0.98: LOW}).levels[0].estimate, 0.01)
+
+
+@pytest.mark.parametrize("a, b, verdict", [(LOW, HIGH, HOLDS), (HIGH, LOW, CONTRADICTED), (LOW, NOISY, INCONCLUSIVE)])
+def test_better_lower_gives_every_verdict_and_keeps_the_estimate_a_minus_b(a, b, verdict):
+    result = better({0.99: a}, {0.99: b}, higher=False)
+    assert result.verdict == verdict
+    assert result.levels[0].estimate == pytest.approx(np.mean(a) - np.mean(b))
+
+
+def test_per_image_zero_one_values_are_tested_like_any_unit():
+    fewer = [1] * 30 + [0] * 70  # fooled on 30 of 100 images
+    more = [1] * 60 + [0] * 40
+    assert better({0.99: fewer}, {0.99: more}, higher=False).verdict == HOLDS
+    assert better({0.99: more}, {0.99: more[::-1]}, higher=False).verdict == INCONCLUSIVE  # a tie
+
+
+def test_labelled_levels_are_shown_by_their_label():
+    text = better({"ε ≤ 0.5": HIGH}, {"ε ≤ 0.5": LOW}).summary()
+    assert text.startswith("ε ≤ 0.5: Δ = ")
+
+
+PARABOLA = [[0.02, 0.010, 0.011, 0.009, 0.09], [0.021, 0.011, 0.010, 0.010, 0.10], [0.019, 0.009, 0.012, 0.010, 0.11]]
+RISING = [[0.002, 0.008, 0.010, 0.012, 0.10], [0.003, 0.009, 0.011, 0.012, 0.11], [0.002, 0.008, 0.010, 0.013, 0.09]]
+FLAT = [[0.01, 0.02, 0.005, 0.01, 0.10], [0.02, 0.005, 0.02, 0.01, 0.10], [0.005, 0.01, 0.01, 0.02, 0.10]]
+
+
+@pytest.mark.parametrize("profiles, verdict", [(RISING, HOLDS), (PARABOLA, CONTRADICTED), (FLAT, INCONCLUSIVE)])
+def test_shape_earlier_hardest_gives_every_verdict(profiles, verdict):
+    assert shape({0.99: profiles}, "earlier-hardest").verdict == verdict
+
+
+@pytest.mark.parametrize("profiles, verdict", [(PARABOLA, HOLDS), (RISING, CONTRADICTED), (FLAT, INCONCLUSIVE)])
+def test_shape_parabola_gives_every_verdict(profiles, verdict):
+    assert shape({0.99: profiles}, "parabola").verdict == verdict
+
+
+def test_a_parabola_needs_both_ends_above_the_middle():
+    # the output layer keeps most, but the input layer no more than the middle: not a parabola
+    one_end = [[0.010, 0.010, 0.011, 0.009, 0.09], [0.011, 0.011, 0.010, 0.010, 0.10], [0.010, 0.009, 0.012, 0.010, 0.11]]
+    result = shape({0.99: one_end}, "parabola")
+    assert result.verdict != HOLDS
+    assert [r.level for r in result.levels] == ["99 %: input − middle", "99 %: output − middle"]
+
+
+def test_shape_refuses_an_unknown_shape_and_ragged_profiles():
+    with pytest.raises(ValueError, match="shape must be one of"):
+        shape({0.99: RISING}, "u-shaped")
+    with pytest.raises(ValueError, match="same number"):
+        shape({0.99: [[0.1, 0.2, 0.3], [0.1, 0.2]]}, "parabola")
+
+
+WIDE = {0.1: [0.90, 0.96, 0.93], 1.0: [0.80, 0.94, 0.88], 5.0: [0.70, 0.95, 0.85]}
+NARROW = {0.5: [0.970, 0.971, 0.969], 0.8: [0.960, 0.961, 0.959], 0.9: [0.950, 0.951, 0.949]}
+
+
+@pytest.mark.parametrize("a, b, verdict", [(WIDE, NARROW, HOLDS), (NARROW, WIDE, CONTRADICTED), (WIDE, WIDE, INCONCLUSIVE)])
+def test_spread_gives_every_verdict(a, b, verdict):
+    assert spread(a, b).verdict == verdict
+
+
+def test_spread_measures_deviation_from_each_levels_mean_not_the_level_itself():
+    shifted = {lv: [v + 0.5 for v in values] for lv, values in NARROW.items()}  # same spread, other means
+    assert spread(shifted, NARROW).verdict == INCONCLUSIVE
+    assert spread({0.1: [0.9]}, NARROW).verdict == INCONCLUSIVE  # one seed at a level: no spread to measure

@@ -65,8 +65,10 @@ def test_a_claim_without_its_runs_awaits_them_and_validation_runs_never_decide()
                   for r in _records("snip-it", "during", 0.98, [0.97, 0.97])]
     assert decide(claim, validation) is None
     frame = claims_frame({})
-    assert set(frame["verdict"]) == {"awaiting runs"} and len(frame) == len(CLAIMS)
-    assert list(amendments_frame().columns) == ["claim", "old test", "new test", "date", "reason"]
+    assert set(frame["verdict"]) == {"awaiting runs", "awaiting data"} and len(frame) == len(CLAIMS)
+    on_units = {c.id for c in CLAIMS if c.test.a.units}
+    assert set(frame[frame["verdict"] == "awaiting data"]["id"]) == on_units
+    assert list(amendments_frame().columns) == ["claim", "old test", "new test", "date", "reason", "status"]
 
 
 def test_every_pre_registered_claim_is_older_than_every_run_that_decides_it():
@@ -77,3 +79,137 @@ def test_every_pre_registered_claim_is_older_than_every_run_that_decides_it():
         methods = {claim.test.a.method} | ({claim.test.b.method} if claim.test.b else set())
         deciding = [r for r in records if record_method(r) in methods and r.config.validation == 0.0]
         assert all(r.provenance["date"] > claim.registered for r in deciding), claim.id
+
+
+# --- claims decided on per-unit values and on layer profiles (issue #15) ---------------------------------------
+
+
+def _units(entries: list[dict], chapter: str = "robustness", unit: str = "image") -> dict:
+    return {"chapter": chapter, "unit": unit, "entries": entries}
+
+
+def _attack(method: str, level: float, epsilon: float, fooled: int, n: int = 100) -> dict:
+    return {"model": "mlp5", "dataset": "mnist", "method": method, "metric": "attack_success", "level": level,
+            "epsilon": epsilon, "values": [1] * fooled + [0] * (n - fooled)}
+
+
+@pytest.mark.parametrize("snip_it, snip, verdict", [(20, 60, HOLDS), (60, 20, CONTRADICTED), (40, 42, INCONCLUSIVE)])
+def test_a_robustness_claim_is_decided_per_image_from_its_chapters_units(snip_it, snip, verdict):
+    claim = claims_by_id()["cpu-fig5a-snip-it-more-robust-than-snip"]
+    entries = [_attack(m, lv, eps, k) for lv in (0.98, 0.99, 0.995) for eps in (0.25, 0.5)
+               for m, k in (("snip-it", snip_it if eps == 0.5 else 100), ("snip", snip if eps == 0.5 else 0))]
+    result = decide(claim, [], {"robustness": _units(entries)})
+    assert result.verdict == verdict  # only ε ≤ 0.5 is read: the other cap would say the opposite
+    assert [r.n for r in result.levels] == [(100, 100)] * 3
+
+
+def test_the_low_distance_claim_runs_over_the_caps_at_99_percent():
+    claim = claims_by_id()["cpu-fig5b-low-distance-snip-it-more-robust"]
+    entries = [_attack(m, lv, eps, k) for eps in (0.25, 0.5, 0.75, 1.0, 2.0) for lv in (0.98, 0.99)
+               for m, k in (("snip-it", 10 if lv == 0.99 else 90), ("snip", 50 if lv == 0.99 else 5))]
+    result = decide(claim, [], {"robustness": _units(entries)})
+    assert result.verdict == HOLDS
+    assert [r.level for r in result.levels] == ["ε ≤ 0.25", "ε ≤ 0.5", "ε ≤ 0.75", "ε ≤ 1"]
+
+
+def test_a_units_claim_awaits_its_chapters_file_and_names_the_chapter():
+    frame = claims_frame({"cpu": []}, {"cpu": {}}).set_index("id")
+    row = frame.loc["cpu-fig3-snip-more-concentrated-than-grasp"]
+    assert row["verdict"] == "awaiting data" and "robustness chapter" in row["evidence"]
+    assert "results/cpu/claims/robustness-units.json" in row["evidence"]
+    assert frame.loc["cpu-mlp5-elasticity-few-unit-elastic", "verdict"] == "awaiting data"
+    assert frame.loc["fig11-l0-native-setting", "verdict"] == "awaiting runs"
+
+
+def test_a_units_entry_twice_is_an_error_not_a_silent_choice():
+    claim = claims_by_id()["cpu-fig3-snip-more-concentrated-than-grasp"]
+    share = {"model": "mlp5", "dataset": "mnist", "metric": "top_share", "level": 0.99, "values": [0.5, 0.6]}
+    entries = [{**share, "method": "snip"}, {**share, "method": "snip"}, {**share, "method": "grasp"}]
+    with pytest.raises(ValueError, match="expected one"):
+        decide(claim, [], {"robustness": _units(entries)})
+
+
+@pytest.mark.parametrize("shares, verdict", [([0.0, 0.0, 0.0], HOLDS), ([0.01, 0.02, 0.015], CONTRADICTED),
+                                             ([0.0, 0.0, 0.004], INCONCLUSIVE)])
+def test_an_elasticity_claim_is_decided_per_seed_against_its_threshold(shares, verdict):
+    claim = claims_by_id()["cpu-lenet5-elasticity-few-unit-elastic"]
+    entry = {"model": "lenet5", "dataset": "mnist", "method": "none", "metric": "share_elasticity_ge_1", "level": None,
+             "values": shares}
+    other = {**entry, "model": "mlp5", "values": [0.5, 0.5, 0.5]}  # another network: never read
+    assert decide(claim, [], {"elasticity": _units([entry, other], "elasticity", "seed")}).verdict == verdict
+
+
+def _profile_records(criterion: str, prune_at: str, profiles: list[list[float]]) -> list[RunRecord]:
+    base = RunConfig(model="mlp5", dataset="mnist", criterion=criterion, prune_at=prune_at, sparsity=0.99, epochs=6)
+    return [RunRecord(base.replace(seed=i), {"accuracy": 0.9}, {f"fc{j}": 1.0 - v for j, v in enumerate(p)}, [], [],
+                      {}, {}) for i, p in enumerate(profiles)]
+
+
+@pytest.mark.parametrize("profiles, verdict", [
+    ([[0.02, 0.010, 0.011, 0.009, 0.09], [0.021, 0.011, 0.010, 0.010, 0.10], [0.019, 0.009, 0.012, 0.010, 0.11]], HOLDS),
+    ([[0.002, 0.008, 0.010, 0.012, 0.10], [0.003, 0.009, 0.011, 0.012, 0.11], [0.002, 0.008, 0.010, 0.013, 0.09]],
+     CONTRADICTED),
+    ([[0.01, 0.02, 0.005, 0.01, 0.10], [0.02, 0.005, 0.02, 0.01, 0.10], [0.005, 0.01, 0.01, 0.02, 0.10]], INCONCLUSIVE)])
+def test_a_layer_shape_claim_is_decided_on_the_records_layer_fractions(profiles, verdict):
+    claim = claims_by_id()["cpu-fig4-snip-it-parabola"]
+    records = _profile_records("snip-it", "before", profiles) + _profile_records("snip", "before", profiles[::-1])
+    assert decide(claim, records).verdict == verdict
+
+
+def _structured(criterion: str, prune_at: str, values: list[float], *, sparsity: float = 0.0, lam: float | None = None,
+                metric: str = "accuracy", structured: bool = True) -> list[RunRecord]:
+    options = {"lam": lam} if lam is not None else {}
+    base = RunConfig(model="mlp5", dataset="mnist", criterion=criterion, prune_at=prune_at, sparsity=sparsity,
+                     epochs=6, structured=structured, criterion_options=options)
+    return [RunRecord(base.replace(seed=i), {metric: v}, {}, [], [], {}, {}) for i, v in enumerate(values)]
+
+
+def test_lower_is_better_memory_against_the_dense_point():
+    claim = claims_by_id()["cpu-mlp5-snap-it-less-memory-at-start"]
+    dense = _structured("none", "none", [37.6e6, 37.6e6, 37.6e6], metric="train_memory_bytes", structured=False)
+    small = [r for lv in (0.5, 0.8, 0.9, 0.95, 0.98)
+             for r in _structured("snap-it", "before", [16e6, 16.5e6, 15.8e6], sparsity=lv, metric="train_memory_bytes")]
+    assert decide(claim, dense + small).verdict == HOLDS
+    large = [dataclasses.replace(r, metrics={"train_memory_bytes": 40e6 + r.config.seed}) for r in small]
+    assert decide(claim, dense + large).verdict == CONTRADICTED
+
+
+def test_lambda_sides_read_the_lambda_of_each_run():
+    claim = claims_by_id()["cpu-mlp5-l0-poor"]
+    l0 = [r for lam in (0.5, 2.0, 3.5, 5.0) for r in
+          _structured("l0", "during", [0.97, 0.972, 0.971] if lam == 0.5 else [0.80, 0.82, 0.79], lam=lam)]
+    snap = _structured("snap-it", "before", [0.978, 0.977, 0.979], sparsity=0.5)
+    result = decide(claim, l0 + snap)
+    assert result.verdict == HOLDS and [r.level for r in result.levels] == ["λ = 2", "λ = 3.5", "λ = 5"]
+
+
+def test_the_group_hs_spread_claim_pools_its_lambdas():
+    claim = claims_by_id()["cpu-mlp5-group-hs-high-variance"]
+    hs = [r for lam in (0.01, 0.1, 1.0, 5.0) for r in _structured("group-hs", "after", [0.90, 0.96, 0.93], lam=lam)]
+    snap = [r for lv in (0.5, 0.8, 0.9, 0.95) for r in _structured("snap-it", "before", [0.970, 0.971, 0.969],
+                                                                     sparsity=lv)]
+    result = decide(claim, hs + snap)
+    assert result.verdict == HOLDS and result.levels[0].n == (12, 12)
+
+
+def test_shape_and_spread_tests_are_checked_when_declared():
+    with pytest.raises(ValueError, match="shape"):
+        ClaimTest("shape", Side("snip", (0.99,), "layer_profile"), shape="u-shaped")
+    with pytest.raises(ValueError, match="layer_profile"):
+        ClaimTest("shape", Side("snip", (0.99,)), shape="parabola")
+    ClaimTest("spread", Side("a", (0.1, 1.0), lam=True), Side("b", (0.5,)))  # pooled: no level pairing needed
+
+
+def test_the_hoyersquare_proposal_is_listed_as_proposed_not_applied():
+    frame = amendments_frame()
+    row = frame[frame["claim"] == "t3-during-beats-hoyersquare"]
+    assert list(row["status"]) == ["proposed"]
+    assert "94 %" in row["reason"].iloc[0] and row["date"].iloc[0] > "2026-12-07T16"
+
+
+def test_every_claim_on_chapter_measurements_states_its_unit_and_is_honest_about_its_data():
+    for claim in CLAIMS:
+        sides = [claim.test.a] + ([claim.test.b] if claim.test.b else [])
+        if any(s.units for s in sides):
+            assert claim.data_existed, claim.id  # the chapters' pages existed before these claims
+            assert "Unit:" in claim.reading or "per seed" in claim.reading, claim.id

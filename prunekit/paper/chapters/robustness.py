@@ -10,16 +10,20 @@ sparsity from the closest point"), so its network may sit a little below or abov
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import foolbox as fb
+import numpy as np
 import pandas as pd
 import torch
 from torch import nn
 
-from prunekit.analysis.robustness import InputSpec, attack_each
+from prunekit.analysis.robustness import InputSpec, check_attack_inputs, cw_attack, foolbox_model, frozen_parameters
 from prunekit.analysis.saliency import TOP_FRACTION, region_share, saliency_maps, top_share
+from prunekit.core.timing import model_device
 from prunekit.criteria.weight.hoyersquare import LAMBDA_GRID
 from prunekit.experiments.config import RunConfig
 from prunekit.experiments.methods import PAPER_UNSTRUCTURED, get_method, method_configs
@@ -175,23 +179,91 @@ def attack_checkpoints(models: Mapping[Checkpoint, nn.Module], images: torch.Ten
                        attack: fb.attacks.Attack | None = None) -> pd.DataFrame:
     """Attack success per checkpoint and ε on the same images: ``method``, ``level``, ``epsilon``,
     ``success_rate``, ``fooled``, ``n``."""
-    levels = sorted({level for _, level in models})
-    frames = [attack_each(at_level(models, level), images, labels, epsilons, spec, attack).assign(level=level)
-              for level in levels]
+    return success_frame(fooled_per_image(models, images, labels, epsilons, spec, attack), epsilons)
+
+
+def fooled_per_image(models: Mapping[Checkpoint, nn.Module], images: torch.Tensor, labels: torch.Tensor,
+                     epsilons: Sequence[float], spec: InputSpec,
+                     attack: fb.attacks.Attack | None = None) -> dict[Checkpoint, np.ndarray]:
+    """Per checkpoint, whether the attack (default: ``cw_attack()``) fools each image within each ε: a
+    (len(epsilons), N) array of 0/1, the per-image outcomes behind :func:`attack_checkpoints`."""
+    eps = [float(e) for e in epsilons]
+    if not models or not eps or any(not np.isfinite(e) or e < 0 for e in eps):
+        raise ValueError(f"need at least one model and finite ε >= 0, got {len(models)} model(s) and {list(epsilons)!r}")
+    attack = cw_attack() if attack is None else attack
+    fooled = {}
+    for name, model in models.items():
+        check_attack_inputs(model, images, labels, spec)
+        device = model_device(model)
+        with frozen_parameters(model):  # foolbox's .backward() would also fill the weights' .grad
+            _raw, _clipped, success = attack(foolbox_model(model, spec), images.to(device),
+                                             labels.to(device).long(), epsilons=eps)
+        fooled[name] = success.to(torch.int64).cpu().numpy()
+    return fooled
+
+
+def success_frame(fooled: Mapping[Checkpoint, np.ndarray], epsilons: Sequence[float]) -> pd.DataFrame:
+    """:func:`attack_checkpoints`'s frame from per-image outcomes: level by level, method by method, ε by ε."""
+    eps = [float(e) for e in epsilons]
+    frames = []
+    for level in sorted({lvl for _, lvl in fooled}):
+        for (method, lvl), hits in fooled.items():
+            if abs(lvl - level) < 1e-9:
+                counts = hits.sum(axis=1).astype(float)
+                frames.append(pd.DataFrame({"epsilon": eps, "success_rate": (counts / hits.shape[1]).tolist(),
+                                            "fooled": counts.astype(int).tolist(), "n": hits.shape[1],
+                                            "method": method, "level": level}))
     return pd.concat(frames, ignore_index=True)
+
+
+def unit_entries(fooled: Mapping[Checkpoint, np.ndarray], networks: Mapping[Checkpoint, nn.Module],
+                 inputs: torch.Tensor, checkpoints: Mapping[Checkpoint, RunConfig], epsilons: Sequence[float], *,
+                 model: str, dataset: str, fraction: float = TOP_FRACTION) -> list[dict]:
+    """The per-image values the registered claims of Figures 3 and 5 are decided on: per kept network, attack success
+    (0/1) at each ε and the top-pixel saliency share of each image whose map is not all zero."""
+    entries = []
+    for (method, level), network in networks.items():
+        config = checkpoints[(method, level)]
+        common = {"model": model, "dataset": dataset, "method": method, "level": level, "key": config.key,
+                  "seed": config.seed}
+        for i, eps in enumerate(epsilons):
+            entries.append({**common, "metric": "attack_success", "epsilon": float(eps),
+                            "values": fooled[(method, level)][i].tolist()})
+        shares = top_share(saliency_maps(network, inputs), fraction)
+        entries.append({**common, "metric": "top_share", "values": shares[~torch.isnan(shares)].tolist()})
+    return entries
+
+
+def record_units(fooled: Mapping[Checkpoint, np.ndarray], networks: Mapping[Checkpoint, nn.Module],
+                 inputs: torch.Tensor, checkpoints: Mapping[Checkpoint, RunConfig], epsilons: Sequence[float],
+                 results_root: str | os.PathLike, *, model: str, dataset: str) -> Path:
+    """Write :func:`unit_entries` to ``<results>/claims/robustness-units.json`` for the summary page; its path."""
+    from prunekit.paper.checks import record_units as write
+
+    return write("robustness", "image", unit_entries(fooled, networks, inputs, checkpoints, epsilons, model=model,
+                                                     dataset=dataset), results_root)
 
 
 # ------------------------------------------------------------------------------------------ the chapter page
 # What the robustness notebook shows and checks; the notebook only calls these and displays their results.
 
-LEDGER: tuple[tuple[str, str], ...] = (
-    ("snip-input-layer", "Fig. 4: SNIP's bias towards earlier layers"),
-    ("snip-it-parabola", "Fig. 4: a downward parabola-like shape for SNIP-it (before)"),
-    ("snip-it-parabola", "Fig. 4: a downward parabola-like shape for SNIP-it (during)"),
-    ("snip-saliency-few-pixels", "Fig. 3: SNIP overfits on few pixels, compared to GraSP and SNIP-it (before)"),
-    ("snip-it-robustness", "Fig. 5: SNIP-it improves in robustness from SNIP (before training)"),
-    ("snip-it-robustness", "Fig. 5: SNIP-it improves in robustness from SNIP (during training)"),
-)
+# Section 5's statements that are registered claims (prunekit.paper.registry): the summary page decides them under
+# the one statistical rule, per image (robustness-units.json, written by record_units) or per seed (the records).
+# This page's table reads every statement descriptively on one network and names the claim beside it.
+REGISTERED: dict[str, str] = {
+    "Fig. 4: SNIP's bias towards earlier layers": "cpu-fig4-snip-earlier-hardest",
+    "Fig. 4: a downward parabola-like shape for SNIP-it (before)": "cpu-fig4-snip-it-parabola",
+    "Fig. 4: a downward parabola-like shape for SNIP-it (during)": "cpu-fig4-snip-it-during-parabola",
+    "Fig. 3: SNIP overfits on few pixels, compared to GraSP and SNIP-it (before)":
+        "cpu-fig3-snip-more-concentrated-than-grasp, cpu-fig3-snip-more-concentrated-than-snip-it",
+    "Fig. 5: SNIP-it improves in robustness from SNIP (before training)": "cpu-fig5a-snip-it-more-robust-than-snip",
+    "Fig. 5: … in the low-distance regime ℓ2 ≤ 1": "cpu-fig5b-low-distance-snip-it-more-robust",
+    "Fig. 5: SNIP-it improves in robustness from SNIP (during training)":
+        "cpu-fig5a-snip-it-during-more-robust-than-snip",
+}
+# The statements this page still records as checks of this edition: none, since every one it recorded is registered
+# above (a statement is counted once, as a claim).
+LEDGER: tuple[tuple[str, str], ...] = ()
 LOW_DISTANCE = 1.0  # Section 5's "low-distance regime where the ℓ2-norm ≤ 1"
 
 
@@ -423,11 +495,14 @@ def section5_rows(m: Section5) -> list[tuple[str, str, str, bool]]:
 
 
 def comparison_table(rows: Sequence[tuple[str, str, str, bool]], focus: float) -> pd.DataFrame:
-    """Section 5's statements beside what measures them here and whether they hold."""
+    """Section 5's statements beside what measures them here, whether they hold here, and the registered claim that
+    decides the statement under the one rule (if any)."""
     from prunekit.paper.plots import percent_label
 
-    return pd.DataFrame(rows, columns=["figure", "Section 5 says", f"measured here (κ = {percent_label(focus)})",
-                                       "holds here"])
+    table = pd.DataFrame(rows, columns=["figure", "Section 5 says", f"measured here (κ = {percent_label(focus)})",
+                                        "holds here"])
+    table["registered claim (summary page)"] = [REGISTERED.get(f"{fig}: {text}", "") for fig, text, *_ in rows]
+    return table
 
 
 def ledger_entries(rows: Sequence[tuple[str, str, str, bool]], model: str, focus: float) -> list:
@@ -507,8 +582,10 @@ def observations_text(m: Section5, *, concentration: pd.DataFrame, kept: pd.Data
         f"starts at the network's error rate on these images (ε = 0: HoyerSquare {errors['hoyersquare']:.0%}, the "
         f"others {errors.drop('hoyersquare').min():.0%}–{errors.drop('hoyersquare').max():.0%}). With {n_images} "
         f"images and one network per method a success rate carries a standard error of up to "
-        f"{np.sqrt(0.25 / n_images):.0%}, so differences of a few points between methods are not significant; the "
-        "paper's \"significantly\" is not tested here."
+        f"{np.sqrt(0.25 / n_images):.0%}, so differences of a few points between methods are not significant by "
+        "themselves; the paper's \"significantly\" is tested on the summary page, where the registered claims compare "
+        "the methods image by image under the book's one rule (and say nothing about other networks of the same "
+        "method: one network per method and level is attacked)."
     )
 
 
@@ -519,11 +596,16 @@ __all__ = [
     "PAPER_KAPPA",
     "PAPER_LEVELS",
     "LEDGER",
+    "REGISTERED",
     "AttackBudget",
     "Section5",
     "at_level",
     "attack_budget",
     "attack_checkpoints",
+    "fooled_per_image",
+    "record_units",
+    "success_frame",
+    "unit_entries",
     "blank_pixels",
     "blank_view",
     "blind_text",

@@ -17,12 +17,13 @@ from prunekit.experiments.record import RunRecord
 from prunekit.experiments.store import ResultStore
 from prunekit.paper.checks import load_claims
 from prunekit.paper.evidence import RULE, VERDICTS
-from prunekit.paper.registry import CLAIMS, amendments_frame, claims_frame
+from prunekit.paper.registry import (AWAITING_DATA, AWAITING_RUNS, CLAIMS, amendments_frame, claims_frame,
+                                     load_profile_units)
 
-AWAITING = "awaiting runs"
-VERDICT_ORDER = (*VERDICTS, AWAITING)
+AWAITING = AWAITING_RUNS
+VERDICT_ORDER = (*VERDICTS, AWAITING_RUNS, AWAITING_DATA)
 CLAIM_COLUMNS = {"where": "where in the paper", "sentence": "the paper says", "reading": "our reading",
-                 "test": "test", "evidence": "our numbers (n per side)", "verdict": "verdict",
+                 "test": "test", "unit": "unit", "evidence": "our numbers (n per side)", "verdict": "verdict",
                  "setting": "our setting"}
 
 
@@ -37,23 +38,32 @@ def records_by_profile(results_root: str | Path) -> dict[str, list[RunRecord]]:
     return {p: ResultStore(root / p).records() for p in claim_profiles() if (root / p).is_dir()}
 
 
-def registered_claims(records: dict[str, Sequence[RunRecord]]) -> pd.DataFrame:
-    """One row per registered claim, verdicts decided on each claim's own profile's records."""
-    return claims_frame(records)
+def units_by_profile(results_root: str | Path, profiles: Iterable[str]) -> dict[str, dict[str, dict]]:
+    """Per profile, the chapters' per-unit files its claims need (written by the chapters' pages, by chapter)."""
+    return {p: load_profile_units(results_root, p) for p in profiles}
+
+
+def registered_claims(records: dict[str, Sequence[RunRecord]],
+                      units: dict[str, dict[str, dict]] | None = None) -> pd.DataFrame:
+    """One row per registered claim, verdicts decided on each claim's own profile's records and units files."""
+    return claims_frame(records, units)
 
 
 def verdict_counts(claims: pd.DataFrame) -> dict[str, int]:
-    """How many registered claims hold, are contradicted, inconclusive or still await their runs."""
+    """How many registered claims hold, are contradicted, inconclusive or still await their runs or data."""
     counts = claims["verdict"].value_counts()
     return {verdict: int(counts.get(verdict, 0)) for verdict in VERDICT_ORDER}
 
 
 def counts_sentence(counts: dict[str, int]) -> str:
     """The ledger in one sentence, contradicted claims named as plainly as those that hold."""
-    decided = sum(counts[v] for v in VERDICTS)
-    text = (f"Of the {decided + counts[AWAITING]} registered claims, {counts['holds']} hold, "
+    total = sum(counts.values())
+    text = (f"Of the {total} registered claims, {counts['holds']} hold, "
             f"{counts['contradicted']} are contradicted by our runs and {counts['inconclusive']} are inconclusive")
-    return text + (f"; {counts[AWAITING]} await their runs." if counts[AWAITING] else ".")
+    waiting = [f"{counts[state]} {what}" for state, what in ((AWAITING_RUNS, "await their runs"),
+                                                             (AWAITING_DATA, "await their chapter's data"))
+               if counts.get(state)]
+    return text + (f"; {' and '.join(waiting)}." if waiting else ".")
 
 
 def claims_table(claims: pd.DataFrame) -> pd.DataFrame:
@@ -85,6 +95,6 @@ def checks_sentence(checks: pd.DataFrame, chapters: Sequence[str]) -> str:
     return text + (f" Chapters that record no checks: {', '.join(silent)}." if silent else "")
 
 
-__all__ = ["AWAITING", "RULE", "amendments_frame", "chapter_checks", "checks_sentence", "claim_profiles",
+__all__ = ["AWAITING", "AWAITING_DATA", "AWAITING_RUNS", "RULE", "amendments_frame", "chapter_checks", "checks_sentence", "claim_profiles",
            "claims_table", "counts_sentence", "records_by_profile", "registered_claims", "stale_lines",
-           "verdict_counts"]
+           "units_by_profile", "verdict_counts"]
