@@ -393,7 +393,8 @@ def _cmd_freshness(args: argparse.Namespace) -> int:
 
 def _chapters_records(store, chapters: Sequence[str]) -> list:
     """The stored records the named book chapters read, each once, in chapter order (profile: the store's name)."""
-    from prunekit.paper.coverage import chapter_requests, stored_requests
+    from prunekit.paper.coverage import chapter_requests
+    from prunekit.paper.runs import stored_requests
 
     records: dict[str, object] = {}
     for name in chapters:

@@ -184,14 +184,16 @@ def verify(store: ResultStore, sample: Sequence[RunRecord], data_root: str | Non
     return checks
 
 
-def stale_note(records: Sequence[RunRecord], store: ResultStore) -> str:
-    """One line for the top of a page: how many of the store's ``records`` today's code would compute anew."""
+def stale_note(records: Sequence[RunRecord], store: ResultStore, scope: str | None = None) -> str:
+    """One line for the top of a page: how many of ``records`` (the store's, or those ``scope`` names, e.g.
+    'this page reads') today's code would compute anew."""
     stale = stale_records(records, store)
     where = f"`results/{store.root.name}/`"
+    which = f"records {scope} (from {where})" if scope else f"records in {where}"
     if not stale:
-        return (f"All {len(records)} records in {where} were computed by today's code or by code checked to compute "
+        return (f"All {len(records)} {which} were computed by today's code or by code checked to compute "
                 f"the same numbers.")
-    return (f"**{len(stale)} of the {len(records)} records in {where} are stale**: computed by a code version not "
+    return (f"**{len(stale)} of the {len(records)} {which} are stale**: computed by a code version not "
             f"checked to give today's numbers (`prunekit results --stale` lists them, `--refresh` re-runs them); "
             f"the numbers on this page come from them.")
 

@@ -25,11 +25,10 @@ from typing import Any
 import pandas as pd
 
 from prunekit.experiments.freshness import stale_records
-from prunekit.experiments.record import RunRecord
 from prunekit.experiments.store import ResultStore
 from prunekit.paper.book import BookPaths, notebook_order, project_root
 from prunekit.paper.prologue import open_page
-from prunekit.paper.runs import Requests
+from prunekit.paper.runs import Requests, stored_requests
 
 PAGE_PARAMETERS = ("profile", "dataset", "results_dir", "seeds")  # what open_page takes, not requests()
 
@@ -99,12 +98,6 @@ def _coverage_row(name: str, requests: Requests, store: ResultStore) -> dict[str
     hours = sum(float(r.resources.get("total_seconds", 0.0)) for r in stale) / 3600
     return {"chapter": name, "requested": len(requests.keys()), "stored": len(stored), "missing": len(absent),
             "stale": len(stale), "stale_cpu_hours": round(hours, 2)}
-
-
-def stored_requests(requests: Requests, store: ResultStore) -> list[RunRecord]:
-    """The stored records of ``requests``, each run once."""
-    unique = {c.key: c for c in (*requests.runs, *requests.kept_models)}
-    return [r for r in (store.get(c) for c in unique.values()) if r is not None]
 
 
 def stale_keys(profile: str, chapters: Sequence[str], results_dir: str | os.PathLike | None = None,

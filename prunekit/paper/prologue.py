@@ -20,6 +20,7 @@ from prunekit.experiments.freshness import stale_note
 from prunekit.experiments.profiles import Profile, get_profile
 from prunekit.experiments.store import ResultStore
 from prunekit.paper.book import results_dir_for
+from prunekit.paper.runs import Requests, stored_requests
 from prunekit.training.loop import resolve_device
 
 SMOKE_NOTE = ("**Smoke profile**: tiny data and one epoch; the numbers on this page are noise, "
@@ -97,16 +98,20 @@ def _inline_figures() -> None:
         shell.run_line_magic("matplotlib", "inline")
 
 
-def produced_by(page: Page, details: str) -> Markdown:
-    """The line under a chapter's title: profile, data, ``details`` (what this page ran), versions, device."""
+def produced_by(page: Page, details: str, reads: Requests | None = None) -> Markdown:
+    """The line under a chapter's title: profile, data, ``details`` (what this page ran), versions, device, and
+    how many of the records the page ``reads`` (its chapter's requests; else the whole store's) are stale."""
     data = f" on real {page.info.name.upper()}" if page.info is not None else ""
     text = (f"**This page was produced by** the `{page.profile.name}` profile ({page.profile.description}){data}: "
             f"{details.rstrip('.')}; prunekit {__version__}, torch {torch.__version__}, "
             f"on {page.device.type.upper()}.")
     if page.profile.name == "smoke":
         text += "\n\n" + SMOKE_NOTE
-    records = page.store.records()
-    freshness = stale_note(records, page.store) if records else ""
+    if reads is not None:
+        records, scope = stored_requests(reads, page.store), "this page reads"
+    else:
+        records, scope = page.store.records(), None
+    freshness = stale_note(records, page.store, scope) if records else ""
     return Markdown(text + ("\n\n" + freshness if freshness else ""))
 
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from prunekit.experiments.profiles import Profile
 from prunekit.experiments.config import RunConfig
+from prunekit.experiments.record import RunRecord
 from prunekit.experiments.store import ResultStore
 from prunekit.experiments.sweep import missing
 
@@ -50,9 +51,15 @@ class Requests:
         return {c.key for c in (*self.runs, *self.kept_models)}
 
 
+def stored_requests(requests: Requests, store: ResultStore) -> list[RunRecord]:
+    """The stored records of ``requests``, each run once."""
+    unique = {c.key: c for c in (*requests.runs, *requests.kept_models)}
+    return [r for r in (store.get(c) for c in unique.values()) if r is not None]
+
+
 def requesting(runs: Iterable[RunConfig] = (), kept_models: Iterable[RunConfig] = ()) -> Requests:
     """A :class:`Requests` of ``runs`` and ``kept_models``."""
     return Requests(tuple(runs), tuple(kept_models))
 
 
-__all__ = ["Requests", "grid_note", "profile_levels", "requesting"]
+__all__ = ["Requests", "grid_note", "profile_levels", "requesting", "stored_requests"]

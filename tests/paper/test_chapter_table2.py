@@ -40,8 +40,11 @@ def test_ordering_claims_skip_methods_not_run_and_keep_ledger_ids():
     claims = chapter.ordering_claims(runs, ["mlp5"], ["snip-it", "snip"])
     assert list(claims["id"]) == ["before-beats-snip"]
     assert bool(claims["holds"].iloc[0]) and claims["levels"].iloc[0] == "98%"
-    (ledger,) = chapter.ledger(claims, "mnist")
-    assert ledger.id == "before-beats-snip" and ledger.ours.startswith("MLP5, MNIST: ")
+    assert chapter.ledger(claims, "mnist") == []  # a registered claim (cpu-before-beats-snip): not counted twice
+    both = chapter.ordering_claims(_runs({("snip-it-during", 0.9): 0.95, ("snip-it", 0.9): 0.94}), ["mlp5"],
+                                   ["snip-it-during", "snip-it"])
+    (ledger,) = chapter.ledger(both, "mnist")
+    assert ledger.id == "during-beats-before" and ledger.ours.startswith("MLP5, MNIST: ")
 
 
 def test_ablation_verdict_depends_on_the_largest_loss():

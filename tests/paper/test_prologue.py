@@ -80,3 +80,23 @@ def test_produced_by_says_how_many_records_of_the_store_are_stale(tmp_path):
     ResultStore(tmp_path).put(dataclasses.replace(record, provenance={**record.provenance,
                                                                       "source_hash": "0123456789abcdef"}))
     assert "**1 of the 1 records in `results/" in produced_by(page, "one run").data
+
+
+def test_produced_by_counts_stale_records_among_those_the_page_reads(tmp_path):
+    import dataclasses
+
+    from prunekit.experiments.config import RunConfig
+    from prunekit.experiments.record import source_hash
+    from prunekit.experiments.store import ResultStore
+    from prunekit.paper.runs import requesting
+    from tests.sweep_helpers import fake_record
+
+    page = open_page("cpu", dataset=None, results_dir=tmp_path, inline_figures=False)
+    read, other = (RunConfig(model="mlp5", dataset="mnist", epochs=1, device="cpu", seed=s) for s in (0, 1))
+    for config, version in ((read, source_hash()), (other, "0123456789abcdef")):
+        record = fake_record(config)
+        ResultStore(tmp_path).put(dataclasses.replace(record, provenance={**record.provenance, "source_hash": version}))
+    assert "1 of the 2 records in" in produced_by(page, "two runs").data  # the store's count
+    line = produced_by(page, "one run", reads=requesting([read])).data
+    assert "All 1 records this page reads" in line and "are stale" not in line  # it reads only the fresh one
+    assert "**1 of the 1 records this page reads" in produced_by(page, "x", reads=requesting([other])).data

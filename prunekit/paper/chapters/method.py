@@ -262,21 +262,13 @@ def accuracy_text(agg: pd.DataFrame, runs: pd.DataFrame, levels: Sequence[float]
 
 def ledger(identity: ElasticityIdentity, schedule: Sequence[float], kappa: float, at: pd.DataFrame,
            layer_checks: Mapping[str, bool], runs: pd.DataFrame) -> list[CheckedClaim]:
-    """The chapter's checks as the book's claims ledger records them."""
-    input_kept = {c: at.loc[at.index.min(), c] for c in ("snip", "snip-it")}
-    evidence, holds = before_beats_snip(runs)
+    """The chapter's checks of this edition. SNIP's input-layer bias and SNIP-it before ≥ SNIP, which the page
+    shows too, are registered claims (cpu-fig4-snip-earlier-hardest, cpu-before-beats-snip), not checks."""
     return [
         check("method", "criterion-is-elasticity",
               f"equal on all {identity.n_weights:,} MLP5 weights: largest difference {identity.max_diff:.1e} "
               f"(largest elasticity {identity.largest:.3g})", identity.holds),
         check("method", "schedule", ", ".join(f"{k:g}" for k in schedule), matches_appendix_d(schedule)),
-        check("method", "snip-input-layer",
-              f"before training at κ = {percent_label(kappa)}: SNIP keeps {input_kept['snip']:.1%} of the input layer "
-              f"(its most pruned layer), SNIP-it {input_kept['snip-it']:.1%}",
-              bool(layer_checks["SNIP's input layer is its most pruned layer"]
-                   and layer_checks["SNIP keeps fewer input-layer weights than SNIP-it"])),
-        check("method", "before-beats-snip", evidence, holds,
-              claim="SNIP-it (before) ≥ SNIP in mean accuracy at every κ ≥ 98 % (MLP5, MNIST)"),
     ]
 
 

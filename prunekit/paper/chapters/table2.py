@@ -144,10 +144,15 @@ def ordering_claims(plain: pd.DataFrame, models: Sequence[str], methods: Sequenc
     return pd.DataFrame(rows)
 
 
+# Ordering checks whose claim the registry tests under its one rule (registered id in brackets): the page still
+# shows them, the chapters' checks no longer count them, so nothing is counted twice.
+REGISTERED: dict[str, str] = {"during-beats-imp": "cpu-during-beats-imp", "before-beats-snip": "cpu-before-beats-snip"}
+
+
 def ledger(claims: pd.DataFrame, dataset: str) -> list[CheckedClaim]:
-    """The ordering claims as the book's claims ledger records them."""
+    """The ordering claims the registry does not test, as the chapters' checks record them."""
     return [check("table2", c["id"], f"{c['model'].upper()}, {dataset.upper()}: {c['evidence']}", c["holds"],
-                  claim=c["claim"]) for _, c in claims.iterrows()]
+                  claim=c["claim"]) for _, c in claims.iterrows() if c["id"] not in REGISTERED]
 
 
 def summary(tables: Mapping[str, pd.DataFrame], claims: pd.DataFrame) -> str:
