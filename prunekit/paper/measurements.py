@@ -8,8 +8,10 @@ exists; otherwise it measures, stores atomically and returns. Where nothing may 
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import pandas as pd
@@ -20,6 +22,12 @@ from prunekit.experiments.sweep import MissingRunsError, NO_TRAIN_ENV, training_
 log = logging.getLogger(__name__)
 
 FOLDER = "measurements"
+
+
+def settings_key(settings: Mapping[str, object]) -> str:
+    """A short digest of the settings a cached measurement depends on (its name changes when they do)."""
+    text = json.dumps(dict(settings), sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 
 def measurement_path(store: ResultStore, name: str) -> Path:
@@ -44,4 +52,4 @@ def cached_frame(store: ResultStore, name: str, measure: Callable[[], pd.DataFra
     return pd.read_json(path, orient="table")  # the page shows exactly what a rebuild will read
 
 
-__all__ = ["FOLDER", "cached_frame", "measurement_path"]
+__all__ = ["FOLDER", "cached_frame", "measurement_path", "settings_key"]

@@ -150,3 +150,42 @@ def test_the_ledger_leaves_out_claims_without_runs_and_names_their_ids():
     assert entries[0].ours.startswith("MLP5, MNIST: ")
     table = chapter.claims_table(claims)
     assert list(table["claim"]) == list(claims) and table["holds"].isna().sum() == 1
+
+
+def _sparse_times(speedups, flops=(10.0, 20.0, 50.0, 200.0)):
+    import pandas as pd
+
+    n = len(speedups)
+    return pd.DataFrame({"sparsity": [0.9, 0.95, 0.98, 0.995][:n], "sparse_layers": [4] * n, "threads": [2] * n,
+                         "unpruned_s": [3.0] * n, "masked_s": [3.1] * n, "sparse_s": [3.0 / s for s in speedups],
+                         "speedup": list(speedups), "speedup_vs_masked": [3.1 / 3.0 * s for s in speedups],
+                         "ratio_min": [s - 0.1 for s in speedups], "ratio_median": list(speedups),
+                         "ratio_max": [s + 0.1 for s in speedups], "flops_reduction": list(flops[:n])})
+
+
+def test_sparse_kernel_text_reports_the_measured_speedups_against_the_flops():
+    from prunekit.paper.chapters import costs
+
+    text = costs.sparse_kernel_text(_sparse_times([0.9, 1.5, 2.2, 2.5]))
+    assert "0.90×, 1.50×, 2.20×, 2.50×" in text and "2.50× at κ = 99.5%" in text
+    assert "1–9 %" in text  # 2.5 of 200 up to 0.9 of 10: the share of the FLOPs reduction realised
+    assert "take 1.03× the unpruned" in text
+    assert "Below κ = 95%" in text  # the 0.9× level is named as not paying for itself
+    assert "Below" not in costs.sparse_kernel_text(_sparse_times([1.2, 1.5]))
+
+
+def test_sparse_kernel_view_shows_every_level_with_its_spread():
+    from prunekit.paper.chapters import costs
+
+    view = costs.sparse_kernel_view(_sparse_times([1.2, 2.0]))
+    assert list(view["κ"]) == ["90%", "95%"] and list(view["per-round ratio min–max (×)"]) == ["1.10–1.30", "1.90–2.10"]
+
+
+def test_sparse_kernel_times_are_read_back_and_never_measured_where_training_is_forbidden(tmp_path, monkeypatch):
+    from prunekit.experiments.store import ResultStore
+    from prunekit.experiments.sweep import MissingRunsError
+    from prunekit.paper.chapters import costs
+
+    monkeypatch.setenv("PRUNEKIT_NO_TRAIN", "1")
+    with pytest.raises(MissingRunsError, match="costs-sparse-kernels"):
+        costs.sparse_kernel_times(ResultStore(tmp_path))

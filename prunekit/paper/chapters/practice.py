@@ -9,8 +9,6 @@ back from the store (:func:`prunekit.paper.measurements.cached_frame`).
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 import os
 import shutil
@@ -28,7 +26,7 @@ from prunekit.experiments.store import ResultStore
 from prunekit.measure.interleave import Spread, interleaved_times, paired_ratios
 from prunekit.measure.network import batch_seconds, parameter_count, random_batch
 from prunekit.paper.book import project_root
-from prunekit.paper.measurements import cached_frame
+from prunekit.paper.measurements import cached_frame, settings_key
 from prunekit.pruning.artifact import save
 from prunekit.pruning.prunability import NO_WEIGHT, module_flops
 from prunekit.pruning.targets import TargetReport, TargetResult
@@ -80,12 +78,6 @@ def scoring_data(model: nn.Module, dataset: str, samples: int) -> tuple[ScoringD
     """The first ``samples`` training images, fitted to the model's input channels, and what fitting did."""
     notes: list[str] = []
     return fit_channels(dataset_samples(dataset, samples, None), model, notes.append), notes
-
-
-def settings_key(settings: Mapping[str, object]) -> str:
-    """A short digest of the settings a cached measurement depends on (its name changes when they do)."""
-    text = json.dumps(dict(settings), sort_keys=True, default=str)
-    return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 
 # ------------------------------------------------------------------------------------------------ 1. inspect
@@ -320,5 +312,5 @@ def budget_settings(model: str, seed: int, budget: PracticeBudget, **targets: ob
 __all__ = ["DOWNLOADS", "FittedBatches", "PracticeBudget", "artifact_spec", "budget_settings", "build_network",
            "cached_timings", "cached_training", "channel_widths", "download_folder", "download_links",
            "per_layer_table", "practice_budget", "prunability_prose", "prunability_table", "same_outputs",
-           "scoring_data", "scoring_options", "settings_key", "ship", "shrunk_share", "size_table", "speed_prose",
+           "scoring_data", "scoring_options", "ship", "shrunk_share", "size_table", "speed_prose",
            "target_prose", "target_summary", "time_networks", "train_briefly", "training_prose"]
