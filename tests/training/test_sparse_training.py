@@ -102,13 +102,7 @@ class _nothing:
 
 
 def test_one_epoch_gives_the_masked_dense_loss_curve_and_pruned_weights_stay_zero():
-    model = tiny_mlp()
-    _random_masks(model, density=0.1, seed=1)
-    twin = copy.deepcopy(model)
-    x, y = toy_data(640)
-    batches = [(x[i:i + 64], y[i:i + 64]) for i in range(0, 640, 64)]
-    dense_losses = _step_losses(model, batches, sparse=False)
-    sparse_losses = _step_losses(twin, batches, sparse=True)
+    model, twin, dense_losses, sparse_losses = _dense_and_sparse_twins(tiny_mlp())
     assert sparse_losses == pytest.approx(dense_losses, rel=1e-4, abs=1e-5)
     assert dense_losses[-1] < dense_losses[0]
     for name, layer in prunable_layers(twin).items():
@@ -181,14 +175,17 @@ def test_activations_stay_feature_major_only_between_layout_safe_modules():
     assert [type(m) for m in mlp5_like] == [type(m) for m in _fast_dropout_mlp()]  # every module put back
 
 
-def test_the_feature_major_path_gives_the_masked_dense_loss_curve():
-    model = _fast_dropout_mlp()
+def _dense_and_sparse_twins(model: nn.Module) -> tuple[nn.Module, nn.Module, list[float], list[float]]:
+    """``model`` masked at 10 % density and its twin, trained step by step masked-dense and with sparse kernels."""
     _random_masks(model, density=0.1, seed=1)
     twin = copy.deepcopy(model)
     x, y = toy_data(640)
     batches = [(x[i:i + 64], y[i:i + 64]) for i in range(0, 640, 64)]
-    dense_losses = _step_losses(model, batches, sparse=False)
-    sparse_losses = _step_losses(twin, batches, sparse=True)
+    return model, twin, _step_losses(model, batches, sparse=False), _step_losses(twin, batches, sparse=True)
+
+
+def test_the_feature_major_path_gives_the_masked_dense_loss_curve():
+    model, twin, dense_losses, sparse_losses = _dense_and_sparse_twins(_fast_dropout_mlp())
     assert sparse_losses == pytest.approx(dense_losses, rel=1e-4, abs=1e-5)
     assert dense_losses[-1] < dense_losses[0]
     for (name, a), b in zip(model.named_buffers(), twin.buffers()):  # BatchNorm's running statistics too
