@@ -625,6 +625,16 @@ def _sides(claim: Claim) -> list[Side]:
     return [claim.test.a] + ([claim.test.b] if claim.test.b is not None else [])
 
 
+def deciding_records(claim: Claim, records: Sequence[RunRecord]) -> list[RunRecord]:
+    """The run records the claim's record-based sides read (a side on a units file reads no record)."""
+    found: dict[str, RunRecord] = {}
+    for side in _sides(claim):
+        if not side.units:
+            for level_records in side_records(side, records, claim).values():
+                found.update((r.key, r) for r in level_records)
+    return list(found.values())
+
+
 def unit_chapters(claim: Claim) -> list[str]:
     """The chapters whose units files decide ``claim`` (none for a claim on run records)."""
     return list(dict.fromkeys(side.units for side in _sides(claim) if side.units))

@@ -62,3 +62,24 @@ def test_units_files_are_found_per_profile_and_a_missing_one_is_left_out(tmp_pat
     claims = summary.registered_claims({}, units).set_index("id")
     assert claims.loc["cpu-mlp5-elasticity-few-unit-elastic", "verdict"] in ("holds", "contradicted", "inconclusive")
     assert claims.loc["cpu-lenet5-elasticity-few-unit-elastic", "verdict"] == "awaiting data"  # no entry for LeNet5
+
+
+def test_each_claim_says_how_many_of_the_runs_it_reads_are_stale():
+    from tests.paper.test_registry import _records
+
+    during = _records("snip-it", "during", 0.98, [0.97, 0.972, 0.971])
+    imp = _records("imp-global", "during", 0.98, [0.96, 0.961, 0.962])
+    unread = _records("snip-it", "before", 0.5, [0.1, 0.1])  # stale too, but no Table 3 claim reads it
+    records = {"mnist-paper": during + imp + unread}
+    stale = {"mnist-paper": {during[0].key, unread[0].key}}
+    claims = summary.registered_claims(records, None, stale).set_index("id")
+    assert claims.loc["t3-during-beats-imp-global", "stale"] == "1 of 6"
+    assert claims.loc["t3-during-beats-snip", "stale"] == "1 of 3"  # SNIP's runs are missing: only SNIP-it's read
+    assert claims.loc["cpu-fig3-snip-more-concentrated-than-grasp", "stale"] == "—"  # decided on a units file
+
+
+def test_the_stale_sentence_counts_decided_claims_that_read_stale_runs():
+    claims = pd.DataFrame({"verdict": ["holds", "contradicted", "awaiting runs", "inconclusive"],
+                           "stale": ["2 of 6", "0 of 6", "3 of 3", "—"]})
+    assert summary.stale_sentence(claims).startswith("1 of the 3 decided claims read stale runs")
+    assert summary.stale_sentence(claims.assign(stale="0 of 6")).startswith("Every one of the 3 decided claims")

@@ -17,14 +17,14 @@ from prunekit.experiments.record import RunRecord
 from prunekit.experiments.store import ResultStore
 from prunekit.paper.checks import load_claims
 from prunekit.paper.evidence import RULE, VERDICTS
-from prunekit.paper.registry import (AWAITING_DATA, AWAITING_RUNS, CLAIMS, amendments_frame, claims_frame,
-                                     load_profile_units)
+from prunekit.paper.registry import (AWAITING_DATA, AWAITING_RUNS, CLAIMS, amendments_frame, claims_by_id,
+                                     claims_frame, deciding_records, load_profile_units)
 
 AWAITING = AWAITING_RUNS
 VERDICT_ORDER = (*VERDICTS, AWAITING_RUNS, AWAITING_DATA)
 CLAIM_COLUMNS = {"where": "where in the paper", "sentence": "the paper says", "reading": "our reading",
                  "test": "test", "unit": "unit", "evidence": "our numbers (n per side)", "verdict": "verdict",
-                 "setting": "our setting"}
+                 "stale": "stale runs", "setting": "our setting"}
 
 
 def claim_profiles() -> list[str]:
@@ -44,9 +44,37 @@ def units_by_profile(results_root: str | Path, profiles: Iterable[str]) -> dict[
 
 
 def registered_claims(records: dict[str, Sequence[RunRecord]],
-                      units: dict[str, dict[str, dict]] | None = None) -> pd.DataFrame:
-    """One row per registered claim, verdicts decided on each claim's own profile's records and units files."""
-    return claims_frame(records, units)
+                      units: dict[str, dict[str, dict]] | None = None,
+                      stale: dict[str, set[str]] | None = None) -> pd.DataFrame:
+    """One row per registered claim, verdicts decided on each claim's own profile's records and units files, and
+    how many of the runs it reads are stale (``stale``: per profile, the stale records' keys)."""
+    frame = claims_frame(records, units)
+    by_id = claims_by_id()
+    frame["stale"] = [_stale_share(by_id[i], records.get(p, []), (stale or {}).get(p, set()))
+                      for i, p in zip(frame["id"], frame["profile"])]
+    return frame
+
+
+def _stale_share(claim, records: Sequence[RunRecord], stale: set[str]) -> str:
+    """'k of n' over the runs a claim reads ('—' for a claim on a chapter's units file or without runs yet)."""
+    read = deciding_records(claim, records)
+    return f"{sum(r.key in stale for r in read)} of {len(read)}" if read else "—"
+
+
+def stale_sentence(claims: pd.DataFrame) -> str:
+    """How many decided claims rest, wholly or in part, on runs today's code would compute differently."""
+    decided = claims[claims["verdict"].isin(VERDICTS)]
+    on_stale = [s for s in decided["stale"] if s != "—" and not s.startswith("0 of")]
+    if not on_stale:
+        return f"Every one of the {len(decided)} decided claims reads runs computed by today's code (or code checked to match)."
+    return (f"{len(on_stale)} of the {len(decided)} decided claims read stale runs (column 'stale runs'): their verdicts "
+            f"may move when those runs are refreshed.")
+
+
+def stale_keys_by_profile(records: dict[str, Sequence[RunRecord]], results_root: str | Path) -> dict[str, set[str]]:
+    """Per store, the keys of the records today's code would compute differently."""
+    root = Path(results_root)
+    return {p: {r.key for r in stale_records(rs, ResultStore(root / p))} for p, rs in records.items()}
 
 
 def verdict_counts(claims: pd.DataFrame) -> dict[str, int]:
