@@ -131,16 +131,25 @@ def rerun(record: RunRecord, data_root: str | None = None) -> RunRecord:
         return run(record.config, progress=False, data_root=data_root)
 
 
-def refresh(store: ResultStore, records: Sequence[RunRecord], data_root: str | None = None) -> None:
+def refresh(store: ResultStore, records: Sequence[RunRecord], data_root: str | None = None) -> int:
     """Re-run ``records`` under today's code (this process's thread count) and overwrite them, with their
-    trained networks where the store keeps one."""
+    trained networks where the store keeps one; a record another process refreshed meanwhile is skipped (workers
+    whose shares were drawn from different stale lists do not repeat each other). Returns how many ran."""
+    ran = 0
+    fresh = equivalent_sources(shared_ledger(store), source_hash())
     for record in tqdm(records, desc="refresh", unit="run"):
+        now = store.get(record.config)
+        if now is not None and record_source(now) in fresh:
+            log.info("skipped %s: refreshed meanwhile", record.key)
+            continue
+        ran += 1
         keep = store.has_model(record.config)
         new = run(record.config, progress=False, data_root=data_root, keep_model=keep)
         store.put(new)
         if keep:
             store.put_model(new, new.model)
         log.info("refreshed %s: %s", record.key, "same numbers" if not differences(record, new) else "new numbers")
+    return ran
 
 
 @dataclass(frozen=True)

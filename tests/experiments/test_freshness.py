@@ -140,3 +140,16 @@ def test_cli_narrows_stale_records_to_what_a_chapter_reads(tmp_path, smoke_recor
     out = capsys.readouterr().out
     assert read.key in out and smoke_record.key not in out and "1 of 1 records" in out
     assert main(["results", "--results-dir", str(store.root), "--stale", "--chapter", "setup"]) != 0
+
+
+def test_refresh_skips_a_record_another_worker_refreshed_meanwhile(tmp_path, smoke_record, mnist_data_root_session):
+    from prunekit.experiments.freshness import refresh
+
+    store = _store(tmp_path)
+    old = _from_version(smoke_record, "0123456789abcdef")
+    store.put(old)
+    store.put(smoke_record)  # another worker got there first: the stored record is today's
+    assert refresh(store, [old], data_root=mnist_data_root_session) == 0
+    store.put(old)
+    assert refresh(store, [old], data_root=mnist_data_root_session) == 1
+    assert stale_records(store.records(), store) == []
