@@ -62,6 +62,12 @@ def test_layers_that_miss_are_named_with_the_reason():
     assert lines[-1] == f"time / roofline: {row.ratio:.2f}×" and row.ratio > 1.5
     assert any(line.strip().startswith("fc1:") and "not a multiple of 8" in line and "misses 1.5x" in line
                for line in lines)
+    fc1 = next(layer for layer in row.layers if layer.name == "fc1")
+    busy = fc1.measured_s - fc1.bound.overhead_s  # the kernel's own time against the machine's measured rate
+    limit = {"arithmetic": ("GFLOP/s", fc1.bound.work.flops / busy / 1e9),
+             "memory": ("GB/s", fc1.bound.work.bytes / busy / 1e9)}.get(fc1.bound.limit)
+    if limit is not None:
+        assert any(f", {limit[1]:.3g} {limit[0]} of the" in note for note in fc1.notes)
 
 
 def test_diagnosis_names_the_limit_odd_widths_and_masked_zeros():
