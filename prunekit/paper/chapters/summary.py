@@ -22,9 +22,10 @@ from prunekit.paper.registry import (AWAITING_DATA, AWAITING_RUNS, CLAIMS, amend
 
 AWAITING = AWAITING_RUNS
 VERDICT_ORDER = (*VERDICTS, AWAITING_RUNS, AWAITING_DATA)
-CLAIM_COLUMNS = {"where": "where in the paper", "sentence": "the paper says", "reading": "our reading",
-                 "test": "test", "unit": "unit", "evidence": "our numbers (n per side)", "verdict": "verdict",
-                 "stale": "stale runs", "setting": "our setting"}
+# Seven columns fit the page's full width: the location joins the sentence, the unit joins the test.
+CLAIM_COLUMNS = {"sentence": "the paper says (where)", "reading": "our reading", "test": "test (unit)",
+                 "evidence": "our numbers (n per side)", "verdict": "verdict", "stale": "stale runs",
+                 "setting": "our setting"}
 
 
 def claim_profiles() -> list[str]:
@@ -96,7 +97,9 @@ def counts_sentence(counts: dict[str, int]) -> str:
 
 def claims_table(claims: pd.DataFrame) -> pd.DataFrame:
     """The registered claims as the page shows them, columns renamed for readers."""
-    shown = claims.assign(setting=[f"{s} (store: {p})" for s, p in zip(claims["setting"], claims["profile"])])
+    shown = claims.assign(setting=[f"{s} (store: {p})" for s, p in zip(claims["setting"], claims["profile"])],
+                          sentence=[f"“{s}” ({w})" for s, w in zip(claims["sentence"], claims["where"])],
+                          test=[f"{t} (unit: {u})" for t, u in zip(claims["test"], claims["unit"])])
     return shown[list(CLAIM_COLUMNS)].rename(columns=CLAIM_COLUMNS)
 
 
