@@ -392,17 +392,10 @@ def _cmd_freshness(args: argparse.Namespace) -> int:
 
 
 def _chapters_records(store, chapters: Sequence[str]) -> list:
-    """The stored records the named book chapters read, each once, in chapter order (profile: the store's name)."""
-    from prunekit.paper.coverage import chapter_requests
-    from prunekit.paper.runs import stored_requests
+    """The stored records the named book chapters read, each once (profile: the store's folder name)."""
+    from prunekit.paper.coverage import chapters_records
 
-    records: dict[str, object] = {}
-    for name in chapters:
-        requests = chapter_requests(name, store.root.name, results_dir=store.root)
-        if requests is None:
-            raise ValueError(f"chapter {name!r} reads no stored runs")
-        records |= {r.key: r for r in stored_requests(requests, store) if r.key not in records}
-    return list(records.values())
+    return chapters_records(store.root.name, chapters, results_dir=store.root)
 
 
 def _cmd_results(args: argparse.Namespace, extra: Sequence[str]) -> int:

@@ -25,6 +25,7 @@ from typing import Any
 import pandas as pd
 
 from prunekit.experiments.freshness import stale_records
+from prunekit.experiments.record import RunRecord
 from prunekit.experiments.store import ResultStore
 from prunekit.paper.book import BookPaths, notebook_order, project_root
 from prunekit.paper.prologue import open_page
@@ -80,13 +81,12 @@ def coverage_frame(profile: str, results_dir: str | os.PathLike | None = None,
                    root: str | os.PathLike | None = None, chapters: Sequence[str] | None = None) -> pd.DataFrame:
     """Per chapter that reads stored runs: requested, stored, missing and stale runs, and the stale ones' cost."""
     names = list(chapters) if chapters is not None else notebook_order(BookPaths(project_root(root)))
+    store = open_page(profile, dataset=None, results_dir=results_dir, inline_figures=False).store
     rows = []
     for name in names:
         requests = chapter_requests(name, profile, results_dir, root)
-        if requests is None:
-            continue
-        page_store = open_page(profile, dataset=None, results_dir=results_dir, inline_figures=False).store
-        rows.append(_coverage_row(name, requests, page_store))
+        if requests is not None:
+            rows.append(_coverage_row(name, requests, store))
     return pd.DataFrame(rows, columns=["chapter", "requested", "stored", "missing", "stale", "stale_cpu_hours"])
 
 
@@ -100,18 +100,25 @@ def _coverage_row(name: str, requests: Requests, store: ResultStore) -> dict[str
             "stale": len(stale), "stale_cpu_hours": round(hours, 2)}
 
 
-def stale_keys(profile: str, chapters: Sequence[str], results_dir: str | os.PathLike | None = None,
-               root: str | os.PathLike | None = None) -> list[str]:
-    """The run keys of ``chapters``' stored requests that are stale, chapter by chapter (for a targeted refresh)."""
+def chapters_records(profile: str, chapters: Sequence[str], results_dir: str | os.PathLike | None = None,
+                     root: str | os.PathLike | None = None) -> list[RunRecord]:
+    """The stored records ``chapters`` read, each once, chapter by chapter (ValueError for a chapter reading none)."""
     store = open_page(profile, dataset=None, results_dir=results_dir, inline_figures=False).store
-    keys: list[str] = []
+    records: dict[str, RunRecord] = {}
     for name in chapters:
         requests = chapter_requests(name, profile, results_dir, root)
         if requests is None:
             raise ValueError(f"chapter {name!r} reads no stored runs; the chapters that do: "
                              f"{reading_chapters(root)}")
-        keys += [r.key for r in stale_records(stored_requests(requests, store), store) if r.key not in keys]
-    return keys
+        records |= {r.key: r for r in stored_requests(requests, store) if r.key not in records}
+    return list(records.values())
+
+
+def stale_keys(profile: str, chapters: Sequence[str], results_dir: str | os.PathLike | None = None,
+               root: str | os.PathLike | None = None) -> list[str]:
+    """The run keys of ``chapters``' stored requests that are stale, chapter by chapter (for a targeted refresh)."""
+    store = open_page(profile, dataset=None, results_dir=results_dir, inline_figures=False).store
+    return [r.key for r in stale_records(chapters_records(profile, chapters, results_dir, root), store)]
 
 
 def reading_chapters(root: str | os.PathLike | None = None) -> list[str]:

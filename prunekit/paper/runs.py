@@ -39,9 +39,6 @@ class Requests:
     runs: tuple[RunConfig, ...] = ()
     kept_models: tuple[RunConfig, ...] = ()
 
-    def __add__(self, other: "Requests") -> "Requests":
-        return Requests(self.runs + other.runs, self.kept_models + other.kept_models)
-
     def missing(self, store: ResultStore) -> list[RunConfig]:
         """The requested runs ``store`` lacks: records first, then runs stored without their network."""
         return missing(self.runs, store) + missing(self.kept_models, store, keep_models=True)

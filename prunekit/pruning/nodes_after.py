@@ -272,10 +272,14 @@ class L0Regularisation(StructuredPruner):
         self._record(self._step_from_masks(0, float("nan"), model, watch.stop()), float(self._epochs))
 
 
+def _scheduled(crit: NodeCriterion, sparsity: float, data: object, budget: ScoringBudget) -> StructuredPruner:
+    return ScheduledNodePruning(crit, sparsity, data, budget=budget)
+
+
 # Which training-loop callback carries each structured baseline (looked up along the criterion's class hierarchy).
 _PRUNER_OF: dict[type, Callable[[NodeCriterion, float, object, ScoringBudget], StructuredPruner]] = {
-    EfficientConvNets: lambda crit, sparsity, data, budget: ScheduledNodePruning(crit, sparsity, data, budget=budget),
-    GateDecorators: lambda crit, sparsity, data, budget: ScheduledNodePruning(crit, sparsity, data, budget=budget),
+    EfficientConvNets: _scheduled,
+    GateDecorators: _scheduled,
     GroupHoyerSquare: lambda crit, sparsity, data, budget: GroupHoyerSquarePruning(
         crit, include_first=budget.include_first, include_last=budget.include_last),
     L0: lambda crit, sparsity, data, budget: L0Regularisation(crit, seed=budget.seed),

@@ -214,11 +214,12 @@ def _layout_safe(module: nn.Module) -> bool:
     return type(module) in (nn.BatchNorm1d, nn.LeakyReLU, nn.ReLU, nn.Identity)
 
 
-def _feature_major_chain(parent: nn.Module, child: str) -> list[str]:
+def _feature_major_chain(parent: nn.Module, child: str) -> list[str] | None:
     """The siblings after ``child`` up to the next Linear in a Sequential ``parent`` when every one of them is
-    layout-safe and a Linear follows; [] otherwise (the sparse layer then returns batch-major output)."""
+    layout-safe and a Linear follows ([] when a Linear follows at once); None otherwise (the sparse layer then
+    returns batch-major output)."""
     if not isinstance(parent, nn.Sequential):
-        return []
+        return None
     names = list(parent._modules)
     chain = []
     for name in names[names.index(child) + 1:]:
@@ -226,9 +227,9 @@ def _feature_major_chain(parent: nn.Module, child: str) -> list[str]:
         if type(module) is nn.Linear:
             return chain
         if not _layout_safe(module):
-            return []
+            return None
         chain.append(name)
-    return []
+    return None
 
 
 def swap_in(model: nn.Module, names: Sequence[str]) -> dict[str, nn.Module]:
@@ -242,24 +243,15 @@ def swap_in(model: nn.Module, names: Sequence[str]) -> dict[str, nn.Module]:
         originals[name] = linear
         sparse = SparseLinear.from_linear(linear)
         chain = _feature_major_chain(parent, child)
-        sparse.feature_major = bool(chain) or _next_is_linear(parent, child)
+        sparse.feature_major = chain is not None
         setattr(parent, child, sparse)
         prefix = name.rpartition(".")[0]
-        for sibling in chain:
+        for sibling in chain or ():
             module = parent._modules[sibling]
             if type(module) is nn.BatchNorm1d:
                 originals[f"{prefix}.{sibling}" if prefix else sibling] = module
                 setattr(parent, sibling, FeatureMajorNorm(module))
     return originals
-
-
-def _next_is_linear(parent: nn.Module, child: str) -> bool:
-    """Whether a Linear directly follows ``child`` in a Sequential ``parent``."""
-    if not isinstance(parent, nn.Sequential):
-        return False
-    names = list(parent._modules)
-    at = names.index(child)
-    return at + 1 < len(names) and type(parent._modules[names[at + 1]]) is nn.Linear
 
 
 @torch.no_grad()

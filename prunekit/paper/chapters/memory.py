@@ -17,9 +17,7 @@ from prunekit.experiments.stats import aggregate
 from prunekit.paper.checks import CheckedClaim, check
 from prunekit.paper.plots import percent_label
 from prunekit.paper.plots.structured import MIB, structured_label, structured_order
-from prunekit.paper.chapters.table1 import DEFAULT_LAMBDAS
-from prunekit.paper.prologue import Page, page_models
-from prunekit.paper.runs import Requests, requesting
+from prunekit.paper.chapters.table1 import requests as table1_requests
 from prunekit.paper.tables import structured_costs
 
 BEFORE_TRAINING: tuple[str, ...] = ("snap-it", "random")  # the paper's "two methods" that prune before training
@@ -44,19 +42,8 @@ def page_grid(profile: Profile, *, models: Sequence[str], dataset: str, seeds: S
         baseline_sparsities=base_levels, lambdas=lambdas, baseline_seeds=baseline_seeds)]
 
 
-def requests(page: Page, *, models: str | Sequence[str] | None = None, criteria: Sequence[str] = ("snap-it", "cnip-it", "random"),
-             node_sparsities: Sequence[float] = (0.5, 0.8, 0.9, 0.95, 0.98),
-             baselines: Sequence[str] = ("efficientconvnets", "gatedecorators"),
-             baseline_sparsities: Sequence[float] = (0.5, 0.8, 0.9, 0.95),
-             lambdas: Mapping[str, Sequence[float]] | None = None,
-             baseline_seeds: int | Mapping[str, int] | None = None) -> Requests:
-    """The runs the page reads, from its notebook parameters."""
-    levels, base_levels, lambda_lists = page_levels(page.profile, node_sparsities, baseline_sparsities,
-                                                    dict(lambdas or DEFAULT_LAMBDAS))
-    seeds_of = dict(page.profile.structured_baseline_seeds) if baseline_seeds is None else baseline_seeds
-    return requesting(page_grid(page.profile, models=page_models(page, models, structured=True), dataset=page.dataset,
-                                seeds=list(page.seeds), criteria=criteria, levels=levels, baselines=baselines,
-                                base_levels=base_levels, lambdas=lambda_lists, baseline_seeds=seeds_of))
+# The page's parameters and grid are table1's (the same structured sweep read for memory): one requests() serves both.
+requests = table1_requests
 
 
 def memory_costs(runs: pd.DataFrame) -> pd.DataFrame:
