@@ -167,8 +167,9 @@ def _add_results_parser(commands: argparse._SubParsersAction) -> None:
                         help="list the records today's code would compute differently: made by another code version "
                              "(source hash) that no check showed to give the same numbers")
     parser.add_argument("--verify", type=int, metavar="N", default=None,
-                        help="re-run up to N records of every other code version in the store under today's code, "
-                             "compare them exactly and record the check (a version whose sample reproduces is fresh)")
+                        help="re-run up to N stale records of every (code version, method family) in the store "
+                             "under today's code, compare them exactly and record the check (a version is fresh for "
+                             "the families whose sample reproduced)")
     parser.add_argument("--refresh", action="store_true",
                         help="re-run every stale record under today's code and overwrite it")
     parser.add_argument("--worker", type=int, default=0, help="--refresh: this process's share (0-based)")
@@ -373,7 +374,8 @@ def _cmd_freshness(args: argparse.Namespace) -> int:
     store = ResultStore(args.results_dir)
     records = _chapters_records(store, args.chapter) if args.chapter else store.records()
     if args.verify is not None:
-        for check in verify(store, verification_sample(records, args.verify), data_root=args.data_root):
+        sample = verification_sample(stale_records(records, store), args.verify)
+        for check in verify(store, sample, data_root=args.data_root):
             verdict = "reproduced" if not check.mismatched else f"differs in {sorted(check.mismatched)}"
             print(f"code {check.source_hash}: {len(check.reproduced)} reproduced exactly, {verdict}")
     stale = stale_records(records, store)

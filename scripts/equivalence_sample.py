@@ -1,8 +1,11 @@
 """The equivalence sample (results/equivalence): one tiny run of every method family, on 1 thread.
 
+A family is what a check vouches for (``prunekit.experiments.freshness.family``: method and model), and
+tests/experiments/test_equivalence_sample.py fails when a committed store uses one this sample lacks.
 A refactor that should change no number is checked by re-running these under the new code:
-`prunekit results --results-dir results/equivalence --verify 20` (a minute or two). Regenerate the sample
-with `python scripts/equivalence_sample.py results/equivalence` only from the code version it should pin.
+`prunekit results --results-dir results/equivalence --verify 1` (two minutes or so). The script only adds
+missing runs: run it from the code version the new runs should pin (`python scripts/equivalence_sample.py
+results/equivalence`).
 """
 import sys
 import torch
@@ -35,6 +38,19 @@ configs = [
     RunConfig(**L, criterion="gatedecorators", sparsity=0.5, structured=True),
     RunConfig(**L, criterion="group-hs", structured=True, criterion_options=(("lam", 1e-3),)),
     RunConfig(**L, criterion="l0", structured=True, criterion_options=(("lam", 1e-3),)),
+    # added with family-scoped freshness: every family (method and model) a committed store uses
+    RunConfig(**L),
+    RunConfig(**S, criterion="grasp-it", sparsity=0.9),
+    RunConfig(**S, criterion="iter-snip", sparsity=0.9),
+    RunConfig(**S, criterion="snip-it", sparsity=0.9, ablation="invert"),
+    RunConfig(**S, criterion="snip-it", sparsity=0.9, ablation="reinit"),
+    RunConfig(**S, criterion="snap-it", sparsity=0.5, structured=True),
+    RunConfig(**S, criterion="cnip-it", sparsity=0.5, structured=True),
+    RunConfig(**S, criterion="random", sparsity=0.5, structured=True),
+    RunConfig(**S, criterion="efficientconvnets", sparsity=0.5, structured=True),
+    RunConfig(**S, criterion="gatedecorators", sparsity=0.5, structured=True),
+    RunConfig(**S, criterion="group-hs", structured=True, criterion_options=(("lam", 1e-3),)),
+    RunConfig(**S, criterion="l0", structured=True, criterion_options=(("lam", 1e-3),)),
 ]
 for i, config in enumerate(configs):
     if store.get(config) is None:

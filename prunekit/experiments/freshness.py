@@ -2,15 +2,20 @@
 
 Every record carries the hash of the package source that made it (``provenance.source_hash``). A record is
 fresh when that hash is today's, or when its code version was shown to compute exactly what today's code
-computes: a sample of its records was re-run under today's code with the record's own thread count, and
-every sampled record came out identical (same masks, same metrics, same per-epoch history; only timing,
-memory and provenance may differ). Such a check is kept in the store's ledger (``equivalences.json``), and
-equivalence is read transitively (a refactor checked against the version before it inherits that
-version's checks). Equivalence is a property of two code versions, not of one store, so the checks of every
-store in the same results folder count for all of them: ``results/equivalence`` holds one tiny run of every
-method family (weight before/during/after, structured before/during/after, an ablation), cheap to re-run
-after each refactor. A refactor that changes no number thus leaves the stores fresh without re-running them.
-A record without a source hash (made before hashes were recorded) is stale until it is re-run.
+computes **for the record's method family** (``family``: node or weight, criterion, when it prunes, ablation,
+model).
+Such a check re-runs a sample of a version's records under today's code with each record's own thread count
+and compares masks, metrics and per-epoch history exactly (timing, memory and provenance may differ); it is
+kept in the store's ledger (``equivalences.json``) with the families it reproduced and those it did not.
+Two versions are linked *for a family F* when some check between them reproduced F and none mismatched F;
+links are read transitively per family (a refactor checked against the version before it inherits that
+version's checks for the same family), and a version with a mismatch of F against any version linked to
+today's is never fresh for F. So one reproduced family never vouches for another, and a mismatch is never
+outweighed by an older success. Equivalence is a property of two code versions, not of one store, so the
+checks of every store in the same results folder count for all of them: ``results/equivalence`` holds one
+tiny run of every method family, cheap to re-run after each refactor. A refactor that changes no number thus
+leaves the stores fresh without re-running them. A record without a source hash (made before hashes were
+recorded) is stale until it is re-run.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ from typing import Any
 from tqdm.auto import tqdm
 
 from prunekit.core.determinism import single_threaded
+from prunekit.experiments.config import RunConfig
 from prunekit.experiments.record import RunRecord, source_hash
 from prunekit.experiments.run import run
 from prunekit.experiments.store import ResultStore, _atomic_write
@@ -46,27 +52,66 @@ def ledger_path(store: ResultStore) -> Path:
     return store.root / LEDGER_NAME
 
 
+def family(config: RunConfig) -> str:
+    """A run's method family, the unit a check vouches for: node or weight, criterion, when it prunes, ablation,
+    on which model (a check on an MLP says nothing of the convolution code paths), e.g. 'weight/snip/before@mlp5'."""
+    parts = ["node" if config.structured else "weight", config.criterion, config.prune_at]
+    return "/".join(parts + ([config.ablation] if config.ablation != "none" else [])) + f"@{config.model}"
+
+
 def read_ledger(store: ResultStore) -> list[dict[str, Any]]:
-    """The store's equivalence checks, oldest first ([] when none was made)."""
+    """The store's equivalence checks, oldest first ([] when none was made), each with its ``families``
+    (entries written before families were recorded get them from their keys' configs, which never change)."""
     path = ledger_path(store)
     if not path.is_file():
         return []
     entries = json.loads(path.read_text())
     if not isinstance(entries, list):
         raise ValueError(f"{path} must hold a JSON list of checks, got {type(entries).__name__}")
-    return entries
+    return [entry if "families" in entry else {**entry, "families": _families_from_keys(store, entry)}
+            for entry in entries]
 
 
-def equivalent_sources(ledger: Iterable[Mapping[str, Any]], current: str) -> set[str]:
-    """Every code version linked to ``current`` by checks in which all sampled records reproduced."""
-    links: dict[str, set[str]] = {}
+def _families_from_keys(store: ResultStore, entry: Mapping[str, Any]) -> dict[str, list[str]]:
+    """The families of an entry's reproduced and mismatched keys; a key whose record is gone names none."""
+    def of(keys: Iterable[str]) -> list[str]:
+        return sorted({family(r.config) for r in map(store.get, keys) if r is not None})
+    return {"reproduced": of(entry["reproduced"]), "mismatched": of(entry["mismatched"])}
+
+
+def equivalent_sources(ledger: Iterable[Mapping[str, Any]], current: str, family: str) -> set[str]:
+    """Every code version that computes what ``current`` computes for ``family``: linked to it through checks
+    that reproduced the family and never mismatched it, and with no mismatch of it against a linked version."""
+    linked, clashing = set(), set()
     for entry in ledger:
-        if entry["reproduced"] and not entry["mismatched"] and entry["source_hash"] != NO_HASH:
-            links.setdefault(entry["source_hash"], set()).add(entry["checked_under"])
-            links.setdefault(entry["checked_under"], set()).add(entry["source_hash"])
-    seen, todo = {current}, [current]
+        pair = frozenset((entry["source_hash"], entry["checked_under"]))
+        if NO_HASH in pair or len(pair) < 2:
+            continue
+        if family in entry["families"]["mismatched"]:
+            clashing.add(pair)
+        elif family in entry["families"]["reproduced"]:
+            linked.add(pair)
+    linked -= clashing
+    excluded: set[str] = set()
+    while True:
+        fresh = _component(current, {p for p in linked if not p & excluded})
+        # two versions that differ cannot both compute today's numbers: when links join a clashing pair,
+        # neither counts (unless one is today's own)
+        newly = {v for pair in clashing if pair <= fresh for v in pair if v != current} - excluded
+        if not newly:
+            return fresh
+        excluded |= newly
+
+
+def _component(start: str, pairs: Iterable[frozenset[str]]) -> set[str]:
+    """The versions reachable from ``start`` over ``pairs``."""
+    neighbours: dict[str, set[str]] = {}
+    for a, b in (tuple(p) for p in pairs):
+        neighbours.setdefault(a, set()).add(b)
+        neighbours.setdefault(b, set()).add(a)
+    seen, todo = {start}, [start]
     while todo:
-        for other in links.get(todo.pop(), ()):
+        for other in neighbours.get(todo.pop(), ()):
             if other not in seen:
                 seen.add(other)
                 todo.append(other)
@@ -80,9 +125,25 @@ def shared_ledger(store: ResultStore) -> list[dict[str, Any]]:
 
 
 def stale_records(records: Iterable[RunRecord], store: ResultStore, current: str | None = None) -> list[RunRecord]:
-    """The records whose code version is not today's nor checked equivalent to it (by any store's checks)."""
-    fresh = equivalent_sources(shared_ledger(store), current or source_hash())
-    return [r for r in records if record_source(r) not in fresh]
+    """The records whose code version is not today's nor checked equivalent to it for the record's family
+    (by any store's checks in the same results folder)."""
+    fresh = FreshVersions(shared_ledger(store), current or source_hash())
+    return [r for r in records if not fresh.covers(r)]
+
+
+class FreshVersions:
+    """Per family, the code versions that compute today's numbers (worked out once per family)."""
+
+    def __init__(self, ledger: Sequence[Mapping[str, Any]], current: str) -> None:
+        self.ledger, self.current = ledger, current
+        self._by_family: dict[str, set[str]] = {}
+
+    def covers(self, record: RunRecord) -> bool:
+        """True when ``record``'s code version computes today's numbers for its family."""
+        name = family(record.config)
+        if name not in self._by_family:
+            self._by_family[name] = equivalent_sources(self.ledger, self.current, name)
+        return record_source(record) in self._by_family[name]
 
 
 def differences(stored: RunRecord, rerun: RunRecord) -> list[str]:
@@ -99,29 +160,18 @@ def _diff(a: Any, b: Any, path: str) -> list[str]:
     return [] if a == b else [path or "<root>"]
 
 
-def verification_sample(records: Sequence[RunRecord], per_version: int = 2, current: str | None = None
+def verification_sample(records: Sequence[RunRecord], per_family: int = 1, current: str | None = None
                         ) -> list[RunRecord]:
-    """Up to ``per_version`` records of every other code version that has a hash, cheapest first, one per
-    method (criterion, when it prunes, structured or not) before a second of the same method."""
+    """Up to ``per_family`` records of every method family of every other code version that has a hash,
+    cheapest first (a check vouches only for the families it re-ran)."""
     current = current or source_hash()
-    by_version: dict[str, list[RunRecord]] = {}
+    groups: dict[tuple[str, str], list[RunRecord]] = {}
     for r in records:
         if record_source(r) not in (current, NO_HASH):
-            by_version.setdefault(record_source(r), []).append(r)
-    sample = []
-    for version in sorted(by_version):
-        ranked = sorted(by_version[version], key=lambda r: r.resources.get("total_seconds", float("inf")))
-        firsts: dict[tuple, RunRecord] = {}
-        for r in ranked:
-            firsts.setdefault(_method(r), r)
-        chosen = list(firsts.values())
-        sample += (chosen + [r for r in ranked if r not in chosen])[:per_version]
-    return sample
-
-
-def _method(record: RunRecord) -> tuple:
-    c = record.config
-    return (c.criterion, c.prune_at, c.structured)
+            groups.setdefault((record_source(r), family(r.config)), []).append(r)
+    cheapest_first = (sorted(groups[g], key=lambda r: r.resources.get("total_seconds", float("inf")))
+                      for g in sorted(groups))
+    return [r for ranked in cheapest_first for r in ranked[:per_family]]
 
 
 def rerun(record: RunRecord, data_root: str | None = None) -> RunRecord:
@@ -136,10 +186,10 @@ def refresh(store: ResultStore, records: Sequence[RunRecord], data_root: str | N
     trained networks where the store keeps one; a record another process refreshed meanwhile is skipped (workers
     whose shares were drawn from different stale lists do not repeat each other). Returns how many ran."""
     ran = 0
-    fresh = equivalent_sources(shared_ledger(store), source_hash())
+    fresh = FreshVersions(shared_ledger(store), source_hash())
     for record in tqdm(records, desc="refresh", unit="run"):
         now = store.get(record.config)
-        if now is not None and record_source(now) in fresh:
+        if now is not None and fresh.covers(now):
             log.info("skipped %s: refreshed meanwhile", record.key)
             continue
         ran += 1
@@ -154,17 +204,19 @@ def refresh(store: ResultStore, records: Sequence[RunRecord], data_root: str | N
 
 @dataclass(frozen=True)
 class Check:
-    """One code version's check against today's code: which sampled records reproduced, which did not."""
+    """One code version's check against today's code: which sampled records (and so which of their method
+    families) reproduced, which did not."""
 
     source_hash: str
     checked_under: str
     reproduced: tuple[str, ...]
     mismatched: dict[str, list[str]]
+    families: dict[str, list[str]]
 
     def as_entry(self) -> dict[str, Any]:
         """The ledger's JSON form, dated."""
         return {"source_hash": self.source_hash, "checked_under": self.checked_under,
-                "reproduced": list(self.reproduced), "mismatched": self.mismatched,
+                "reproduced": list(self.reproduced), "mismatched": self.mismatched, "families": self.families,
                 "date": datetime.now(timezone.utc).isoformat(timespec="seconds")}
 
 
@@ -179,15 +231,16 @@ def verify(store: ResultStore, sample: Sequence[RunRecord], data_root: str | Non
     for version, records in versions.items():
         if version == NO_HASH:
             raise ValueError("records without a source hash cannot vouch for a code version: re-run them instead")
-        mismatched, reproduced = {}, []
+        mismatched, reproduced, families = {}, [], {"reproduced": set(), "mismatched": set()}
         for record in records:
             diff = differences(record, rerun(record, data_root))
             if diff:
                 mismatched[record.key] = diff[:20]
             else:
                 reproduced.append(record.key)
+            families["mismatched" if diff else "reproduced"].add(family(record.config))
             log.info("verify %s (%s): %s", record.key, version, "identical" if not diff else f"{len(diff)} differences")
-        check = Check(version, current, tuple(reproduced), mismatched)
+        check = Check(version, current, tuple(reproduced), mismatched, {k: sorted(v) for k, v in families.items()})
         _atomic_write(ledger_path(store), json.dumps([*read_ledger(store), check.as_entry()], indent=1))
         checks.append(check)
     return checks
@@ -209,6 +262,8 @@ def stale_note(records: Sequence[RunRecord], store: ResultStore, scope: str | No
 
 __all__ = [
     "LEDGER_NAME",
+    "FreshVersions",
+    "family",
     "shared_ledger",
     "Check",
     "differences",

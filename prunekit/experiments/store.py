@@ -59,8 +59,8 @@ class ResultStore:
         key = config if isinstance(config, str) else config.key
         return self.root / f"{key}.json"
 
-    def get(self, config: RunConfig) -> RunRecord | None:
-        """The stored record of ``config``, or None if absent or unusable (then moved aside)."""
+    def get(self, config: RunConfig | str) -> RunRecord | None:
+        """The stored record of ``config`` (or of a key), or None if absent or unusable (then moved aside)."""
         path = self.path_for(config)
         if not path.exists():
             return None

@@ -15,6 +15,7 @@ from prunekit.experiments.run import run
 from prunekit.experiments.freshness import (
     differences,
     equivalent_sources,
+    family,
     read_ledger,
     stale_note,
     stale_records,
@@ -63,6 +64,7 @@ def test_a_version_whose_sample_reproduces_exactly_becomes_fresh(tmp_path, smoke
     assert verification_sample([old, smoke_record]) == [old]  # today's records need no check
     [check] = verify(store, [old], data_root=mnist_data_root_session)
     assert check.reproduced == (old.key,) and check.mismatched == {}
+    assert check.families == {"reproduced": [family(old.config)], "mismatched": []}
     assert stale_records([old], store) == []
     assert read_ledger(store)[0]["checked_under"] == source_hash()
 
@@ -72,14 +74,75 @@ def test_a_version_whose_sample_differs_stays_stale_and_says_where(tmp_path, smo
     drifted = _from_version(smoke_record, "fedcba9876543210", accuracy=smoke_record.accuracy + 1e-9)
     [check] = verify(store, [drifted], data_root=mnist_data_root_session)
     assert check.mismatched == {drifted.key: ["metrics.accuracy"]}
+    assert check.families == {"reproduced": [], "mismatched": [family(drifted.config)]}
     assert stale_records([drifted], store) == [drifted]
 
 
-def test_equivalence_is_transitive_and_needs_every_sampled_record():
-    ledger = [{"source_hash": "a", "checked_under": "b", "reproduced": ["k1"], "mismatched": {}},
-              {"source_hash": "b", "checked_under": "c", "reproduced": ["k2"], "mismatched": {}},
-              {"source_hash": "d", "checked_under": "c", "reproduced": ["k3"], "mismatched": {"k4": ["metrics.x"]}}]
-    assert equivalent_sources(ledger, "c") == {"a", "b", "c"}
+def _check(a: str, b: str, reproduced=(), mismatched=()) -> dict:
+    """A ledger entry between versions a and b with the families it reproduced and mismatched."""
+    return {"source_hash": a, "checked_under": b, "reproduced": [], "mismatched": {},
+            "families": {"reproduced": list(reproduced), "mismatched": list(mismatched)}}
+
+
+def test_equivalence_is_transitive_within_a_family_only():
+    ledger = [_check("a", "b", reproduced=["F"]), _check("b", "c", reproduced=["F", "G"]),
+              _check("d", "c", reproduced=["G"])]
+    assert equivalent_sources(ledger, "c", "F") == {"a", "b", "c"}
+    assert equivalent_sources(ledger, "c", "G") == {"b", "c", "d"}  # a's F check says nothing of G
+    assert equivalent_sources(ledger, "c", "H") == {"c"}
+
+
+def test_a_mismatch_outweighs_any_success_between_the_same_versions():
+    ledger = [_check("a", "c", reproduced=["F", "G"]), _check("a", "c", reproduced=["G"], mismatched=["F"])]
+    assert equivalent_sources(ledger, "c", "F") == {"c"}
+    assert equivalent_sources(ledger, "c", "G") == {"a", "c"}  # the check's other family still links
+
+
+def test_a_version_that_differs_from_todays_is_not_fresh_through_a_detour():
+    # a ~ b ~ c for F, but a was measured to differ from c itself: a cannot count (b was checked against c)
+    ledger = [_check("a", "b", reproduced=["F"]), _check("b", "c", reproduced=["F"]),
+              _check("a", "c", mismatched=["F"])]
+    assert equivalent_sources(ledger, "c", "F") == {"b", "c"}
+    # two linked versions measured to differ from each other: neither computes today's numbers for sure
+    ledger = [_check("a", "c", reproduced=["F"]), _check("b", "c", reproduced=["F"]),
+              _check("a", "b", mismatched=["F"])]
+    assert equivalent_sources(ledger, "c", "F") == {"c"}
+    # a version differing from one that does compute today's numbers is simply not linked
+    ledger = [_check("b", "c", reproduced=["F"]), _check("a", "b", mismatched=["F"])]
+    assert equivalent_sources(ledger, "c", "F") == {"b", "c"}
+
+
+def test_old_ledger_entries_get_their_families_from_their_keys(tmp_path, smoke_record):
+    store = _store(tmp_path)
+    old = _from_version(smoke_record, "0123456789abcdef")
+    store.put(old)
+    entry = {"source_hash": "0123456789abcdef", "checked_under": source_hash(), "reproduced": [old.key],
+             "mismatched": {"ffffffffffffffff": ["metrics.accuracy"]}}  # a key whose record is gone names no family
+    (store.root / "equivalences.json").write_text(json.dumps([entry]))
+    assert read_ledger(store)[0]["families"] == {"reproduced": ["weight/snip/before@mlp5"], "mismatched": []}
+    assert stale_records([old], store) == []
+    other_family = _from_version(dataclasses.replace(old, config=dataclasses.replace(old.config, criterion="random")),
+                                 "0123456789abcdef")
+    assert stale_records([other_family], store) == [other_family]
+
+
+def test_the_family_names_granularity_criterion_timing_ablation_and_model(smoke_record):
+    config = smoke_record.config
+    assert family(config) == "weight/snip/before@mlp5"
+    assert family(dataclasses.replace(config, ablation="shuffle")) == "weight/snip/before/shuffle@mlp5"
+    assert family(dataclasses.replace(config, model="lenet5")) == "weight/snip/before@lenet5"
+
+
+def test_the_verification_sample_takes_the_cheapest_record_of_each_version_and_family(smoke_record):
+    def at(version, seconds, **changes):
+        record = _from_version(smoke_record, version)
+        return dataclasses.replace(record, config=dataclasses.replace(record.config, **changes),
+                                   resources={"total_seconds": seconds})
+    slow, fast = at("v1", 9.0), at("v1", 1.0, seed=1)
+    other = at("v1", 5.0, criterion="random")
+    later = at("v2", 3.0)
+    assert verification_sample([slow, fast, other, later, smoke_record]) == [other, fast, later]  # by version, family
+    assert verification_sample([slow, fast], per_family=2) == [fast, slow]
 
 
 def test_differences_ignore_timing_and_provenance_only(smoke_record):
@@ -106,7 +169,8 @@ def test_a_check_made_in_a_sibling_store_freshens_every_store_of_the_folder(tmp_
     for store in (table3, sample):
         store.root.mkdir()
     assert stale_records([old], table3) == [old]
-    entry = {"source_hash": "0123456789abcdef", "checked_under": source_hash(), "reproduced": ["k"], "mismatched": {}}
+    entry = {"source_hash": "0123456789abcdef", "checked_under": source_hash(), "reproduced": ["k"], "mismatched": {},
+             "families": {"reproduced": [family(old.config)], "mismatched": []}}
     (sample.root / "equivalences.json").write_text(json.dumps([entry]))
     assert stale_records([old], table3) == []
     elsewhere = ResultStore(tmp_path / "other-folder" / "cpu")
