@@ -140,13 +140,14 @@ def better(a: PerLevel, b: PerLevel, *, higher: bool = True) -> Verdict:
                    [(len(a[lv]), len(b[lv])) for lv in levels])
 
 
-SHAPES = ("earlier-hardest", "parabola")
+SHAPES = ("earlier-hardest", "output-hardest", "parabola")
 
 
 def shape(profiles: Mapping[float | str, Sequence[Sequence[float]]], kind: str) -> Verdict:
     """A layer-profile shape over seeds: per level, each seed's kept fraction per layer (input layer first).
 
     ``earlier-hardest``: the input layer keeps a smaller fraction than the mean of the middle layers (one part);
+    ``output-hardest``: the output layer keeps a smaller fraction than the mean of the middle layers (one part);
     ``parabola`` (downward, in the pruned fraction): the input layer and the output layer each keep a larger
     fraction than the mean of the middle layers (two parts, both must hold). Each part is a Welch test over
     seeds of the end layer's fraction against the middle layers' mean, Holm-corrected across the parts and
@@ -166,6 +167,8 @@ def shape(profiles: Mapping[float | str, Sequence[Sequence[float]]], kind: str) 
         at = "" if isinstance(level, str) else _level(level)
         if kind == "earlier-hardest":  # the middle keeps more than the input layer
             a[f"{at}middle − input"], b[f"{at}middle − input"] = middle, [float(p[0]) for p in seeds]
+        elif kind == "output-hardest":  # the middle keeps more than the output layer
+            a[f"{at}middle − output"], b[f"{at}middle − output"] = middle, [float(p[-1]) for p in seeds]
         else:
             a[f"{at}input − middle"], b[f"{at}input − middle"] = [float(p[0]) for p in seeds], middle
             a[f"{at}output − middle"], b[f"{at}output − middle"] = [float(p[-1]) for p in seeds], middle

@@ -127,6 +127,17 @@ def test_shape_parabola_gives_every_verdict(profiles, verdict):
     assert shape({0.99: profiles}, "parabola").verdict == verdict
 
 
+FALLING = [[0.10, 0.012, 0.010, 0.008, 0.002], [0.11, 0.012, 0.011, 0.009, 0.003], [0.09, 0.013, 0.010, 0.008, 0.002]]
+EVEN_END = [[0.01, 0.02, 0.005, 0.01, 0.012], [0.02, 0.005, 0.02, 0.01, 0.009], [0.005, 0.01, 0.01, 0.02, 0.013]]
+
+
+@pytest.mark.parametrize("profiles, verdict", [(FALLING, HOLDS), (PARABOLA, CONTRADICTED), (EVEN_END, INCONCLUSIVE)])
+def test_shape_output_hardest_gives_every_verdict(profiles, verdict):
+    result = shape({0.99: profiles}, "output-hardest")
+    assert result.verdict == verdict
+    assert [r.level for r in result.levels] == ["99 %: middle − output"]
+
+
 def test_a_parabola_needs_both_ends_above_the_middle():
     # the output layer keeps most, but the input layer no more than the middle: not a parabola
     one_end = [[0.010, 0.010, 0.011, 0.009, 0.09], [0.011, 0.011, 0.010, 0.010, 0.10], [0.010, 0.009, 0.012, 0.010, 0.11]]
