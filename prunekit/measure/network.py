@@ -43,8 +43,8 @@ from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
 from prunekit.measure.interleave import interleaved_times
-from prunekit.core.masks import PRUNABLE_TYPES, current_mask, effective_weight
-from prunekit.measure.metrics import CSR_FLOAT_TO_INDEX_RATIO, FLOAT_BITS, inference_flops
+from prunekit.core.masks import PRUNABLE_TYPES, current_mask
+from prunekit.measure.metrics import csr_size_bits, inference_flops
 from prunekit.pruning.before import DEFAULT_BATCH_SIZE
 from prunekit.core.timing import model_device, timed_call
 from prunekit.training.loop import eval_mode
@@ -190,17 +190,6 @@ def node_flops(model: nn.Module, input_shape: Sequence[int], seed: int = 0) -> i
     return 2 * sum(counts.values())
 
 
-def csr_bits(model: nn.Module, ratio: int = CSR_FLOAT_TO_INDEX_RATIO) -> float:
-    """Appendix-H CSR size of the nonzero Linear/Conv weights (values 32 bit, indices 32/ratio bit)."""
-    bits = 0.0
-    for module in model.modules():
-        if isinstance(module, PRUNABLE_TYPES):
-            weight = effective_weight(module).detach()
-            nonzero = int(weight.count_nonzero())
-            bits += nonzero * FLOAT_BITS + (nonzero + weight.shape[0] + 1) * FLOAT_BITS / ratio
-    return bits
-
-
 def batch_seconds(model: nn.Module, inputs: torch.Tensor, repeats: int = 5, warmup: int = 1) -> float:
     """Median wall seconds of an eval-mode, inference-mode forward pass of ``inputs`` after ``warmup`` passes."""
     _check_positive(repeats, "repeats")
@@ -254,7 +243,7 @@ def network_cost(model: nn.Module, input_shape: Sequence[int], batch_size: int =
         flops=flops_per_sample(model, input_shape),
         mask_flops=inference_flops(model, input_shape, sparse=True),
         activations=activation_count(model, input_shape),
-        csr_bits=csr_bits(model),
+        csr_bits=csr_size_bits(model),
         seconds=inference_seconds(model, input_shape, batch_size, repeats, warmup),
     )
 
@@ -339,7 +328,6 @@ __all__ = [
     "StructuredReport",
     "batch_seconds",
     "counted_flops",
-    "csr_bits",
     "flops_per_sample",
     "inference_seconds",
     "network_cost",

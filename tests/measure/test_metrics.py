@@ -3,9 +3,11 @@
 import math
 
 import pytest
+import torch
 from torch import nn
 
 import prunekit
+from prunekit.core.masks import make_permanent
 from prunekit.measure.metrics import (confidence_bound, csr_size_bits, dense_size_bits, harmonic_mean,
                               inference_flops, layer_macs, training_flops)
 from tests.helpers import tiny_cnn, tiny_mlp
@@ -47,3 +49,15 @@ def test_csr_size_uses_the_16_to_1_float_to_index_ratio():
     prunekit.prune(model, "random", 0.5, seed=0)
     assert csr_size_bits(model) == pytest.approx(20 * 32 + (20 + 4 + 1) * 2)
     assert csr_size_bits(model) < dense_size_bits(model)
+
+
+def test_csr_size_counts_nonzero_values_so_folding_the_masks_in_changes_nothing():
+    model = prunekit.prune(nn.Sequential(nn.Linear(10, 4)), "random", 0.5, seed=0).model
+    masked = csr_size_bits(model)
+    with torch.no_grad():  # a kept weight that is exactly zero is not stored
+        layer = model[0]
+        layer.weight_orig[tuple(layer.weight_mask.nonzero()[0].tolist())] = 0.0
+    assert csr_size_bits(model) == pytest.approx(masked - 32 - 2)
+    folded = prunekit.prune(nn.Sequential(nn.Linear(10, 4)), "random", 0.5, seed=0).model
+    make_permanent(folded)
+    assert csr_size_bits(folded) == pytest.approx(masked)

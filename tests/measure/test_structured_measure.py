@@ -17,8 +17,8 @@ from prunekit.structured import node_masks, prune_nodes, shrink
 from prunekit.measure.network import (
     activation_count,
     counted_flops,
-    csr_bits,
     flops_per_sample,
+    network_cost,
     parameter_count,
     saved_activation_bytes,
     structured_report,
@@ -92,11 +92,10 @@ def test_a_shrunk_network_counts_exactly_the_parameters_of_its_alive_nodes() -> 
     assert parameter_count(masked) == parameter_count(tiny_convnet()) == 27 * 12 + 12 + 24 + 9 * 144 + 12 + 24 + 490
 
 
-def test_csr_bits_agree_with_the_metrics_estimate_on_masked_and_shrunk_networks() -> None:
+def test_the_network_cost_uses_the_one_csr_rule_on_masked_and_shrunk_networks() -> None:
     masked, small = half_pruned(tiny_convnet(), IMAGE)
-    assert csr_bits(masked) == pytest.approx(metrics.csr_size_bits(masked))
-    assert csr_bits(small) == pytest.approx(metrics.csr_size_bits(small))
-    assert csr_bits(small) < csr_bits(tiny_convnet())
+    assert network_cost(small, IMAGE, repeats=1, warmup=0).csr_bits == metrics.csr_size_bits(small)
+    assert metrics.csr_size_bits(small) < metrics.csr_size_bits(tiny_convnet())
 
 
 def test_activation_count_sums_every_leaf_output() -> None:
