@@ -22,6 +22,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 import foolbox as fb
+import numpy as np
 import pandas as pd
 import torch
 from torch import nn
@@ -165,6 +166,21 @@ def cw_attack(steps: int = 1000, binary_search_steps: int = 9, stepsize: float =
                                             stepsize=stepsize, confidence=confidence)
 
 
+def fooled_images(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, epsilons: Sequence[float],
+                  spec: InputSpec, attack: fb.attacks.Attack | None = None) -> np.ndarray:
+    """Whether the attack (default: :func:`cw_attack`) fools each image within each ℓ2 distance ε: a
+    ``(len(epsilons), N)`` array of 0/1. ``images`` are raw (within ``spec.bounds``); the model must be in eval mode."""
+    eps = _check_epsilons(epsilons)
+    check_attack_inputs(model, images, labels, spec)
+    device = model_device(model)
+    attack = cw_attack() if attack is None else attack
+    # foolbox back-propagates to the inputs with .backward(), which would also fill the weights' .grad.
+    with frozen_parameters(model):
+        _raw, _clipped, success = attack(foolbox_model(model, spec), images.to(device), labels.to(device).long(),
+                                         epsilons=eps)
+    return success.to(torch.int64).cpu().numpy()
+
+
 def attack_success(
     model: nn.Module,
     images: torch.Tensor,
@@ -178,17 +194,9 @@ def attack_success(
     ``images`` are raw (within ``spec.bounds``) of shape ``(N, *spec.shape)``; the model must be
     in eval mode. Returns columns ``epsilon``, ``success_rate``, ``fooled`` and ``n``.
     """
-    eps = _check_epsilons(epsilons)
-    check_attack_inputs(model, images, labels, spec)
-    fmodel = foolbox_model(model, spec)
-    device = model_device(model)
-    attack = cw_attack() if attack is None else attack
-    # foolbox back-propagates to the inputs with .backward(), which would also fill the weights' .grad.
-    with frozen_parameters(model):
-        _raw, _clipped, success = attack(fmodel, images.to(device), labels.to(device).long(), epsilons=eps)
-    fooled = success.to(torch.float64).sum(dim=-1).cpu()
-    return pd.DataFrame({"epsilon": eps, "success_rate": (fooled / len(images)).tolist(),
-                         "fooled": fooled.long().tolist(), "n": len(images)})
+    fooled = fooled_images(model, images, labels, epsilons, spec, attack).sum(axis=-1)
+    return pd.DataFrame({"epsilon": [float(e) for e in epsilons], "success_rate": (fooled / len(images)).tolist(),
+                         "fooled": fooled.tolist(), "n": len(images)})
 
 
 def attack_each(models: Mapping[str, nn.Module], images: torch.Tensor, labels: torch.Tensor,
@@ -222,4 +230,4 @@ def compare_success(frame: pd.DataFrame, a: str, b: str, *, method: str = "metho
 
 
 __all__ = ["InputSpec", "attack_each", "attack_success", "check_attack_inputs", "compare_success", "cw_attack",
-           "denormalise", "foolbox_model", "frozen_parameters", "normalise", "first_test_images"]
+           "denormalise", "first_test_images", "fooled_images", "foolbox_model", "frozen_parameters", "normalise"]

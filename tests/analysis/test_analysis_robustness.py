@@ -16,6 +16,7 @@ from prunekit.analysis.robustness import (
     cw_attack,
     denormalise,
     first_test_images,
+    fooled_images,
     foolbox_model,
     normalise,
 )
@@ -50,6 +51,16 @@ def test_success_rate_equals_foolbox_own_for_the_same_attack_and_inputs():
     assert ours["epsilon"].tolist() == EPSILONS and (ours["n"] == 16).all()
     assert ours["success_rate"].iloc[0] == 4 / 16  # at ε = 0 only the misclassified inputs count
     assert ours["success_rate"].iloc[-1] > ours["success_rate"].iloc[0]
+
+
+def test_per_image_outcomes_are_what_the_success_rate_counts():
+    model, images, labels = _setup()
+    fooled = fooled_images(model, images, labels, EPSILONS, SPEC, cw_attack(steps=30, binary_search_steps=3))
+    assert fooled.shape == (len(EPSILONS), 16) and set(fooled.ravel().tolist()) <= {0, 1}
+    assert fooled[0].tolist() == [1] * 4 + [0] * 12  # at ε = 0: exactly the four misclassified inputs
+    assert (fooled[1:] >= fooled[:-1]).all()  # a larger budget never saves an image the smaller one fooled
+    rate = attack_success(model, images, labels, EPSILONS, SPEC, cw_attack(steps=30, binary_search_steps=3))
+    assert rate["fooled"].tolist() == fooled.sum(axis=1).tolist()
 
 
 def test_the_wrapped_model_receives_the_normalised_images():

@@ -5,7 +5,6 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from prunekit.experiments.profiles import get_profile
 from prunekit.paper.chapters import memory as chapter
 
 MIB = 2**20
@@ -74,9 +73,9 @@ def test_the_trend_slope_is_accuracy_per_decade_of_memory():
     assert chapter.trend_slope(points) == pytest.approx(0.1)
 
 
-def test_smoke_runs_its_own_levels_and_the_last_lambda():
-    smoke = get_profile("smoke")
-    levels, base, lambdas = chapter.page_levels(smoke, (0.5, 0.8, 0.9), (0.5, 0.8), {"l0": (0.5, 2.0)})
-    assert set(levels) <= set(smoke.sparsities) and lambdas == {"l0": [2.0]}
-    cpu_levels, _, cpu_lambdas = chapter.page_levels(get_profile("cpu"), (0.5, 0.8, 0.9), (0.5,), {"l0": (0.5, 2.0)})
-    assert cpu_levels == [0.5, 0.8, 0.9] and cpu_lambdas == {"l0": [0.5, 2.0]}
+def test_the_memory_page_sweeps_exactly_table1s_grid():
+    # one structured sweep read by two pages: the memory page must not drift to a grid of its own
+    from prunekit.paper.chapters import table1
+
+    assert (chapter.swept_levels, chapter.grid, chapter.requests) == (table1.swept_levels, table1.grid,
+                                                                     table1.requests)

@@ -6,17 +6,17 @@ the points of Figure 8, the per-level table, the checked statements and the gene
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 
 import numpy as np
 import pandas as pd
 
-from prunekit.experiments.methods import STRUCTURED_METHODS, add_structured_columns, structured_grid
-from prunekit.experiments.profiles import Profile
+from prunekit.experiments.methods import STRUCTURED_METHODS, add_structured_columns
 from prunekit.experiments.stats import aggregate
 from prunekit.paper.checks import CheckedClaim, check
 from prunekit.paper.plots import percent_label
 from prunekit.paper.plots.structured import MIB, structured_label, structured_order
+from prunekit.paper.chapters.table1 import grid, swept_levels
 from prunekit.paper.chapters.table1 import requests as table1_requests
 from prunekit.paper.tables import structured_costs
 
@@ -24,25 +24,8 @@ BEFORE_TRAINING: tuple[str, ...] = ("snap-it", "random")  # the paper's "two met
 POINT_VALUES: tuple[str, ...] = ("accuracy", "node_sparsity", "train_memory_bytes", "train_memory_reduction")
 
 
-def page_levels(profile: Profile, node_sparsities: Sequence[float], baseline_sparsities: Sequence[float],
-                lambdas: Mapping[str, Sequence[float]]) -> tuple[list[float], list[float], dict[str, list[float]]]:
-    """The node levels, baseline levels and λ lists a profile runs (smoke: only its own levels and the last λ)."""
-    smoke = profile.name == "smoke"
-    levels = [s for s in node_sparsities if s in profile.sparsities or not smoke] or [max(profile.sparsities)]
-    base_levels = [s for s in baseline_sparsities if s in profile.sparsities or not smoke] or [min(profile.sparsities)]
-    return levels, base_levels, {name: list(values[-1:] if smoke else values) for name, values in lambdas.items()}
-
-
-def page_grid(profile: Profile, *, models: Sequence[str], dataset: str, seeds: Sequence[int], criteria: Sequence[str],
-              levels: Sequence[float], baselines: Sequence[str], base_levels: Sequence[float],
-              lambdas: Mapping[str, Sequence[float]], baseline_seeds: object) -> list:
-    """The structured chapter's grid for every model: the runs this page reads."""
-    return [c for model in models for c in structured_grid(
-        profile, model=model, dataset=dataset, seeds=seeds, criteria=criteria, sparsities=levels, baselines=baselines,
-        baseline_sparsities=base_levels, lambdas=lambdas, baseline_seeds=baseline_seeds)]
-
-
-# The page's parameters and grid are table1's (the same structured sweep read for memory): one requests() serves both.
+# The page's parameters, levels and grid are table1's (the same structured sweep read for memory): one
+# swept_levels(), grid() and requests() serve both pages.
 requests = table1_requests
 
 
@@ -208,5 +191,5 @@ def checks_table(checks: Mapping[str, bool]) -> pd.DataFrame:
 
 
 __all__ = ["BEFORE_TRAINING", "POINT_VALUES", "checks_table", "dense_memory", "level_label", "memory_checks",
-           "memory_costs", "memory_points", "observations_text", "page_grid", "page_levels", "paper_ram_table",
+           "memory_costs", "memory_points", "observations_text", "grid", "swept_levels", "paper_ram_table",
            "reduction_table", "trend_slope"]

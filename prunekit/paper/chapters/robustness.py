@@ -21,9 +21,8 @@ import pandas as pd
 import torch
 from torch import nn
 
-from prunekit.analysis.robustness import InputSpec, check_attack_inputs, cw_attack, foolbox_model, frozen_parameters
+from prunekit.analysis.robustness import InputSpec, fooled_images
 from prunekit.analysis.saliency import TOP_FRACTION, region_share, saliency_maps, top_share
-from prunekit.core.timing import model_device
 from prunekit.criteria.weight.hoyersquare import LAMBDA_GRID
 from prunekit.experiments.config import RunConfig
 from prunekit.experiments.methods import PAPER_UNSTRUCTURED, get_method, method_configs
@@ -187,19 +186,9 @@ def fooled_per_image(models: Mapping[Checkpoint, nn.Module], images: torch.Tenso
                      attack: fb.attacks.Attack | None = None) -> dict[Checkpoint, np.ndarray]:
     """Per checkpoint, whether the attack (default: ``cw_attack()``) fools each image within each ε: a
     (len(epsilons), N) array of 0/1, the per-image outcomes behind :func:`attack_checkpoints`."""
-    eps = [float(e) for e in epsilons]
-    if not models or not eps or any(not np.isfinite(e) or e < 0 for e in eps):
-        raise ValueError(f"need at least one model and finite ε >= 0, got {len(models)} model(s) and {list(epsilons)!r}")
-    attack = cw_attack() if attack is None else attack
-    fooled = {}
-    for name, model in models.items():
-        check_attack_inputs(model, images, labels, spec)
-        device = model_device(model)
-        with frozen_parameters(model):  # foolbox's .backward() would also fill the weights' .grad
-            _raw, _clipped, success = attack(foolbox_model(model, spec), images.to(device),
-                                             labels.to(device).long(), epsilons=eps)
-        fooled[name] = success.to(torch.int64).cpu().numpy()
-    return fooled
+    if not models:
+        raise ValueError("need at least one model to attack, got none")
+    return {name: fooled_images(model, images, labels, epsilons, spec, attack) for name, model in models.items()}
 
 
 def success_frame(fooled: Mapping[Checkpoint, np.ndarray], epsilons: Sequence[float]) -> pd.DataFrame:
