@@ -164,7 +164,7 @@ def shape(profiles: Mapping[float | str, Sequence[Sequence[float]]], kind: str) 
         if any(len(p) < 3 for p in seeds) or len({len(p) for p in seeds}) > 1:
             raise ValueError(f"every profile needs the same number (≥ 3) of layers, got {[len(p) for p in seeds]}")
         middle = [float(p[1:-1].mean()) for p in seeds]
-        at = "" if isinstance(level, str) else _level(level)
+        at = _level(level)
         if kind == "earlier-hardest":  # the middle keeps more than the input layer
             a[f"{at}middle − input"], b[f"{at}middle − input"] = middle, [float(p[0]) for p in seeds]
         elif kind == "output-hardest":  # the middle keeps more than the output layer

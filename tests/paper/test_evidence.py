@@ -138,6 +138,13 @@ def test_shape_output_hardest_gives_every_verdict(profiles, verdict):
     assert [r.level for r in result.levels] == ["99 %: middle − output"]
 
 
+def test_a_shape_over_labelled_levels_tests_every_level():
+    # λ levels are labels: each must stay its own part of the test, not overwrite the one before
+    result = shape({"λ = 0.1": FALLING, "λ = 1": PARABOLA}, "output-hardest")
+    assert [r.level for r in result.levels] == ["λ = 0.1: middle − output", "λ = 1: middle − output"]
+    assert result.verdict == CONTRADICTED
+
+
 def test_a_parabola_needs_both_ends_above_the_middle():
     # the output layer keeps most, but the input layer no more than the middle: not a parabola
     one_end = [[0.010, 0.010, 0.011, 0.009, 0.09], [0.011, 0.011, 0.010, 0.010, 0.10], [0.010, 0.009, 0.012, 0.010, 0.11]]
