@@ -254,10 +254,10 @@ def stale_note(records: Sequence[RunRecord], store: ResultStore, scope: str | No
     which = f"records {scope} (from {where})" if scope else f"records in {where}"
     if not stale:
         return (f"All {len(records)} {which} were computed by today's code or by code checked to compute "
-                f"the same numbers.")
+                f"the same numbers for their method family.")
     return (f"**{len(stale)} of the {len(records)} {which} are stale**: computed by a code version not "
-            f"checked to give today's numbers (`prunekit results --stale` lists them, `--refresh` re-runs them); "
-            f"the numbers on this page come from them.")
+            f"checked to give today's numbers for their method family (`prunekit results --stale` lists them, "
+            f"`--refresh` re-runs them); the numbers on this page come from them.")
 
 
 __all__ = [
