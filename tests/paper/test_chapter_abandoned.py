@@ -2,6 +2,7 @@
 and the ledger keeps its five claims in order."""
 
 import pandas as pd
+import pytest
 
 from prunekit.paper.chapters import abandoned as chapter
 
@@ -43,11 +44,22 @@ def test_grasp_it_verdicts_follow_the_numbers():
 
 def test_claims_keep_ids_and_order_and_carry_the_numbers():
     claims = chapter.chapter_claims("mlp5", 0.98, _grasp_it(0.1, False), _during_before([0.975, 0.95], [1.5, 3.0]))
-    assert [c.id for c in claims] == ["grasp-it-revives", "grasp-it-disconnects", "grasp-it-ineffective",
-                                      "snap-it-during-on-par", "snap-it-during-delays"]
-    assert [c.holds for c in claims] == [False, False, True, True, True]
-    assert claims[2].ours == "MLP5: best GraSP-it variant vs the worse of GraSP and SNIP-it: 98%: 91.00 vs 95.00 %"
-    assert claims[3].ours.endswith("50%: +0.50 pp, 90%: +0.00 pp; all within the bounds")
+    # revival, GraSP-it's failure and SNAP-it during ≈ before are registered claims: not counted again here
+    assert [c.id for c in claims] == ["grasp-it-disconnects", "snap-it-during-delays"]
+    assert [c.holds for c in claims] == [False, True]
+    assert "disconnected at no level" in claims[0].ours
+
+
+def test_unit_entries_give_one_revival_and_one_removal_share_per_seed_after_the_first_round():
+    turnover = pd.DataFrame({
+        "key": ["a", "a", "a", "b", "b", "b", "c", "c"], "round": [0, 1, 2, 0, 1, 2, 0, 1],
+        "variant": [chapter.REGROW] * 6 + [chapter.STAY_OUT] * 2,
+        "revived_share": [0.9, 0.2, 0.4, 0.9, 0.1, 0.3, 0.5, 0.5], "removed_share": [0.5, 0.1, 0.1, 0.5, 0.2, 0.2, 0.5, 0.5]})
+    entries = chapter.unit_entries(turnover, "mlp5", "mnist", 0.99)
+    by_metric = {e["metric"]: e for e in entries}
+    assert by_metric["revived_share"]["values"] == pytest.approx([0.3, 0.2])  # round 0 and the other variant left out
+    assert by_metric["removed_share"]["values"] == pytest.approx([0.1, 0.2])
+    assert {e["method"] for e in entries} == {"grasp-it-regrow"} and {e["level"] for e in entries} == {0.99}
 
 
 def test_generated_text_names_the_model_and_the_outcome():

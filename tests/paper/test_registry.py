@@ -12,7 +12,8 @@ from prunekit.experiments.config import RunConfig
 from prunekit.experiments.record import RunRecord
 from prunekit.experiments.methods import record_method
 from prunekit.paper.evidence import CONTRADICTED, HOLDS, INCONCLUSIVE
-from prunekit.paper.registry import CLAIMS, ClaimTest, Side, amendments_frame, claims_by_id, claims_frame, decide, normalise
+from prunekit.paper.registry import (CLAIMS, ClaimTest, Side, amendments_frame, claims_by_id, claims_frame, decide,
+                                     normalise, side_records)
 from prunekit.experiments.store import ResultStore
 
 PAPER = Path(__file__).resolve().parents[3] / "shared" / "paper" / "snip-it-paper.md"
@@ -213,3 +214,12 @@ def test_every_claim_on_chapter_measurements_states_its_unit_and_is_honest_about
         if any(s.units for s in sides):
             assert claim.data_existed, claim.id  # the chapters' pages existed before these claims
             assert "Unit:" in claim.reading or "per seed" in claim.reading, claim.id
+
+
+def test_a_side_with_criterion_options_reads_only_the_runs_that_have_them():
+    claim = claims_by_id()["cpu-grasp-it-less-accurate-than-snip-it"]
+    base = RunConfig(model="mlp5", dataset="mnist", criterion="grasp-it", sparsity=0.98, epochs=6)
+    regrow, stay_out = (RunRecord(base.replace(criterion_options=(("regrow", flag),)), {"accuracy": a}, {}, [], [], {}, {})
+                        for flag, a in ((True, 0.9), (False, 0.1)))
+    found = side_records(claim.test.a, [regrow, stay_out], claim)
+    assert [r.key for r in found[0.98]] == [regrow.key]

@@ -3,8 +3,10 @@ the runs, their tables, the generated observations and the checked claims."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import pandas as pd
 
@@ -16,6 +18,7 @@ from prunekit.experiments.record import RunRecord
 from prunekit.experiments.stats import aggregate
 from prunekit.experiments.store import ResultStore, records_frame
 from prunekit.paper.checks import CheckedClaim, check
+from prunekit.paper.checks import record_units as write_units
 from prunekit.paper.plots import percent_label
 from prunekit.paper.prologue import Page
 from prunekit.paper.runs import Requests, profile_levels, requesting
@@ -303,27 +306,30 @@ def snap_during_text(cmp: DuringBefore, model: str) -> str:
            "(not lower at every level)."))
 
 
+def unit_entries(turnover: pd.DataFrame, model: str, dataset: str, top: float) -> list[dict]:
+    """Per seed, the regrowing GraSP-it's revived and removed shares at κ = ``top``, each the mean over the rounds
+    after the first: the values the registered claim cpu-grasp-it-revives-more-than-it-prunes is decided on."""
+    later = turnover[(turnover["variant"] == REGROW) & (turnover["round"] >= 1)]
+    per_seed = later.groupby("key")[["revived_share", "removed_share"]].mean()
+    return [{"model": model, "dataset": dataset, "method": "grasp-it-regrow", "metric": metric, "level": float(top),
+             "values": [float(v) for v in per_seed[metric]]} for metric in ("revived_share", "removed_share")]
+
+
+def record_units(turnover: pd.DataFrame, model: str, dataset: str, top: float,
+                 results_root: str | os.PathLike) -> Path:
+    """Write :func:`unit_entries` to ``<results_root>/claims/abandoned-units.json`` (one value per seed)."""
+    return write_units("abandoned", "seed", unit_entries(turnover, model, dataset, top), results_root)
+
+
 def chapter_claims(model: str, top: float, g: GraspIt, cmp: DuringBefore) -> list[CheckedClaim]:
-    """The paper's Appendix E statements checked on this page's runs, in the ledger's order."""
-    regrow, paths, m = g.regrow, g.paths_at_top, model.upper()
+    """The paper's Appendix E statements checked on this page's runs, in the ledger's order. Revival, GraSP-it's
+    failure and SNAP-it during ≈ before are registered claims (decided on the summary page), not counted here."""
+    paths, m = g.paths_at_top, model.upper()
     return [
-        check("abandoned", "grasp-it-revives",
-              f"{m}, κ = {percent_label(top)}: revives {_pct(regrow['revived_share'].min())}–"
-              f"{_pct(regrow['revived_share'].max())} % of the pruned vs prunes {_pct(regrow['removed_share'].min())}–"
-              f"{_pct(regrow['removed_share'].max())} % of the surviving weights per round", g.revives_more),
         check("abandoned", "grasp-it-disconnects",
               f"{m}: surviving paths at {percent_label(g.conn['sparsity'].max())}: {paths[STAY_OUT]:.1e} "
               f"(SNIP-it {paths[REFERENCES['snip-it']]:.1e}); disconnected at "
               f"{', '.join(percent_label(s) for s in g.stay_out_cut['sparsity']) or 'no level'}", g.disconnects),
-        check("abandoned", "grasp-it-ineffective",
-              f"{m}: best GraSP-it variant vs the worse of GraSP and SNIP-it: " + ", ".join(
-                  f"{percent_label(s)}: {100 * g.accuracy.loc[g.variants, s].max():.2f} vs "
-                  f"{100 * g.references[s].min():.2f} %" for s in g.accuracy.columns), g.worse),
-        check("abandoned", "snap-it-during-on-par",
-              f"{m}: during − before " + ", ".join(f"{percent_label(k)}: {100 * x:+.2f} pp"
-                                                   for k, x in zip(cmp.shared, cmp.gap))
-              + (f"; outside the bounds at {', '.join(cmp.outside)}" if cmp.outside else "; all within the bounds"),
-              cmp.on_par),
         check("abandoned", "snap-it-during-delays",
               f"{m}: training FLOPs reduction before vs during: " + ", ".join(
                   f"{percent_label(k)}: {u:.1f}× vs {v:.1f}×" for k, u, v in
@@ -332,7 +338,7 @@ def chapter_claims(model: str, top: float, g: GraspIt, cmp: DuringBefore) -> lis
     ]
 
 
-__all__ = ["DuringBefore", "GraspIt", "REFERENCES", "REGROW", "STAY_OUT", "VARIANTS", "accuracy_table",
+__all__ = ["DuringBefore", "GraspIt", "REFERENCES", "REGROW", "STAY_OUT", "VARIANTS", "accuracy_table", "record_units", "unit_entries",
            "chapter_claims", "connectivity", "connectivity_configs", "connectivity_table", "disconnected_note",
            "during_table", "during_vs_before", "grasp_groups", "grasp_it_text", "label_of", "round_table",
            "snap_configs", "snap_during_text", "snap_frames"]
