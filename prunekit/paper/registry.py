@@ -574,6 +574,26 @@ def _grasp_it_revives() -> Claim:
         registered=REGISTERED_APPENDIX_E, data_existed=True, setting=GRASP_IT_NOTE)
 
 
+GRASP_IT_STAY_OUT = "On the other hand, when the pruned weights were omitted from consideration, it resulted in disconnection."
+REGISTERED_STAY_OUT = "2026-12-07T20:10:33+00:00"
+
+
+def _grasp_it_stay_out_disconnects() -> Claim:
+    return Claim(
+        id="cpu-grasp-it-stay-out-disconnects", sentence=GRASP_IT_STAY_OUT, location="Appendix E",
+        reading=("With the pruned weights left out of consideration, GraSP on SNIP-it's schedule disconnects the "
+                 "network: at 99.9 %, the highest level of the chapter's connectivity check, its mask at "
+                 "initialisation leaves no input→output path for more than half of the seeds (per seed: 1 "
+                 "disconnected, 0 not; 'more than half' is ours, the paper gives no share). Unit: the seed."),
+        profile="cpu", model="mlp5", dataset="mnist",
+        test=ClaimTest("beyond", Side("grasp-it-stay-out", (0.999,), "disconnected", units="abandoned"),
+                       threshold=0.5, source="the paper states disconnection without a share; more than half of "
+                                             "the seeds is ours"),
+        registered=REGISTERED_STAY_OUT, data_existed=True,
+        setting=GRASP_IT_NOTE.replace("pruned weights may return", "pruned weights stay out")
+        + "; seed 0's mask was on the committed page before this claim")
+
+
 def _grasp_it_fails() -> Claim:
     return Claim(
         id="cpu-grasp-it-less-accurate-than-snip-it", sentence=GRASP_IT, location="Appendix E",
@@ -620,6 +640,7 @@ SESSION9_CLAIMS: tuple[Claim, ...] = (
     *(_hardly_overfits(method, rival) for method in ("hoyersquare", "snip-it-during") for rival in ("grasp", "snip-it")),
     _grasp_it_revives(),
     _grasp_it_fails(),
+    _grasp_it_stay_out_disconnects(),
     *(_during_beats(rival) for rival in ("snip", "grasp", "random")),
 )
 

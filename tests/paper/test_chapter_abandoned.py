@@ -68,3 +68,19 @@ def test_generated_text_names_the_model_and_the_outcome():
     assert "revives 10.0–10.0 % of the weights pruned so far" in text and "brings back 0.50 for every one" in text
     during = chapter.snap_during_text(_during_before([0.99, 0.97], [1.5, 3.0]), "mlp5")
     assert "not on par as the paper found, but better here" in during and "2.0/10.0× cheaper" in during
+
+
+def test_stay_out_units_hold_one_disconnection_flag_per_seed_of_the_variant_without_regrowth(monkeypatch):
+    from prunekit.experiments.profiles import get_profile
+
+    seen = []
+
+    def fake_connectivity(configs, store):
+        seen.extend(configs)
+        return pd.DataFrame({"disconnected": [True, False, True]})
+
+    monkeypatch.setattr(chapter, "mask_connectivity", fake_connectivity)
+    (entry,) = chapter.stay_out_units(get_profile("cpu"), "mlp5", "mnist", [0, 1, 2], 0.999, store=None)
+    assert entry["values"] == [1.0, 0.0, 1.0] and entry["metric"] == "disconnected" and entry["level"] == 0.999
+    assert [c.seed for c in seen] == [0, 1, 2]
+    assert all(dict(c.criterion_options) == {"regrow": False} and c.sparsity == 0.999 for c in seen)

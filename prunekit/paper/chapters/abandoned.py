@@ -315,10 +315,20 @@ def unit_entries(turnover: pd.DataFrame, model: str, dataset: str, top: float) -
              "values": [float(v) for v in per_seed[metric]]} for metric in ("revived_share", "removed_share")]
 
 
-def record_units(turnover: pd.DataFrame, model: str, dataset: str, top: float,
-                 results_root: str | os.PathLike) -> Path:
-    """Write :func:`unit_entries` to ``<results_root>/claims/abandoned-units.json`` (one value per seed)."""
-    return write_units("abandoned", "seed", unit_entries(turnover, model, dataset, top), results_root)
+def stay_out_units(profile: Profile, model: str, dataset: str, seeds: Sequence[int], level: float,
+                   store: ResultStore) -> list[dict]:
+    """Per seed, whether GraSP-it without regrowth leaves no input→output path at κ = ``level`` (1: disconnected):
+    the values the registered claim cpu-grasp-it-stay-out-disconnects is decided on (masks rebuilt, not trained)."""
+    configs = [c for seed in seeds for c in _variant_configs(profile, model, dataset, [seed], level, VARIANTS[STAY_OUT])]
+    conn = mask_connectivity(configs, store)
+    return [{"model": model, "dataset": dataset, "method": "grasp-it-stay-out", "metric": "disconnected",
+             "level": float(level), "values": [float(v) for v in conn["disconnected"]]}]
+
+
+def record_units(entries: Sequence[Mapping], results_root: str | os.PathLike) -> Path:
+    """Write the chapter's per-seed values (:func:`unit_entries`, :func:`stay_out_units`) to
+    ``<results_root>/claims/abandoned-units.json``."""
+    return write_units("abandoned", "seed", entries, results_root)
 
 
 def chapter_claims(model: str, top: float, g: GraspIt, cmp: DuringBefore) -> list[CheckedClaim]:
@@ -338,7 +348,7 @@ def chapter_claims(model: str, top: float, g: GraspIt, cmp: DuringBefore) -> lis
     ]
 
 
-__all__ = ["DuringBefore", "GraspIt", "REFERENCES", "REGROW", "STAY_OUT", "VARIANTS", "accuracy_table", "record_units", "unit_entries",
+__all__ = ["DuringBefore", "GraspIt", "REFERENCES", "REGROW", "STAY_OUT", "VARIANTS", "accuracy_table", "record_units", "stay_out_units", "unit_entries",
            "chapter_claims", "connectivity", "connectivity_configs", "connectivity_table", "disconnected_note",
            "during_table", "during_vs_before", "grasp_groups", "grasp_it_text", "label_of", "round_table",
            "snap_configs", "snap_during_text", "snap_frames"]
