@@ -2,7 +2,8 @@
 
 from pathlib import Path
 
-from prunekit.experiments.freshness import family
+from prunekit.experiments.freshness import family, stale_records
+from prunekit.experiments.record import source_hash
 from prunekit.experiments.store import ResultStore
 
 RESULTS = Path(__file__).resolve().parents[2] / "results"
@@ -18,3 +19,12 @@ def test_every_family_of_a_committed_store_has_a_run_in_the_equivalence_sample()
     assert stores, "no committed stores found"
     missing = {p.name: sorted(_families(ResultStore(p)) - sample) for p in stores}
     assert not any(missing.values()), f"families no check of results/equivalence can vouch for: {missing}"
+
+
+def test_todays_package_reproduces_the_equivalence_sample():
+    # A change to the package (outside paper/) must be checked before it lands: otherwise every committed record
+    # would silently count as stale (or, worse, a change of numbers would go unnoticed).
+    store = ResultStore(RESULTS / "equivalence")
+    stale = stale_records(store.records(), store)
+    assert not stale, (f"{len(stale)} sample runs are not checked against today's code ({source_hash()}): run "
+                       f"`prunekit results --results-dir results/equivalence --verify 1` and commit its ledger")
