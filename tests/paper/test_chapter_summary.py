@@ -83,3 +83,12 @@ def test_the_stale_sentence_counts_decided_claims_that_read_stale_runs():
                            "stale": ["2 of 6", "0 of 6", "3 of 3", "—"]})
     assert summary.stale_sentence(claims).startswith("1 of the 3 decided claims read stale runs")
     assert summary.stale_sentence(claims.assign(stale="0 of 6")).startswith("Every one of the 3 decided claims")
+
+
+def test_verdicts_by_location_count_each_part_of_the_paper_in_the_papers_order():
+    claims = pd.DataFrame({"where": ["Appendix E", "Section 5, Table 1", "Section 5, Table 1 (Figure 1)", "Abstract"],
+                           "verdict": ["holds", "contradicted", "holds", "inconclusive"]})
+    table = summary.verdicts_by_location(claims)
+    assert list(table["where in the paper"]) == ["Abstract", "Section 5, Table 1", "Appendix E"]
+    row = table.set_index("where in the paper").loc["Section 5, Table 1"]
+    assert (row["holds"], row["contradicted"], row["inconclusive"], row["claims"]) == (1, 1, 0, 2)

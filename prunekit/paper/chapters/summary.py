@@ -22,6 +22,7 @@ from prunekit.paper.registry import (AWAITING_DATA, AWAITING_RUNS, CLAIMS, amend
 
 AWAITING = AWAITING_RUNS
 VERDICT_ORDER = (*VERDICTS, AWAITING_RUNS, AWAITING_DATA)
+PAPER_PARTS = ("Abstract", "Section", "Appendix")  # the paper's order, by a location's first word
 # Seven columns fit the page's full width: the location joins the sentence, the unit joins the test.
 CLAIM_COLUMNS = {"sentence": "the paper says (where)", "reading": "our reading", "test": "test (unit)",
                  "evidence": "our numbers (n per side)", "verdict": "verdict", "stale": "stale runs",
@@ -84,6 +85,16 @@ def verdict_counts(claims: pd.DataFrame) -> dict[str, int]:
     return {verdict: int(counts.get(verdict, 0)) for verdict in VERDICT_ORDER}
 
 
+def verdicts_by_location(claims: pd.DataFrame) -> pd.DataFrame:
+    """How many claims of each part of the paper hold, are contradicted, inconclusive or await runs or data."""
+    table = pd.crosstab(claims["where"].str.split(" (", n=1, regex=False).str[0], claims["verdict"])
+    table = table.reindex(columns=[v for v in VERDICT_ORDER if v in table.columns], fill_value=0)
+    table["claims"] = table.sum(axis=1)
+    order = sorted(table.index, key=lambda where: (PAPER_PARTS.index(where.split()[0]) if where.split()[0] in PAPER_PARTS
+                                                   else len(PAPER_PARTS), where))
+    return table.loc[order].rename_axis(index="where in the paper", columns=None).reset_index()
+
+
 def counts_sentence(counts: dict[str, int]) -> str:
     """The ledger in one sentence, contradicted claims named as plainly as those that hold."""
     total = sum(counts.values())
@@ -127,4 +138,4 @@ def checks_sentence(checks: pd.DataFrame, chapters: Sequence[str]) -> str:
 
 __all__ = ["AWAITING", "AWAITING_DATA", "AWAITING_RUNS", "RULE", "amendments_frame", "chapter_checks", "checks_sentence", "claim_profiles",
            "claims_table", "counts_sentence", "records_by_profile", "registered_claims", "stale_lines",
-           "units_by_profile", "verdict_counts"]
+           "units_by_profile", "verdict_counts", "verdicts_by_location"]
