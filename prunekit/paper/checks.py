@@ -113,12 +113,6 @@ PAPER_CLAIMS: dict[str, PaperClaim] = {
     "snap-it-during-delays": PaperClaim(
         "Appendix E", "SNAP-it during training delays the benefits of structured pruning (it trains larger first)",
         "stated without numbers; the reason the variant was dropped"),
-    "imp-tuning": PaperClaim(
-        "Appendix F", "For IMP the best rewind epoch is 5 or 6 (of 80) and the best pruning interval τ is 4 or 6",
-        "grid search on a 20 % validation split; settled on e_k = 6, τ = 4"),
-    "hoyer-threshold": PaperClaim(
-        "Appendix F", "For HoyerSquare a pruning threshold of 1e-3 works better than the original paper's 1e-4",
-        "7 log steps in [1e-5, 1e-2], settled on 1e-3"),
     "training-flops-before": PaperClaim(
         "Section 5, App. K.4", "Pruning before training saves training FLOPs from the start; pruning during or after "
         "training saves less", "Table 1: SNAP-it's training-FLOPs advantage; Figure 16"),

@@ -30,9 +30,10 @@ RULE = (f"Per-unit values, where the unit is the seed for trained runs and netwo
         f"image for a measurement on one kept network (attack success 0 or 1 per image, saliency share per image); "
         f"Welch's t-test at α = {ALPHA}, Holm-corrected across the levels a claim spans (sparsities, attack "
         f"distances, or the parts of a layer-profile shape); 'on par' and 'at least as good' use two one-sided Welch "
-        f"tests against a margin δ from the paper's own error bars. A claim holds when it holds at every level, is "
-        f"contradicted when the opposite is significant at any level, and is inconclusive otherwise (a tie is "
-        f"inconclusive).")
+        f"tests against a margin δ from the paper's own error bars; 'a grid's best lies among S' compares every other "
+        f"grid point with S (Bonferroni over S for the claim, every point of S for its opposite). A claim holds when "
+        f"it holds at every level, is contradicted when the opposite is significant at any level, and is "
+        f"inconclusive otherwise (a tie is inconclusive).")
 
 
 @dataclass(frozen=True)
@@ -239,6 +240,33 @@ def _one_sample(values: Sequence[float], deterministic: bool) -> float:
     return float(stats.ttest_1samp(arr, 0.0, alternative="greater").pvalue)
 
 
+def best_in(values: PerLevel, chosen: Sequence[float | str]) -> Verdict:
+    """A grid's best lies among the ``chosen`` levels: every level outside them is significantly worse than some
+    chosen level; contradicted where an outside level is significantly better than every chosen one.
+
+    Per outside level o the p-value for the claim is Bonferroni's over the chosen levels (some s beats o:
+    ``|S| · min_s p(s > o)``), against it the largest over them (o beats every s: an intersection-union test
+    needs no correction); both families are then Holm-corrected across the outside levels, as every claim's
+    levels are. The estimate is the best chosen level's mean minus o's.
+    """
+    chosen = list(dict.fromkeys(chosen))
+    missing = [lv for lv in chosen if lv not in values]
+    if not chosen or missing:
+        raise ValueError(f"best_in() needs chosen levels that the grid holds; missing {missing or 'all'} of "
+                         f"{sorted(map(str, values))}")
+    outside = [lv for lv in values if lv not in chosen]
+    if not outside:
+        raise ValueError("best_in() needs one level outside the chosen ones at least, or it cannot fail")
+    if not all(_enough(v) for v in values.values()):
+        return Verdict(INCONCLUSIVE, reason="fewer than two units at a level")
+    best = max(chosen, key=lambda lv: float(np.mean(values[lv])))
+    return _decide(outside, [float(np.mean(values[best]) - np.mean(values[o])) for o in outside],
+                   [min(1.0, len(chosen) * min(welch_one_sided(values[s], values[o]) for s in chosen))
+                    for o in outside],
+                   [max(welch_one_sided(values[o], values[s]) for s in chosen) for o in outside],
+                   [(len(values[best]), len(values[o])) for o in outside])
+
+
 def _check_margin(margin: float) -> None:
     if not isinstance(margin, (int, float)) or not margin > 0 or not math.isfinite(margin):
         raise ValueError(f"margin must be a positive number taken from the paper's error bars, got {margin!r}")
@@ -256,6 +284,7 @@ __all__ = [
     "Verdict",
     "at_least",
     "better",
+    "best_in",
     "beyond",
     "holm",
     "on_par",

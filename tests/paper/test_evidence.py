@@ -12,6 +12,7 @@ from prunekit.paper.evidence import (
     HOLDS,
     INCONCLUSIVE,
     at_least,
+    best_in,
     better,
     beyond,
     holm,
@@ -173,3 +174,33 @@ def test_spread_measures_deviation_from_each_levels_mean_not_the_level_itself():
     shifted = {lv: [v + 0.5 for v in values] for lv, values in NARROW.items()}  # same spread, other means
     assert spread(shifted, NARROW).verdict == INCONCLUSIVE
     assert spread({0.1: [0.9]}, NARROW).verdict == INCONCLUSIVE  # one seed at a level: no spread to measure
+
+
+TOP = {"e = 0": LOW, "e = 2": LOW, "e = 5": HIGH, "e = 6": NOISY}
+BOTTOM = {"e = 0": HIGH, "e = 2": LOW, "e = 5": LOW, "e = 6": LOW}
+
+
+@pytest.mark.parametrize("values, verdict", [(TOP, HOLDS), (BOTTOM, CONTRADICTED),
+                                             ({"e = 0": NOISY, "e = 5": NOISY, "e = 6": NOISY}, INCONCLUSIVE)])
+def test_best_in_gives_every_verdict(values, verdict):
+    assert best_in(values, ["e = 5", "e = 6"]).verdict == verdict
+
+
+def test_best_in_needs_every_outside_point_beaten_and_one_point_beating_all_of_s_to_contradict():
+    # e = 2 is beaten, e = 0 ties the chosen points: the best is not shown to lie in S, nor outside it
+    tie = {"e = 0": HIGH, "e = 2": LOW, "e = 5": HIGH, "e = 6": LOW}
+    assert best_in(tie, ["e = 5", "e = 6"]).verdict == INCONCLUSIVE
+    # e = 0 beats e = 6 but not e = 5: not a contradiction (some chosen point is as good)
+    split = {"e = 0": [v + 0.005 for v in LOW], "e = 5": HIGH, "e = 6": LOW}
+    assert best_in(split, ["e = 5", "e = 6"]).verdict != CONTRADICTED
+    result = best_in(TOP, ["e = 5", "e = 6"])
+    assert [r.level for r in result.levels] == ["e = 0", "e = 2"]  # one part per point outside S
+    assert result.levels[0].estimate == pytest.approx(np.mean(HIGH) - np.mean(LOW))
+
+
+def test_best_in_refuses_a_grid_it_cannot_test():
+    with pytest.raises(ValueError, match="missing"):
+        best_in(TOP, ["e = 7"])
+    with pytest.raises(ValueError, match="cannot fail"):
+        best_in({"e = 5": HIGH}, ["e = 5"])
+    assert best_in({"e = 0": [0.9], "e = 5": HIGH}, ["e = 5"]).verdict == INCONCLUSIVE

@@ -223,3 +223,44 @@ def test_a_side_with_criterion_options_reads_only_the_runs_that_have_them():
                         for flag, a in ((True, 0.9), (False, 0.1)))
     found = side_records(claim.test.a, [regrow, stay_out], claim)
     assert [r.key for r in found[0.98]] == [regrow.key]
+
+
+# --- Appendix F's tuning claims: grids on the validation split (session 10) --------------------------------------
+
+
+def _imp_tuning(rewind: float, interval: float, accuracies: list[float], validation: float = 0.2) -> list[RunRecord]:
+    from prunekit.experiments.config import scaled_epochs
+
+    base = RunConfig(model="mlp5", dataset="mnist", criterion="imp-global", prune_at="during", sparsity=0.98,
+                     epochs=6, prune_interval=scaled_epochs(interval, 6), rewind_epoch=scaled_epochs(rewind, 6),
+                     validation=validation)
+    return [RunRecord(base.replace(seed=i), {"accuracy": a}, {}, [], [], {}, {}) for i, a in enumerate(accuracies)]
+
+
+PEAK, FLAT, NOISE = [0.970, 0.971, 0.969], [0.960, 0.961, 0.959], [0.940, 0.990, 0.960]
+
+
+@pytest.mark.parametrize("at_six, elsewhere, verdict", [(PEAK, FLAT, HOLDS), (FLAT, PEAK, CONTRADICTED),
+                                                        (NOISE, NOISE, INCONCLUSIVE)])
+def test_the_rewind_claim_reads_imp_at_tau_4_on_the_validation_split_in_the_papers_epochs(at_six, elsewhere, verdict):
+    claim = claims_by_id()["appF-imp-rewind-best-5-or-6"]
+    grid = [r for e in range(5) for r in _imp_tuning(e, 4, elsewhere)]
+    grid += _imp_tuning(5, 4, FLAT if verdict == CONTRADICTED else at_six) + _imp_tuning(6, 4, at_six)
+    never_read = _imp_tuning(6, 10, [0.1, 0.1]) + _imp_tuning(0, 4, [0.99, 0.99], validation=0.0)
+    assert decide(claim, grid + never_read).verdict == verdict
+    assert decide(claim, grid[3:]) is None  # e_k = 0 has no run yet: no verdict on part of the grid
+    assert "e_k = 5 or e_k = 6" in claim.test.describe() and "validation split" in claim.test.describe()
+
+
+def test_the_threshold_claim_compares_the_harmonic_mean_of_accuracy_and_sparsity():
+    claim = claims_by_id()["appF-hoyersquare-threshold-1e-3-beats-1e-4"]
+    base = RunConfig(model="mlp5", dataset="mnist", criterion="hoyersquare", epochs=6, validation=0.2)
+
+    def runs(threshold: float, accuracy: float, sparsity: float) -> list[RunRecord]:
+        config = base.replace(criterion_options=(("lam", float(claim.test.a.options[0][1])), ("threshold", threshold)))
+        return [RunRecord(config.replace(seed=i), {"accuracy": accuracy + i * 1e-3, "weight_sparsity": sparsity},
+                          {}, [], [], {}, {}) for i in range(3)]
+
+    # t = 1e-3 trades 1 point of accuracy for 20 points of sparsity: its HM is higher, so it "works better"
+    assert decide(claim, runs(1e-3, 0.95, 0.90) + runs(1e-4, 0.96, 0.70)).verdict == HOLDS
+    assert decide(claim, runs(1e-3, 0.95, 0.60) + runs(1e-4, 0.96, 0.70)).verdict == CONTRADICTED

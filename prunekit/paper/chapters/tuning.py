@@ -8,18 +8,21 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from prunekit.criteria.weight.hoyersquare import LAMBDA_GRID
 from prunekit.experiments.config import RunConfig, scaled_epochs
+from prunekit.experiments.record import RunRecord
 from prunekit.measure.metrics import harmonic_mean
 from prunekit.experiments.profiles import Profile, get_profile
+from prunekit.paper import registry
 from prunekit.paper.prologue import Page
 from prunekit.paper.runs import Requests, requesting
 
-VALIDATION_SHARE = 0.2  # Appendix F: "a random held-out validation set, consisting of 20% of the training set"
+VALIDATION_SHARE = registry.TUNING_SPLIT  # Appendix F: "a random held-out validation set, … 20% of the training set"
 PAPER_INTERVALS = (4, 6, 10)  # τ in epochs of 80 (the paper searched [1, 10] and found 4 or 6 best)
 PAPER_REWINDS = (0, 2, 4, 6)  # e_k in epochs of 80 (the paper searched [0, 6] and settled on 6)
 PAPER_THRESHOLDS = tuple(float(f"{t:.3g}") for t in np.logspace(-5, -2, 7))  # 7 log steps in [1e-5, 1e-2]
-THRESHOLD_LAMBDA = LAMBDA_GRID[4]  # ≈ 9.5e-4, the middle of the λ sweep
+THRESHOLD_LAMBDA = registry.THRESHOLD_LAMBDA  # ≈ 9.5e-4, the middle of the λ sweep
+# The registered Appendix F claims (prunekit.paper.registry), decided over every seed of the profile.
+CLAIM_IDS = tuple(c.id for c in registry.APPENDIX_F_CLAIMS)
 
 
 def imp_grid(profile: str | Profile, *, model: str = "mlp5", dataset: str = "mnist", sparsity: float = 0.98,
@@ -43,16 +46,34 @@ def hoyersquare_threshold_grid(profile: str | Profile, *, model: str = "mlp5", d
                                    validation=validation) for t in thresholds]
 
 
+def claim_grid(profile: str | Profile, *, model: str = "mlp5", dataset: str = "mnist",
+               seeds: Sequence[int] = (0,)) -> list[RunConfig]:
+    """The runs the registered Appendix F claims read, on every seed: IMP's rewind epochs at τ = 4 and intervals at
+    e_k = 6 (κ = 98 %), and HoyerSquare at the paper's and the original threshold."""
+    runs: dict[str, RunConfig] = {}
+    for seed in seeds:
+        imp = (imp_grid(profile, model=model, dataset=dataset, sparsity=registry.TUNING_SPARSITY, intervals=(4.0,),
+                        rewinds=registry.REWIND_GRID, seed=seed)
+               + imp_grid(profile, model=model, dataset=dataset, sparsity=registry.TUNING_SPARSITY,
+                          intervals=registry.INTERVAL_GRID, rewinds=(6.0,), seed=seed))
+        hoyer = hoyersquare_threshold_grid(profile, model=model, dataset=dataset, thresholds=registry.THRESHOLD_PAIR,
+                                           seed=seed)
+        runs.update((c.key, c) for c in imp + hoyer)
+    return list(runs.values())
+
+
 def requests(page: Page, *, model: str = "mlp5", sparsity: float = 0.98,
              intervals: Sequence[float] = PAPER_INTERVALS, rewinds: Sequence[float] = PAPER_REWINDS,
              thresholds: Sequence[float] | None = None) -> Requests:
-    """The runs the page reads, from its notebook parameters: both grids on the first seed."""
+    """The runs the page reads, from its notebook parameters: both grids on the first seed, and the registered
+    claims' grids on every seed."""
     chosen = PAPER_THRESHOLDS if thresholds is None else tuple(float(t) for t in thresholds)
     seed = page.seeds[0]
     return requesting(imp_grid(page.profile, model=model, dataset=page.dataset, sparsity=sparsity, intervals=intervals,
                                rewinds=rewinds, seed=seed)
                       + hoyersquare_threshold_grid(page.profile, model=model, dataset=page.dataset, thresholds=chosen,
-                                                   seed=seed))
+                                                   seed=seed)
+                      + claim_grid(page.profile, model=model, dataset=page.dataset, seeds=page.seeds))
 
 
 def in_paper_epochs(value: float, epochs: int) -> float:
@@ -86,62 +107,66 @@ def threshold_table(runs: pd.DataFrame) -> pd.DataFrame:
 
 # ------------------------------------------------------------------------------------------ the chapter page
 
-PAPER_IMP_CHOICE = (4.0, 6.0)  # the paper's τ and e_k (of 80 epochs)
-PAPER_BEST_TAUS = (4.0, 6.0)  # "τ = 4 or 6"
-PAPER_BEST_REWINDS = (5.0, 6.0)  # "e_k = 5 or 6"
-PAPER_THRESHOLD, ORIGINAL_THRESHOLD = 1e-3, 1e-4  # the paper's HoyerSquare threshold and the original's
+PAPER_IMP_CHOICE = (4.0, 6.0)  # the paper's τ and e_k (of 80)
+PAPER_THRESHOLD, ORIGINAL_THRESHOLD = registry.THRESHOLD_PAIR  # the paper's HoyerSquare threshold and the original's
 
 
-def imp_verdict(grid: pd.DataFrame) -> dict:
-    """Where the IMP grid peaks, the accuracy at the paper's choice, and whether the peak is where the paper's was."""
+def imp_summary(grid: pd.DataFrame) -> dict:
+    """Where the one-seed IMP grid peaks, its range, and the accuracy at the paper's choice (if the grid has it)."""
     best_tau, best_rewind = grid.stack().idxmax()
     paper_cell = PAPER_IMP_CHOICE if PAPER_IMP_CHOICE[0] in grid.index and PAPER_IMP_CHOICE[1] in grid.columns else None
     return {"best_tau": float(best_tau), "best_rewind": float(best_rewind), "best_acc": float(grid.stack().max()),
             "paper_cell": paper_cell, "paper_acc": float(grid.loc[paper_cell]) if paper_cell else float("nan"),
-            "low": float(grid.min().min()), "high": float(grid.max().max()),
-            "agrees": bool(best_tau in PAPER_BEST_TAUS and best_rewind in PAPER_BEST_REWINDS)}
+            "low": float(grid.min().min()), "high": float(grid.max().max())}
 
 
-def threshold_verdict(sweep_table: pd.DataFrame) -> dict:
-    """The threshold with the best harmonic mean, and whether the paper's 1e-3 beats the original 1e-4 here."""
+def threshold_summary(sweep_table: pd.DataFrame) -> dict:
+    """The threshold with the best harmonic mean in the one-seed sweep, and the HM at the paper's and the original's."""
     by_t = sweep_table.set_index("threshold")
     has_both = PAPER_THRESHOLD in by_t.index and ORIGINAL_THRESHOLD in by_t.index
     return {"best_t": float(by_t["hm"].idxmax()), "has_both": has_both,
             "hm_paper": float(by_t.loc[PAPER_THRESHOLD, "hm"]) if has_both else float("nan"),
-            "hm_original": float(by_t.loc[ORIGINAL_THRESHOLD, "hm"]) if has_both else float("nan"),
-            "agrees": bool(has_both and by_t.loc[PAPER_THRESHOLD, "hm"] >= by_t.loc[ORIGINAL_THRESHOLD, "hm"])}
+            "hm_original": float(by_t.loc[ORIGINAL_THRESHOLD, "hm"]) if has_both else float("nan")}
 
 
 def observations_text(imp: dict, hoyer: dict, epochs: int) -> str:
-    """The page's "What we observe" list, every number computed from the two grids."""
-    imp_text = ("This agrees with the paper's finding (τ 4 or 6, e_k 5 or 6)." if imp["agrees"] else
-                f"This is not where the paper found its optimum (τ 4 or 6, e_k 5 or 6); with a {epochs}-epoch budget "
-                f"τ and e_k are fractions of an epoch, so the grid is compressed into the first "
-                f"{scaled_epochs(10, epochs):g} epoch(s).")
+    """The page's "What we observe" list for the one-seed grids, every number computed; no verdict (the registered
+    claims below decide the paper's statements over every seed)."""
+    compressed = (f" With a {epochs}-epoch budget τ and e_k are fractions of an epoch: the whole grid lies in the "
+                  f"first {scaled_epochs(10, epochs):g} epoch(s)." if epochs < 80 else "")
     hoyer_text = (f"; at the paper's 10⁻³ it is {100 * hoyer['hm_paper']:.2f}, at the original 10⁻⁴ "
-                  f"{100 * hoyer['hm_original']:.2f}, so " + ("10⁻³ is the better of the two here too, as the paper "
-                                                             "found." if hoyer["agrees"] else
-                                                             "10⁻⁴ does better here, unlike in the paper.")
-                  if hoyer["has_both"] else ".")
-    return (f"- **IMP**: the best validation accuracy, {100 * imp['best_acc']:.2f} %, is at τ = {imp['best_tau']:g} and "
-            f"e_k = {imp['best_rewind']:g} (of 80 epochs); the paper's choice τ = 4, e_k = 6 reaches "
-            f"{100 * imp['paper_acc']:.2f} %. The whole grid spans {100 * imp['low']:.2f}–{100 * imp['high']:.2f} %. "
-            + imp_text + "\n"
-            f"- **HoyerSquare**: the best harmonic mean of validation accuracy and sparsity is at t = "
+                  f"{100 * hoyer['hm_original']:.2f}." if hoyer["has_both"] else ".")
+    return (f"- **IMP** (one seed): the best validation accuracy, {100 * imp['best_acc']:.2f} %, is at τ = "
+            f"{imp['best_tau']:g} and e_k = {imp['best_rewind']:g} (of 80 epochs); the paper's choice τ = 4, e_k = 6 "
+            f"reaches {100 * imp['paper_acc']:.2f} %. The whole grid spans {100 * imp['low']:.2f}–"
+            f"{100 * imp['high']:.2f} %.{compressed}\n"
+            f"- **HoyerSquare** (one seed): the best harmonic mean of validation accuracy and sparsity is at t = "
             f"{hoyer['best_t']:g}" + hoyer_text)
 
 
-def ledger_entries(imp: dict, hoyer: dict, *, model: str, sparsity: float) -> list:
-    """The two checked findings of Appendix F, for the book's summary page."""
-    from prunekit.paper.checks import check
+def claim_points(claim_id: str, records: Sequence[RunRecord]) -> pd.DataFrame:
+    """One registered Appendix F claim's grid as read for its verdict: per point its mean, spread and seeds."""
+    claim = registry.claims_by_id()[claim_id]
+    sides = [claim.test.a] + ([claim.test.b] if claim.test.b is not None else [])
+    rows = []
+    for side in sides:
+        for level, values in registry.side_values(side, records, claim).items():
+            rows.append({"point": str(side.key(level)), "chosen by the paper": level in claim.test.chosen or
+                         (claim.test.kind == "better" and side is claim.test.a),
+                         side.metric: 100 * float(np.mean(values)) if values else float("nan"),
+                         "sd": 100 * float(np.std(values, ddof=1)) if len(values) > 1 else float("nan"),
+                         "seeds": len(values)})
+    return pd.DataFrame(rows)
 
-    return [
-        check("tuning", "imp-tuning",
-              f"{model.upper()}, κ = {sparsity:.0%}, 20 % validation: best at τ = {imp['best_tau']:g}, "
-              f"e_k = {imp['best_rewind']:g} ({100 * imp['best_acc']:.2f} %); paper's τ = 4, e_k = 6: "
-              f"{100 * imp['paper_acc']:.2f} %", imp["agrees"]),
-        check("tuning", "hoyer-threshold",
-              f"{model.upper()}, λ = {THRESHOLD_LAMBDA:.2g}: best HM at t = {hoyer['best_t']:g}"
-              + (f"; HM {100 * hoyer['hm_paper']:.2f} at 1e-3 vs {100 * hoyer['hm_original']:.2f} at 1e-4"
-                 if hoyer["has_both"] else ""), hoyer["agrees"]),
-    ]
+
+def claim_verdicts(records: Sequence[RunRecord]) -> pd.DataFrame:
+    """The registered Appendix F claims with their tests and verdicts on ``records`` (the summary page's rule)."""
+    claims = registry.claims_by_id()
+    rows = []
+    for claim_id in CLAIM_IDS:
+        verdict = registry.decide(claims[claim_id], records)
+        rows.append({"claim": claim_id, "the paper says": claims[claim_id].sentence.split(". ")[-1],
+                     "test": claims[claim_id].test.describe(),
+                     "verdict": verdict.verdict if verdict else registry.AWAITING_RUNS,
+                     "evidence": verdict.summary() if verdict else "a grid point has no run yet"})
+    return pd.DataFrame(rows)
