@@ -41,9 +41,11 @@ TABLE3_POINTS: dict[str, tuple[str, str, float]] = {
     "snip-it": ("snip-it", "before", 0.97),
 }
 HOYERSQUARE_TARGET = 0.94  # the weight sparsity of the paper's HoyerSquare row
-# The grid λ (Appendix F's 10 log steps in [1e-6, 5]) that can reach the target at 80 epochs: on the cpu
-# profile (6 epochs) 3.1e-5 gives 43 % and 5.3e-3 gives 98 %, and longer training only strengthens a penalty.
-LAMBDA_CANDIDATES = tuple(lam for lam in LAMBDA_GRID if 2e-5 < lam < 6e-3)
+# The grid λ (Appendix F's 10 log steps in [1e-6, 5]) that can reach the target at 80 epochs. First set from the
+# cpu profile (6 epochs: 3.1e-5 gives 43 %, 5.3e-3 gives 98 %) as 3.1e-5 … 5.3e-3; at 80 epochs the largest reached
+# only 88.6 %, so the grid's next λ, 2.9e-2, joined (the amendment of claim t3-during-beats-hoyersquare, listed
+# on the summary page).
+LAMBDA_CANDIDATES = tuple(lam for lam in LAMBDA_GRID if 2e-5 < lam < 3e-2)
 VALIDATION_SHARE = 0.2
 LAMBDA_SEED = 0
 
@@ -63,6 +65,23 @@ def choose_lambda(records: Sequence[RunRecord], target: float = HOYERSQUARE_TARG
         raise ValueError("choose_lambda takes validation-split runs only; test accuracy never picks λ")
     best = min(records, key=lambda r: (abs(r.metrics["weight_sparsity"] - target), -r.metrics["accuracy"]))
     return float(dict(best.config.criterion_options)["lam"])
+
+
+def chosen_lambda(records: Sequence[RunRecord], profile: str | Profile = PROFILE) -> float | None:
+    """The λ the rule picks from the stored validation runs of every candidate, or None while one is missing."""
+    stored = {r.key: r for r in records}
+    runs = [stored.get(c.key) for c in lambda_configs(profile)]
+    return choose_lambda(runs) if all(runs) else None
+
+
+def table3_runs(records: Sequence[RunRecord], profile: str | Profile = PROFILE) -> list[RunRecord]:
+    """The stored runs of Table 3 at the chosen λ (none of other λ, levels or splits the store may hold)."""
+    lam = chosen_lambda(records, profile)
+    stored = {r.key: r for r in records}
+    wanted = table3_configs(lam if lam is not None else LAMBDA_CANDIDATES[0], profile)
+    if lam is None:  # no λ chosen yet: every row but HoyerSquare's
+        wanted = [c for c in wanted if c.criterion != "hoyersquare"]
+    return [stored[c.key] for c in wanted if c.key in stored]
 
 
 def table3_configs(lam: float, profile: str | Profile = PROFILE) -> list[RunConfig]:
@@ -187,12 +206,18 @@ def run_worker(worker: int, workers: int, store: ResultStore, *, poll_seconds: f
     if not 0 <= worker < workers:
         raise ValueError(f"worker must be in [0, {workers}), got {worker}")
     lam_runs = lambda_configs()
-    sweep(lam_runs[worker::workers], store, progress=False)
+    sweep(worker_share(lam_runs, worker, workers), store, progress=False)
     while not all(store.has(c) for c in lam_runs):  # the other workers' λ runs
         time.sleep(poll_seconds)
     lam = choose_lambda([store.get(c) for c in lam_runs])
     log.info("table3: HoyerSquare λ = %g (validation sparsity closest to %.0f %%)", lam, 100 * HOYERSQUARE_TARGET)
-    sweep(table3_configs(lam)[worker::workers], store, progress=False)  # each record is stored as it finishes
+    sweep(worker_share(table3_configs(lam), worker, workers), store, progress=False)  # stored as each finishes
+
+
+def worker_share(configs: Sequence[RunConfig], worker: int, workers: int) -> list[RunConfig]:
+    """Worker ``worker``'s configs, by run key (a stride over the list would give one worker every HoyerSquare run,
+    since the list repeats the same eight rows per seed)."""
+    return [c for c in configs if int(c.key, 16) % workers == worker]
 
 
 def main(argv: Sequence[str] | None = None) -> None:

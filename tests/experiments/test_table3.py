@@ -12,10 +12,13 @@ from prunekit.experiments.table3 import (
     LAMBDA_CANDIDATES,
     TABLE3_POINTS,
     choose_lambda,
+    chosen_lambda,
     lambda_configs,
     paper_interval_overlaps,
     table3_configs,
     table3_frame,
+    table3_runs,
+    worker_share,
 )
 
 
@@ -38,7 +41,8 @@ def test_table3_grid_is_eight_rows_by_five_seeds_at_the_papers_budget():
 def test_lambda_is_chosen_on_the_validation_split_by_distance_to_the_papers_sparsity():
     configs = lambda_configs()
     assert all(c.validation == 0.2 and c.epochs == 80 for c in configs) and len(configs) == len(LAMBDA_CANDIDATES)
-    sparsities = [0.80, 0.93, 0.96, 0.99][: len(configs)]
+    sparsities = [0.43, 0.70, 0.80, 0.886, 0.97]
+    assert len(configs) == len(sparsities)  # 3.1e-5 … 5.3e-3, and 2.9e-2 since the amendment
     records = [_record(c, 0.95, s) for c, s in zip(configs, sparsities)]
     closest = min(zip(configs, sparsities), key=lambda cs: abs(cs[1] - HOYERSQUARE_TARGET))[0]
     assert choose_lambda(records) == dict(closest.criterion_options)["lam"]
@@ -85,6 +89,31 @@ def test_findings_are_written_from_the_numbers():
     assert "SNIP: 91.00 ± 1.96 % at 96.0 % sparsity (n = 2) against the paper's 96 % at 96 %: the paper's value is " \
            "outside our interval." in lines
     assert "GraSP: no runs yet." in lines
-    lam = [_record(c, 0.98, s) for c, s in zip(lambda_configs(), (0.78, 0.84, 0.86, 0.886))]
+    lam = [_record(c, 0.98, s) for c, s in zip(lambda_configs(), (0.78, 0.84, 0.86, 0.886, 0.90))]
     note = lambda_note(lam)
     assert "No candidate reached 94 %" in note and f"{dict(lambda_configs()[-1].criterion_options)['lam']:.2g}" in note
+
+
+def test_the_amended_candidates_add_the_grids_next_lambda_and_nothing_else():
+    from prunekit.criteria.weight.hoyersquare import LAMBDA_GRID
+
+    assert LAMBDA_CANDIDATES == LAMBDA_GRID[2:7] and LAMBDA_CANDIDATES[-1] == pytest.approx(2.9e-2, rel=0.01)
+
+
+def test_table3_reads_only_the_chosen_lambda_and_its_own_points():
+    validation = [_record(c, 0.95, s) for c, s in zip(lambda_configs(), [0.43, 0.70, 0.80, 0.886, 0.97])]
+    assert chosen_lambda(validation) == LAMBDA_CANDIDATES[-1]  # 97 % is closer to 94 % than 88.6 %
+    assert chosen_lambda(validation[:-1]) is None  # the rule needs every candidate's run
+    grid = [_record(c, 0.9, 0.9) for lam in LAMBDA_CANDIDATES[-2:] for c in table3_configs(lam)]
+    extra = [_record(table3_configs(1.0)[1].replace(sparsity=0.995), 0.9, 0.995)]  # a high-sparsity run, not Table 3
+    runs = table3_runs(validation + grid + extra)
+    assert len(runs) == 40 and {dict(r.config.criterion_options).get("lam") for r in runs} == {None,
+                                                                                               LAMBDA_CANDIDATES[-1]}
+    assert len(table3_runs(validation[:-1] + grid)) == 35  # λ not chosen yet: every row but HoyerSquare's
+
+
+def test_workers_share_the_grid_without_overlap_and_split_hoyersquares_rows():
+    configs = table3_configs(1e-4)
+    shares = [worker_share(configs, w, 2) for w in range(2)]
+    assert sorted(c.key for share in shares for c in share) == sorted(c.key for c in configs)
+    assert all(any(c.criterion == "hoyersquare" for c in share) for share in shares)

@@ -201,11 +201,28 @@ def test_shape_and_spread_tests_are_checked_when_declared():
     ClaimTest("spread", Side("a", (0.1, 1.0), lam=True), Side("b", (0.5,)))  # pooled: no level pairing needed
 
 
-def test_the_hoyersquare_proposal_is_listed_as_proposed_not_applied():
+def test_the_hoyersquare_amendment_is_listed_as_applied_with_when_it_was_proposed():
     frame = amendments_frame()
     row = frame[frame["claim"] == "t3-during-beats-hoyersquare"]
-    assert list(row["status"]) == ["proposed"]
-    assert "94 %" in row["reason"].iloc[0] and row["date"].iloc[0] > "2026-12-07T16"
+    assert list(row["status"]) == ["applied"]
+    assert "94 %" in row["reason"].iloc[0] and "proposed at 2026-12-07T17:02:45" in row["reason"].iloc[0]
+    assert "2.9e-2" in row["new test"].iloc[0] and row["date"].iloc[0] > "2026-12-07T22"
+
+
+def test_hoyersquares_table3_point_is_the_lambda_the_rule_picks_and_awaits_every_candidate():
+    from prunekit.experiments.table3 import lambda_configs, table3_configs
+
+    claim = claims_by_id()["t3-during-beats-hoyersquare"]
+    validation = [RunRecord(c, {"accuracy": 0.95, "weight_sparsity": s}, {}, [], [], {}, {})
+                  for c, s in zip(lambda_configs(), (0.43, 0.70, 0.80, 0.886, 0.97))]
+    tables = {lam: [RunRecord(c, {"accuracy": acc + 1e-3 * c.seed}, {}, [], [], {}, {})
+                    for c in table3_configs(lam) if c.criterion == "hoyersquare"]
+              for lam, acc in ((validation[3].config.criterion_options[0][1], 0.99),
+                               (validation[4].config.criterion_options[0][1], 0.90))}
+    during = _records("snip-it", "during", 0.98, [0.95, 0.951, 0.952])
+    records = during + [r for runs in tables.values() for r in runs]
+    assert decide(claim, records + validation[:4]) is None  # a candidate's validation run is missing
+    assert decide(claim, records + validation).verdict == HOLDS  # 2.9e-2 (97 %) is chosen: its runs, not 5.3e-3's
 
 
 def test_every_claim_on_chapter_measurements_states_its_unit_and_is_honest_about_its_data():

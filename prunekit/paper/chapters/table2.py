@@ -234,10 +234,14 @@ TABLE3_STORE = "mnist-paper"  # the profile whose store holds Table 3's runs at 
 
 
 def table3_records(results_root: str | Path) -> tuple[list[RunRecord], list[RunRecord]]:
-    """Table 3's test-set runs and HoyerSquare's λ-selection runs (validation split) from the paper-budget store."""
+    """Table 3's test-set runs (at the chosen λ, none of the store's other runs) and HoyerSquare's λ-selection runs
+    (validation split) from the paper-budget store."""
+    from prunekit.experiments.table3 import lambda_configs, table3_runs
+
     store = ResultStore(Path(results_root) / TABLE3_STORE)
     records = store.records() if store.root.is_dir() else []
-    return [r for r in records if r.config.validation == 0], [r for r in records if r.config.validation > 0]
+    candidates = {c.key for c in lambda_configs()}
+    return table3_runs(records), [r for r in records if r.key in candidates]
 
 
 def table3_view(comparison: pd.DataFrame) -> pd.DataFrame:
