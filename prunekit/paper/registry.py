@@ -922,6 +922,8 @@ def decide(claim: Claim, records: Sequence[RunRecord], units: dict[str, dict] | 
     test, units = claim.test, units or {}
     if any(side.units and side.units not in units for side in _sides(claim)):
         return None
+    if _partial_levels(claim, records):
+        return None
     if test.kind == "shape":
         profiles = side_profiles(test.a, records, claim)
         if not all(profiles.values()):
@@ -949,6 +951,21 @@ def decide(claim: Claim, records: Sequence[RunRecord], units: dict[str, dict] | 
     if test.kind == "at_least":
         return evidence.at_least(a_keyed, b_keyed, test.margin)
     return evidence.on_par(a_keyed, b_keyed, test.margin)
+
+
+def required_seeds(profile: str) -> int:
+    """How many seeds a run-record level needs before a claim on ``profile`` is decided: the profile's own count
+    (a sweep stopped half-way never decides a claim); 0 for a profile this edition does not define."""
+    from prunekit.experiments.profiles import PROFILES
+
+    return PROFILES[profile].seeds if profile in PROFILES else 0
+
+
+def _partial_levels(claim: Claim, records: Sequence[RunRecord]) -> list[str]:
+    """'method at level: k of n seeds' for every record-based level holding runs, but fewer than the profile's seeds."""
+    need = required_seeds(claim.profile)
+    return [f"{side.method} at {side.key(lv)}: {len(rs)} of {need} seeds" for side in _sides(claim) if not side.units
+            for lv, rs in side_records(side, records, claim).items() if 0 < len(rs) < need]
 
 
 def _sides(claim: Claim) -> list[Side]:
@@ -989,6 +1006,9 @@ def _awaiting(claim: Claim, records: Sequence[RunRecord] | None, units: dict[str
                                f"{claim.model} at every level of the test yet")
     if records is None and any(not side.units for side in _sides(claim)):
         return AWAITING_RUNS, f"no store results/{claim.profile}"
+    partial = _partial_levels(claim, records or [])
+    if partial:
+        return AWAITING_RUNS, "a sweep under way: " + "; ".join(partial)
     return AWAITING_RUNS, "a side has no run (or no value) yet"
 
 

@@ -50,14 +50,25 @@ def _records(criterion: str, prune_at: str, sparsity: float, accuracies: list[fl
     return [RunRecord(base.replace(seed=i), {"accuracy": a}, {}, [], [], {}, {}) for i, a in enumerate(accuracies)]
 
 
-@pytest.mark.parametrize("during, imp, verdict", [([0.971, 0.972, 0.970], [0.960, 0.961, 0.962], HOLDS),
-                                                  ([0.950, 0.951, 0.952], [0.960, 0.961, 0.962], CONTRADICTED),
-                                                  ([0.950, 0.990, 0.970], [0.960, 0.961, 0.962], INCONCLUSIVE)])
+FIVE = [0.960, 0.961, 0.962, 0.960, 0.961]  # Table 3's profile runs 5 seeds
+
+
+@pytest.mark.parametrize("during, imp, verdict", [([0.971, 0.972, 0.970, 0.971, 0.972], FIVE, HOLDS),
+                                                  ([0.950, 0.951, 0.952, 0.950, 0.951], FIVE, CONTRADICTED),
+                                                  ([0.950, 0.990, 0.970, 0.940, 0.985], FIVE, INCONCLUSIVE)])
 def test_a_claim_is_decided_on_the_runs_it_names(during, imp, verdict):
     claim = claims_by_id()["t3-during-beats-imp-global"]
     records = _records("snip-it", "during", 0.98, during) + _records("imp-global", "during", 0.98, imp)
     records += _records("snip-it", "before", 0.98, [0.1, 0.1, 0.1])  # another method: never read
     assert decide(claim, records).verdict == verdict
+
+
+def test_a_sweep_stopped_half_way_decides_nothing_and_says_how_far_it_got():
+    claim = claims_by_id()["t3-during-beats-imp-global"]
+    records = _records("snip-it", "during", 0.98, [0.99, 0.99, 0.99]) + _records("imp-global", "during", 0.98, FIVE)
+    assert decide(claim, records) is None  # 3 of Table 3's 5 seeds: however clear, not yet a verdict
+    row = claims_frame({"mnist-paper": records}).set_index("id").loc["t3-during-beats-imp-global"]
+    assert row["verdict"] == "awaiting runs" and "snip-it-during at 0.98: 3 of 5 seeds" in row["evidence"]
 
 
 def test_a_claim_without_its_runs_awaits_them_and_validation_runs_never_decide():
@@ -219,7 +230,7 @@ def test_hoyersquares_table3_point_is_the_lambda_the_rule_picks_and_awaits_every
                     for c in table3_configs(lam) if c.criterion == "hoyersquare"]
               for lam, acc in ((validation[3].config.criterion_options[0][1], 0.99),
                                (validation[4].config.criterion_options[0][1], 0.90))}
-    during = _records("snip-it", "during", 0.98, [0.95, 0.951, 0.952])
+    during = _records("snip-it", "during", 0.98, [0.95, 0.951, 0.952, 0.95, 0.951])
     records = during + [r for runs in tables.values() for r in runs]
     assert decide(claim, records + validation[:4]) is None  # a candidate's validation run is missing
     assert decide(claim, records + validation).verdict == HOLDS  # 2.9e-2 (97 %) is chosen: its runs, not 5.3e-3's
