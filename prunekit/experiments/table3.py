@@ -5,7 +5,8 @@ row reports (``TABLE3_POINTS``). HoyerSquare's sparsity follows from λ, so its 
 runs exist, on a 20 % validation split of the training set (Appendix F), by a rule fixed here: the candidate
 whose validation weight sparsity is closest to the paper's 94 % (``choose_lambda``).
 
-``python -m prunekit.experiments.table3 --worker I --workers N`` runs worker I's share of the sweep (resumable).
+``python -m prunekit.experiments.table3 --worker I --workers N`` runs worker I's share of the sweep (resumable);
+``--high-sparsity`` runs Figure 10's high-sparsity end (98, 99, 99.5 %) at the same budget instead.
 """
 
 from __future__ import annotations
@@ -96,6 +97,26 @@ def table3_configs(lam: float, profile: str | Profile = PROFILE) -> list[RunConf
         configs.append(RunConfig.from_profile(chosen, model=MODEL, dataset=DATASET, criterion="hoyersquare",
                                               criterion_options={"lam": lam}, seed=seed))
     return configs
+
+
+# Figure 10's high-sparsity end at Table 3's budget: the methods the registered hs-* claims compare (SNIP-it before
+# training, SNIP, GraSP) first, then SNIP-it during training for the figure.
+HIGH_SPARSITY_LEVELS = (0.98, 0.99, 0.995)
+HIGH_SPARSITY_METHODS: tuple[tuple[str, str], ...] = (("snip-it", "before"), ("snip", "before"), ("grasp", "before"),
+                                                      ("snip-it", "during"))
+
+
+def high_sparsity_configs(profile: str | Profile = PROFILE) -> list[RunConfig]:
+    """The high-sparsity runs, seed by seed (a stopped sweep leaves whole seeds), each config once."""
+    chosen = get_profile(profile)
+    configs = {}
+    for seed in chosen.seed_list:
+        for criterion, when in HIGH_SPARSITY_METHODS:
+            for level in HIGH_SPARSITY_LEVELS:
+                config = RunConfig.from_profile(chosen, model=MODEL, dataset=DATASET, criterion=criterion,
+                                                prune_at=when, sparsity=level, seed=seed)
+                configs.setdefault(config.key, config)
+    return list(configs.values())
 
 
 def paper_interval_overlaps(paper_percent: float, mean: float, bound: float) -> bool:
@@ -200,6 +221,13 @@ def row_findings(comparison: pd.DataFrame) -> list[str]:
     return lines
 
 
+def run_high_sparsity_worker(worker: int, workers: int, store: ResultStore) -> None:
+    """Run this worker's share of :func:`high_sparsity_configs` (resumable: stored runs are skipped)."""
+    if not 0 <= worker < workers:
+        raise ValueError(f"worker must be in [0, {workers}), got {worker}")
+    sweep(worker_share(high_sparsity_configs(), worker, workers), store, progress=False)
+
+
 def run_worker(worker: int, workers: int, store: ResultStore, *, poll_seconds: float = 30.0) -> None:
     """Run this worker's share (every ``workers``-th config): the λ runs first, then, once all of them are
     stored, Table 3 at the chosen λ. Resumable: stored runs are skipped."""
@@ -226,9 +254,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--worker", type=int, default=0)
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--results", type=Path, default=Path("results") / PROFILE)
+    parser.add_argument("--high-sparsity", action="store_true", help="run Figure 10's 98/99/99.5 %% end instead")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    run_worker(args.worker, args.workers, ResultStore(args.results))
+    run = run_high_sparsity_worker if args.high_sparsity else run_worker
+    run(args.worker, args.workers, ResultStore(args.results))
 
 
 if __name__ == "__main__":

@@ -117,3 +117,16 @@ def test_workers_share_the_grid_without_overlap_and_split_hoyersquares_rows():
     shares = [worker_share(configs, w, 2) for w in range(2)]
     assert sorted(c.key for share in shares for c in share) == sorted(c.key for c in configs)
     assert all(any(c.criterion == "hoyersquare" for c in share) for share in shares)
+
+
+def test_the_high_sparsity_grid_is_figure_10s_end_seed_by_seed_with_the_claims_methods_first():
+    from prunekit.experiments.table3 import high_sparsity_configs
+    from prunekit.paper.registry import claims_by_id
+
+    configs = high_sparsity_configs()
+    assert len(configs) == 4 * 3 * 5 and len({c.key for c in configs}) == len(configs)
+    assert [c.seed for c in configs[:12]] == [0] * 12 and all(c.epochs == 80 for c in configs)
+    first = {(c.criterion, c.prune_at) for c in configs[:9]}
+    claim = claims_by_id()["hs-before-beats-snip"]
+    assert first == {("snip-it", "before"), ("snip", "before"), ("grasp", "before")}
+    assert {c.sparsity for c in configs} == set(claim.test.a.levels)
