@@ -10,10 +10,9 @@ import pytest
 from prunekit.experiments.config import RunConfig
 
 from prunekit.experiments.record import RunRecord
-from prunekit.experiments.methods import record_method
 from prunekit.paper.evidence import CONTRADICTED, HOLDS, INCONCLUSIVE
 from prunekit.paper.registry import (CLAIMS, ClaimTest, Side, amendments_frame, claims_by_id, claims_frame, decide,
-                                     normalise, side_records)
+                                     deciding_records, normalise, side_records)
 from prunekit.experiments.store import ResultStore
 
 PAPER = Path(__file__).resolve().parents[3] / "shared" / "paper" / "snip-it-paper.md"
@@ -88,8 +87,7 @@ def test_every_pre_registered_claim_is_older_than_every_run_that_decides_it():
     for claim in (c for c in CLAIMS if not c.data_existed):
         store = ResultStore(results / claim.profile)
         records = store.records() if store.root.is_dir() else []
-        methods = {claim.test.a.method} | ({claim.test.b.method} if claim.test.b else set())
-        deciding = [r for r in records if record_method(r) in methods and r.config.validation == 0.0]
+        deciding = deciding_records(claim, records)
         assert all(r.provenance["date"] > claim.registered for r in deciding), claim.id
 
 

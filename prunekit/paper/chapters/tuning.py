@@ -49,7 +49,7 @@ def hoyersquare_threshold_grid(profile: str | Profile, *, model: str = "mlp5", d
 def claim_grid(profile: str | Profile, *, model: str = "mlp5", dataset: str = "mnist",
                seeds: Sequence[int] = (0,)) -> list[RunConfig]:
     """The runs the registered Appendix F claims read, on every seed: IMP's rewind epochs at τ = 4 and intervals at
-    e_k = 6 (κ = 98 %), and HoyerSquare at the paper's and the original threshold."""
+    e_k = 6 (κ = 98 %), and HoyerSquare and Group-HS at the paper's and the original threshold."""
     runs: dict[str, RunConfig] = {}
     for seed in seeds:
         imp = (imp_grid(profile, model=model, dataset=dataset, sparsity=registry.TUNING_SPARSITY, intervals=(4.0,),
@@ -58,8 +58,20 @@ def claim_grid(profile: str | Profile, *, model: str = "mlp5", dataset: str = "m
                           intervals=registry.INTERVAL_GRID, rewinds=(6.0,), seed=seed))
         hoyer = hoyersquare_threshold_grid(profile, model=model, dataset=dataset, thresholds=registry.THRESHOLD_PAIR,
                                            seed=seed)
-        runs.update((c.key, c) for c in imp + hoyer)
+        runs.update((c.key, c) for c in imp + hoyer + group_hs_threshold_grid(profile, model=model, dataset=dataset,
+                                                                             seed=seed))
     return list(runs.values())
+
+
+def group_hs_threshold_grid(profile: str | Profile, *, model: str = "mlp5", dataset: str = "mnist", seed: int = 0,
+                            thresholds: Sequence[float] = registry.THRESHOLD_PAIR,
+                            lam: float = registry.GROUP_HS_THRESHOLD_LAMBDA) -> list[RunConfig]:
+    """Group-HS (nodes cut after training) at one λ over the cut threshold, on the validation split."""
+    from prunekit.experiments.methods import structured_method_configs
+
+    (base,) = structured_method_configs("group-hs", profile, model=model, dataset=dataset, seeds=(seed,),
+                                        lambdas=(lam,), validation=VALIDATION_SHARE)
+    return [base.replace(criterion_options={"lam": float(lam), "threshold": float(t)}) for t in thresholds]
 
 
 def requests(page: Page, *, model: str = "mlp5", sparsity: float = 0.98,
