@@ -3,6 +3,7 @@ ablation verdict and summary follow the numbers."""
 
 import pandas as pd
 
+from prunekit.experiments.config import RunConfig
 from prunekit.experiments.profiles import get_profile
 from prunekit.paper.chapters import table2 as chapter
 
@@ -88,3 +89,22 @@ def test_table3_view_shows_both_sides_and_the_interval_reading():
 
 def test_table3_records_of_a_missing_store_are_empty(tmp_path):
     assert chapter.table3_records(tmp_path) == ([], [])
+
+
+def test_disconnection_units_are_one_zero_or_one_per_seed_and_method():
+    from prunekit.core.connectivity import is_disconnected
+    from prunekit.data import dataset_info
+    from prunekit.experiments.run import pruned_at_init
+    from tests.sweep_helpers import data_root_or_skip, one_thread
+
+    data_root_or_skip()
+    smoke, info = get_profile("smoke"), dataset_info("mnist")
+    with one_thread():
+        entries = chapter.disconnection_units(smoke, "mlp5", "mnist", (0, 1), info)
+        rebuilt = is_disconnected(pruned_at_init(RunConfig.from_profile(
+            smoke, model="mlp5", dataset="mnist", criterion="snip", sparsity=chapter.DISCONNECTION_LEVEL, seed=1)),
+            info.input_shape)
+    assert [(e["method"], e["metric"], e["level"]) for e in entries] == [
+        ("snip", "disconnected", 0.999), ("snip-it", "disconnected", 0.999)]
+    assert all(len(e["values"]) == 2 and set(e["values"]) <= {0, 1} for e in entries)
+    assert entries[0]["values"][1] == int(rebuilt)  # the same mask as a plain rebuild of that seed's config

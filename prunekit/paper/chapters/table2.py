@@ -222,8 +222,27 @@ def connectivity(profile: Profile, models: Sequence[str], dataset: str, seed: in
     return pd.DataFrame(rows)
 
 
+DISCONNECTION_LEVEL = 0.999  # the connectivity table's level beyond the sweep, where masks can cut every path
+
+
+def disconnection_units(profile: Profile, model: str, dataset: str, seeds: Sequence[int],
+                        info: DatasetInfo) -> list[dict]:
+    """Per seed, whether SNIP's and SNIP-it's masks at 99.9 % leave no input→output path (1) or some (0): the values
+    the registered connectivity claim is decided on (networks at initialisation; nothing is trained)."""
+    entries = []
+    for crit in ("snip", "snip-it"):
+        values = []
+        for seed in seeds:
+            config = RunConfig.from_profile(profile, model=model, dataset=dataset, criterion=crit,
+                                            sparsity=DISCONNECTION_LEVEL, seed=seed)
+            values.append(int(is_disconnected(pruned_at_init(config), info.input_shape)))
+        entries.append({"model": model, "dataset": dataset, "method": crit, "metric": "disconnected",
+                        "level": DISCONNECTION_LEVEL, "values": values})
+    return entries
+
+
 __all__ = ["ABLATIONS", "ORDERING_CLAIMS", "ablation_levels", "ablation_means", "ablation_table", "ablation_text",
-           "comparison", "connectivity", "grid", "kept_weights", "ledger", "method_counts",
+           "comparison", "connectivity", "disconnection_units", "grid", "kept_weights", "ledger", "method_counts",
            "ordering_claims", "paper_table2_view", "paper_table_id", "produced_by_details", "run_frame", "summary",
            "tradeoff_curve"]
 
