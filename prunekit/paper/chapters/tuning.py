@@ -22,7 +22,7 @@ PAPER_REWINDS = (0, 2, 4, 6)  # e_k in epochs of 80 (the paper searched [0, 6] a
 PAPER_THRESHOLDS = tuple(float(f"{t:.3g}") for t in np.logspace(-5, -2, 7))  # 7 log steps in [1e-5, 1e-2]
 THRESHOLD_LAMBDA = registry.THRESHOLD_LAMBDA  # ≈ 9.5e-4, the middle of the λ sweep
 # The registered Appendix F claims (prunekit.paper.registry), decided over every seed of the profile.
-CLAIM_IDS = tuple(c.id for c in registry.APPENDIX_F_CLAIMS)
+CLAIM_IDS = tuple(c.id for c in registry.APPENDIX_F_CLAIMS + registry.BUDGET_CLAIMS)
 
 
 def imp_grid(profile: str | Profile, *, model: str = "mlp5", dataset: str = "mnist", sparsity: float = 0.98,
@@ -49,7 +49,8 @@ def hoyersquare_threshold_grid(profile: str | Profile, *, model: str = "mlp5", d
 def claim_grid(profile: str | Profile, *, model: str = "mlp5", dataset: str = "mnist",
                seeds: Sequence[int] = (0,)) -> list[RunConfig]:
     """The runs the registered Appendix F claims read, on every seed: IMP's rewind epochs at τ = 4 and intervals at
-    e_k = 6 (κ = 98 %), and HoyerSquare and Group-HS at the paper's and the original threshold."""
+    e_k = 6 (κ = 98 %), HoyerSquare and Group-HS at the paper's and the original threshold, and L0 and
+    GateDecorators at their doubled and at the common budget."""
     runs: dict[str, RunConfig] = {}
     for seed in seeds:
         imp = (imp_grid(profile, model=model, dataset=dataset, sparsity=registry.TUNING_SPARSITY, intervals=(4.0,),
@@ -60,7 +61,24 @@ def claim_grid(profile: str | Profile, *, model: str = "mlp5", dataset: str = "m
                                            seed=seed)
         runs.update((c.key, c) for c in imp + hoyer + group_hs_threshold_grid(profile, model=model, dataset=dataset,
                                                                              seed=seed))
+    runs.update((c.key, c) for c in budget_grid(profile, model=model, dataset=dataset, seeds=seeds))
     return list(runs.values())
+
+
+def budget_grid(profile: str | Profile, *, model: str = "mlp5", dataset: str = "mnist",
+                seeds: Sequence[int] = (0,)) -> list[RunConfig]:
+    """L0 and GateDecorators at one point each, at twice the profile's epochs (their budget, as on the table1 page)
+    and at the profile's own epochs (everyone else's): the runs of the registered budget claims."""
+    from prunekit.experiments.methods import structured_method_configs
+
+    chosen = get_profile(profile)
+    runs = []
+    for method, (_, level) in registry.BUDGET_POINTS.items():
+        name = method.split("-")[0]
+        points = {"lambdas": (level,)} if method == "l0-during" else {"sparsities": (level,)}
+        doubled = structured_method_configs(name, chosen, model=model, dataset=dataset, seeds=seeds, **points)
+        runs += doubled + [c.replace(epochs=chosen.epochs) for c in doubled]
+    return runs
 
 
 def group_hs_threshold_grid(profile: str | Profile, *, model: str = "mlp5", dataset: str = "mnist", seed: int = 0,
@@ -163,7 +181,8 @@ def claim_points(claim_id: str, records: Sequence[RunRecord]) -> pd.DataFrame:
     rows = []
     for side in sides:
         for level, values in registry.side_values(side, records, claim).items():
-            rows.append({"point": str(side.key(level)), "chosen by the paper": level in claim.test.chosen or
+            budget = "".join(f", {v:g} epochs" for k, v in side.at if k == registry.BUDGET_AXIS)
+            rows.append({"point": f"{side.key(level)}{budget}", "chosen by the paper": level in claim.test.chosen or
                          (claim.test.kind == "better" and side is claim.test.a),
                          side.metric: 100 * float(np.mean(values)) if values else float("nan"),
                          "sd": 100 * float(np.std(values, ddof=1)) if len(values) > 1 else float("nan"),
