@@ -32,6 +32,7 @@ TESTS = ("better", "at_least", "on_par", "beyond", "shape", "spread", "best_in")
 # Metrics a run measures about itself in ``RunRecord.resources`` (seconds), read like the ``metrics`` ones.
 RESOURCE_METRICS = ("train_seconds", "inference_seconds")
 HM = "hm"  # the paper's harmonic mean of accuracy and weight sparsity, computed from a record's two metrics
+INPUT_KEPT = "input_layer_kept"  # the fraction of the input layer's weights a run keeps (its first prunable layer)
 # Record levels other than a sparsity: IMP's knobs in the paper's epochs of 80 (scaled to the run's budget), or a
 # criterion option (HoyerSquare's pruning threshold).
 EPOCH_AXES = ("prune_interval", "rewind_epoch")
@@ -854,6 +855,23 @@ def _needs_double_budget(method: str) -> Claim:
 BUDGET_CLAIMS: tuple[Claim, ...] = tuple(_needs_double_budget(method) for method in BUDGET_POINTS)
 
 
+# Figure 4's reading of the hypothesis (Section 5), registered after the robustness page showed the layer profiles.
+REGISTERED_RANKING = "2026-12-07T23:01:11+00:00"
+EARLIER_LAYERS = ("Thus, in accordance with our hypothesis, by applying the sensitivity criterion in iterations, "
+                  "weights in the earlier layers seem to be more important to intermediate pruning events, rather "
+                  "than SNIP's one-shot pruning of the full percentage, indicating the ranking changes between these "
+                  "intermediate events.")
+RANKING_CLAIM = Claim(
+    id="cpu-snip-it-keeps-more-input-layer-than-snip", sentence=EARLIER_LAYERS, location=f"{ROBUSTNESS} (Figure 4)",
+    reading="Pruned in rounds, SNIP-it (before training) keeps a larger fraction of the input layer's weights than "
+            "SNIP's one-shot mask at the same sparsity, at every level of the high-sparsity regime (98, 99, 99.5 %), "
+            "per seed. The paper's 'ranking changes between events' is its interpretation of this difference and is "
+            "not itself tested.",
+    profile="cpu", model="mlp5", dataset="mnist",
+    test=ClaimTest("better", Side("snip-it", HIGH_SPARSITY, INPUT_KEPT), Side("snip", HIGH_SPARSITY, INPUT_KEPT)),
+    registered=REGISTERED_RANKING, data_existed=True, setting=CPU_NOTE)
+
+
 CLAIMS: tuple[Claim, ...] = (
     _pareto("imp-global", 0.98),
     _pareto("hoyersquare", POINT),
@@ -924,6 +942,7 @@ CLAIMS: tuple[Claim, ...] = (
     *APPENDIX_B_CLAIMS,
     CONNECTIVITY_CLAIM,
     *BUDGET_CLAIMS,
+    RANKING_CLAIM,
 )
 
 
@@ -1010,6 +1029,8 @@ def record_value(record: RunRecord, metric: str) -> float:
     """One run's value of ``metric``: a measured metric, a resource (seconds), or the HM of accuracy and sparsity."""
     if metric == HM:
         return harmonic_mean(record.metrics["accuracy"], record.metrics["weight_sparsity"])
+    if metric == INPUT_KEPT:
+        return 1.0 - float(next(iter(record.layer_sparsity.values())))
     return float(record.resources[metric] if metric in RESOURCE_METRICS else record.metrics[metric])
 
 

@@ -290,3 +290,20 @@ def test_the_threshold_claim_compares_the_harmonic_mean_of_accuracy_and_sparsity
     # t = 1e-3 trades 1 point of accuracy for 20 points of sparsity: its HM is higher, so it "works better"
     assert decide(claim, runs(1e-3, 0.95, 0.90) + runs(1e-4, 0.96, 0.70)).verdict == HOLDS
     assert decide(claim, runs(1e-3, 0.95, 0.60) + runs(1e-4, 0.96, 0.70)).verdict == CONTRADICTED
+
+
+def test_the_input_layer_claim_reads_each_runs_first_layer_kept_fraction():
+    from prunekit.paper.registry import INPUT_KEPT, record_value
+
+    base = RunConfig(model="mlp5", dataset="mnist", criterion="snip", prune_at="before", sparsity=0.99, epochs=6)
+    record = RunRecord(base, {"accuracy": 0.9}, {"fc1": 0.995, "fc2": 0.98, "fc3": 0.9}, [], [], {}, {})
+    assert record_value(record, INPUT_KEPT) == pytest.approx(0.005)
+    claim = claims_by_id()["cpu-snip-it-keeps-more-input-layer-than-snip"]
+
+    def runs(criterion: str, first: float) -> list[RunRecord]:
+        return [RunRecord(base.replace(criterion=criterion, sparsity=lv, seed=s), {"accuracy": 0.9},
+                          {"fc1": first + 0.001 * s, "fc2": 0.9}, [], [], {}, {})
+                for lv in (0.98, 0.99, 0.995) for s in range(3)]
+
+    assert decide(claim, runs("snip-it", 0.95) + runs("snip", 0.995)).verdict == HOLDS
+    assert decide(claim, runs("snip-it", 0.995) + runs("snip", 0.95)).verdict == CONTRADICTED
