@@ -41,6 +41,8 @@ def test_a_test_refuses_a_margin_without_its_source_and_unpaired_levels():
         ClaimTest("better", Side("a", (0.9, 0.95)), Side("b", (0.9,)))
     with pytest.raises(ValueError, match="kind"):
         ClaimTest("looks-better", Side("a", (0.9,)), Side("b", (0.9,)))
+    with pytest.raises(ValueError, match="repeated"):  # pairs keyed by A's level: (0.5, 0.5) would keep one pair
+        ClaimTest("better", Side("a", (0.5, 0.5)), Side("b", (0.1, 1.0), lam=True))
 
 
 def _records(criterion: str, prune_at: str, sparsity: float, accuracies: list[float]) -> list[RunRecord]:
