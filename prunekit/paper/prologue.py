@@ -98,9 +98,13 @@ def _inline_figures() -> None:
         shell.run_line_magic("matplotlib", "inline")
 
 
+NO_RUNS = Requests()  # what a page that reads no run record passes as ``reads``: it gets no stale line
+
+
 def produced_by(page: Page, details: str, reads: Requests | None = None) -> Markdown:
     """The line under a chapter's title: profile, data, ``details`` (what this page ran), versions, device, and
-    how many of the records the page ``reads`` (its chapter's requests; else the whole store's) are stale."""
+    how many of the records the page ``reads`` (its chapter's requests, :data:`NO_RUNS` for none; None: the whole
+    store, for a page that reads every stored run) are stale."""
     data = f" on real {page.info.name.upper()}" if page.info is not None else ""
     text = (f"**This page was produced by** the `{page.profile.name}` profile ({page.profile.description}){data}: "
             f"{details.rstrip('.')}; prunekit {__version__}, torch {torch.__version__}, "
@@ -115,4 +119,4 @@ def produced_by(page: Page, details: str, reads: Requests | None = None) -> Mark
     return Markdown(text + ("\n\n" + freshness if freshness else ""))
 
 
-__all__ = ["Page", "SMOKE_NOTE", "image_counts", "open_page", "page_models", "produced_by", "seed_list"]
+__all__ = ["NO_RUNS", "Page", "SMOKE_NOTE", "image_counts", "open_page", "page_models", "produced_by", "seed_list"]

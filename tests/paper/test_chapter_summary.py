@@ -92,3 +92,24 @@ def test_verdicts_by_location_count_each_part_of_the_paper_in_the_papers_order()
     assert list(table["where in the paper"]) == ["Abstract", "Section 5, Table 1", "Appendix E"]
     row = table.set_index("where in the paper").loc["Section 5, Table 1"]
     assert (row["holds"], row["contradicted"], row["inconclusive"], row["claims"]) == (1, 1, 0, 2)
+
+
+def test_the_papers_formulas_are_shown_as_plain_text_in_the_claims_table():
+    from prunekit.paper.prose import plain_math
+
+    assert plain_math("recommended  $10^{-4}$ , we") == "recommended  10⁻⁴ , we"
+    assert plain_math("for  $\\ell_0$ -regularisation and any $\\lambda$") == "for  ℓ₀ -regularisation and any λ"
+    assert plain_math("no formula, 5 $") == "no formula, 5 $"  # a lone dollar sign is left alone
+
+
+def test_the_pages_stale_line_counts_the_runs_the_claims_read():
+    from prunekit.experiments.config import RunConfig
+    from prunekit.experiments.record import RunRecord
+    from prunekit.paper.chapters.summary import claims_reads
+
+    base = RunConfig(model="mlp5", dataset="mnist", criterion="snip-it", prune_at="during", sparsity=0.98, epochs=6,
+                     prune_interval=0.3)
+    read = [RunRecord(base.replace(seed=s), {"accuracy": 0.9}, {}, [], [], {}, {}) for s in range(3)]
+    unread = RunRecord(base.replace(criterion="magnitude", prune_at="before"), {"accuracy": 0.9}, {}, [], [], {}, {})
+    keys = claims_reads({"cpu": read + [unread]}, "cpu").keys()
+    assert {r.key for r in read} <= keys and unread.key not in keys

@@ -80,6 +80,9 @@ def test_produced_by_says_how_many_records_of_the_store_are_stale(tmp_path):
     ResultStore(tmp_path).put(dataclasses.replace(record, provenance={**record.provenance,
                                                                       "source_hash": "0123456789abcdef"}))
     assert "**1 of the 1 records in `results/" in produced_by(page, "one run").data
+    from prunekit.paper.prologue import NO_RUNS
+
+    assert "stale" not in produced_by(page, "reads no run", reads=NO_RUNS).data  # a page reading no run: no line
 
 
 def test_produced_by_counts_stale_records_among_those_the_page_reads(tmp_path):

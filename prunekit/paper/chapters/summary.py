@@ -18,7 +18,9 @@ from prunekit.experiments.store import ResultStore
 from prunekit.paper.checks import load_claims
 from prunekit.paper.evidence import RULE, VERDICTS
 from prunekit.paper.registry import (AWAITING_DATA, AWAITING_RUNS, CLAIMS, amendments_frame, claims_by_id,
-                                     claims_frame, deciding_records, load_profile_units)
+                                     claims_frame, deciding_records, load_profile_units, normalise)
+from prunekit.paper.prose import plain_math
+from prunekit.paper.runs import Requests, requesting
 
 AWAITING = AWAITING_RUNS
 VERDICT_ORDER = (*VERDICTS, AWAITING_RUNS, AWAITING_DATA)
@@ -55,6 +57,12 @@ def registered_claims(records: dict[str, Sequence[RunRecord]],
     frame["stale"] = [_stale_share(by_id[i], records.get(p, []), (stale or {}).get(p, set()))
                       for i, p in zip(frame["id"], frame["profile"])]
     return frame
+
+
+def claims_reads(records: dict[str, Sequence[RunRecord]], profile: str) -> Requests:
+    """The runs of ``profile``'s store that the registered claims read: what the page's stale line counts."""
+    return requesting(r.config for c in CLAIMS if c.profile == profile
+                      for r in deciding_records(c, records.get(profile, [])))
 
 
 def _stale_share(claim, records: Sequence[RunRecord], stale: set[str]) -> str:
@@ -109,7 +117,8 @@ def counts_sentence(counts: dict[str, int]) -> str:
 def claims_table(claims: pd.DataFrame) -> pd.DataFrame:
     """The registered claims as the page shows them, columns renamed for readers."""
     shown = claims.assign(setting=[f"{s} (store: {p})" for s, p in zip(claims["setting"], claims["profile"])],
-                          sentence=[f"“{s}” ({w})" for s, w in zip(claims["sentence"], claims["where"])],
+                          sentence=[f"“{normalise(plain_math(s))}” ({w})"
+                                    for s, w in zip(claims["sentence"], claims["where"])],
                           test=[f"{t} (unit: {u})" for t, u in zip(claims["test"], claims["unit"])])
     return shown[list(CLAIM_COLUMNS)].rename(columns=CLAIM_COLUMNS)
 
@@ -136,6 +145,6 @@ def checks_sentence(checks: pd.DataFrame, chapters: Sequence[str]) -> str:
     return text + (f" Chapters that record no checks: {', '.join(silent)}." if silent else "")
 
 
-__all__ = ["AWAITING", "AWAITING_DATA", "AWAITING_RUNS", "RULE", "amendments_frame", "chapter_checks", "checks_sentence", "claim_profiles",
+__all__ = ["AWAITING", "AWAITING_DATA", "AWAITING_RUNS", "RULE", "amendments_frame", "chapter_checks", "claims_reads", "checks_sentence", "claim_profiles",
            "claims_table", "counts_sentence", "records_by_profile", "registered_claims", "stale_lines",
            "units_by_profile", "verdict_counts", "verdicts_by_location"]

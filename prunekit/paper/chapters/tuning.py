@@ -13,6 +13,8 @@ from prunekit.experiments.record import RunRecord
 from prunekit.measure.metrics import harmonic_mean
 from prunekit.experiments.profiles import Profile, get_profile
 from prunekit.paper import registry
+from prunekit.paper.prose import plain_math
+from prunekit.paper.registry import normalise
 from prunekit.paper.prologue import Page
 from prunekit.paper.runs import Requests, requesting
 
@@ -196,7 +198,8 @@ def claim_verdicts(records: Sequence[RunRecord]) -> pd.DataFrame:
     rows = []
     for claim_id in CLAIM_IDS:
         verdict = registry.decide(claims[claim_id], records)
-        rows.append({"claim": claim_id, "the paper says": claims[claim_id].sentence.split(". ")[-1],
+        said = normalise(plain_math(claims[claim_id].sentence.split(". ")[-1]))
+        rows.append({"claim": claim_id, "the paper says": said,
                      "test": claims[claim_id].test.describe(),
                      "verdict": verdict.verdict if verdict else registry.AWAITING_RUNS,
                      "evidence": verdict.summary() if verdict else "a grid point has no run yet"})
