@@ -83,3 +83,16 @@ def test_the_claim_tables_show_each_point_with_its_seeds_and_the_verdict():
     assert list(verdicts["claim"]) == list(chapter.CLAIM_IDS)
     assert set(verdicts["verdict"]) == {"inconclusive"}  # identical grid points: no point is better than another
     assert chapter.claim_verdicts(records[:5])["verdict"].eq("awaiting runs").all()
+
+
+@pytest.mark.parametrize("profile", ["smoke", "cpu"])
+def test_every_profile_reads_its_own_claim_grid_for_every_claim_on_the_page(profile):
+    from prunekit.experiments.profiles import get_profile
+    from prunekit.paper import registry
+
+    seeds = tuple(range(get_profile(profile).seeds))
+    records = [RunRecord(c, {"accuracy": 0.9, "weight_sparsity": 0.5}, {}, [], [], {}, {})
+               for c in chapter.claim_grid(profile, seeds=seeds)]
+    for claim_id in chapter.CLAIM_IDS:  # the budget claims read "twice the profile's epochs", not a fixed count
+        points = chapter.claim_points(claim_id, records)
+        assert (points["seeds"] == len(seeds)).all(), (profile, claim_id)
