@@ -223,16 +223,12 @@ def row_findings(comparison: pd.DataFrame) -> list[str]:
 
 def run_high_sparsity_worker(worker: int, workers: int, store: ResultStore) -> None:
     """Run this worker's share of :func:`high_sparsity_configs` (resumable: stored runs are skipped)."""
-    if not 0 <= worker < workers:
-        raise ValueError(f"worker must be in [0, {workers}), got {worker}")
     sweep(worker_share(high_sparsity_configs(), worker, workers), store, progress=False)
 
 
 def run_worker(worker: int, workers: int, store: ResultStore, *, poll_seconds: float = 30.0) -> None:
-    """Run this worker's share (every ``workers``-th config): the λ runs first, then, once all of them are
-    stored, Table 3 at the chosen λ. Resumable: stored runs are skipped."""
-    if not 0 <= worker < workers:
-        raise ValueError(f"worker must be in [0, {workers}), got {worker}")
+    """Run this worker's share (:func:`worker_share`): the λ runs first, then, once all of them are stored, Table 3
+    at the chosen λ. Resumable: stored runs are skipped."""
     lam_runs = lambda_configs()
     sweep(worker_share(lam_runs, worker, workers), store, progress=False)
     while not all(store.has(c) for c in lam_runs):  # the other workers' λ runs
@@ -245,6 +241,8 @@ def run_worker(worker: int, workers: int, store: ResultStore, *, poll_seconds: f
 def worker_share(configs: Sequence[RunConfig], worker: int, workers: int) -> list[RunConfig]:
     """Worker ``worker``'s configs, by run key (a stride over the list would give one worker every HoyerSquare run,
     since the list repeats the same eight rows per seed)."""
+    if not 0 <= worker < workers:
+        raise ValueError(f"worker must be in [0, {workers}), got {worker}")
     return [c for c in configs if int(c.key, 16) % workers == worker]
 
 

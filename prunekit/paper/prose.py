@@ -17,9 +17,6 @@ def checks_markdown(checks: Mapping[str, bool]) -> str:
     return "\n".join(f"- {claim}: {'holds' if holds else 'does not hold'}" for claim, holds in checks.items())
 
 
-__all__ = ["checks_markdown"]
-
-
 def plain_math(text: str) -> str:
     """``text`` with its ``$…$`` formulas written in plain characters: ``$10^{-4}$`` → 10⁻⁴, ``$\\ell_0$`` → ℓ₀."""
     return re.sub(r"\$([^$]*)\$", lambda m: _plain_formula(m.group(1)), text)
@@ -31,3 +28,6 @@ def _plain_formula(formula: str) -> str:
     formula = re.sub(r"\^\{([^}]*)\}|\^(\w)", lambda m: (m.group(1) or m.group(2)).translate(_SUPERSCRIPT), formula)
     formula = re.sub(r"_\{([^}]*)\}|_(\w)", lambda m: (m.group(1) or m.group(2)).translate(_SUBSCRIPT), formula)
     return formula.strip()
+
+
+__all__ = ["checks_markdown", "plain_math"]

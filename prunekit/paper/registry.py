@@ -723,46 +723,48 @@ def _threshold_side(threshold: float, method: str = "hoyersquare") -> Side:
                 structured=method == "group-hs-after")
 
 
+def _appendix_f(*, id: str, sentence: str, reading: str, test: ClaimTest, registered: str,
+                data_existed: bool) -> Claim:
+    """An Appendix F claim: decided on the tuning page's grids, MLP5 on MNIST, cpu store."""
+    return Claim(id=id, sentence=sentence, location=APPENDIX_F, reading=reading, profile="cpu", model="mlp5",
+                 dataset="mnist", test=test, registered=registered, data_existed=data_existed, setting=TUNING_NOTE)
+
+
 APPENDIX_F_CLAIMS: tuple[Claim, ...] = (
-    Claim(id="appF-imp-rewind-best-5-or-6", sentence=REWIND_OPTIMUM, location=APPENDIX_F,
+    _appendix_f(id="appF-imp-rewind-best-5-or-6", sentence=REWIND_OPTIMUM,
           reading="IMP-global at κ = 98 % with τ = 4: over the rewind epochs e_k = 0, 1, …, 6 (of 80 epochs) the "
                   "validation accuracy is highest at e_k = 5 or 6, i.e. every other e_k is less accurate than one of "
                   "them.",
-          profile="cpu", model="mlp5", dataset="mnist",
           test=ClaimTest("best_in", _imp_grid_side("rewind_epoch", REWIND_GRID, ("prune_interval", 4.0)),
                          chosen=(5.0, 6.0)),
-          registered=REGISTERED_APPENDIX_F, data_existed=True, setting=TUNING_NOTE),
-    Claim(id="appF-imp-interval-best-4-or-6", sentence=INTERVAL_OPTIMUM, location=APPENDIX_F,
+          registered=REGISTERED_APPENDIX_F, data_existed=True),
+    _appendix_f(id="appF-imp-interval-best-4-or-6", sentence=INTERVAL_OPTIMUM,
           reading="IMP-global at κ = 98 % with e_k = 6: over the pruning intervals τ = 1, 2, 4, 6, 8, 10 (of 80 "
                   "epochs) the validation accuracy is highest at τ = 4 or 6, i.e. every other τ is less accurate than "
                   "one of them.",
-          profile="cpu", model="mlp5", dataset="mnist",
           test=ClaimTest("best_in", _imp_grid_side("prune_interval", INTERVAL_GRID, ("rewind_epoch", 6.0)),
                          chosen=(4.0, 6.0)),
-          registered=REGISTERED_APPENDIX_F, data_existed=True, setting=TUNING_NOTE),
-    Claim(id="appF-hoyersquare-threshold-1e-3-beats-1e-4", sentence=THRESHOLD_BETTER, location=APPENDIX_F,
+          registered=REGISTERED_APPENDIX_F, data_existed=True),
+    _appendix_f(id="appF-hoyersquare-threshold-1e-3-beats-1e-4", sentence=THRESHOLD_BETTER,
           reading="At λ ≈ 9.5e-4, HoyerSquare pruned at threshold t = 1e-3 reaches a higher harmonic mean of "
                   "validation accuracy and weight sparsity (the paper's trade-off measure) than at the original "
                   "paper's t = 1e-4.",
-          profile="cpu", model="mlp5", dataset="mnist",
           test=ClaimTest("better", _threshold_side(THRESHOLD_PAIR[0]), _threshold_side(THRESHOLD_PAIR[1])),
-          registered=REGISTERED_APPENDIX_F, data_existed=True, setting=TUNING_NOTE),
-    Claim(id="appF-imp-unstable-below-tau-4", sentence=STABLE_FROM, location=APPENDIX_F,
+          registered=REGISTERED_APPENDIX_F, data_existed=True),
+    _appendix_f(id="appF-imp-unstable-below-tau-4", sentence=STABLE_FROM,
           reading="'Stable' read as seed-to-seed spread: IMP-global at κ = 98 % with e_k = 6 varies more between seeds "
                   "at τ = 1 and 2 (below 4) than at τ = 4, 6, 8 and 10 (per run, |validation accuracy − its τ's mean|, "
                   "pooled on each side). The reading is ours; the paper gives no measure of stability.",
-          profile="cpu", model="mlp5", dataset="mnist",
           test=ClaimTest("spread", _imp_grid_side("prune_interval", INTERVAL_GRID[:2], ("rewind_epoch", 6.0)),
                          _imp_grid_side("prune_interval", INTERVAL_GRID[2:], ("rewind_epoch", 6.0))),
-          registered=REGISTERED_APPENDIX_F_MORE, data_existed=True, setting=TUNING_NOTE),
-    Claim(id="appF-group-hs-threshold-1e-3-beats-1e-4", sentence=THRESHOLD_BETTER, location=APPENDIX_F,
+          registered=REGISTERED_APPENDIX_F_MORE, data_existed=True),
+    _appendix_f(id="appF-group-hs-threshold-1e-3-beats-1e-4", sentence=THRESHOLD_BETTER,
           reading="At λ = 1 (the middle of the Group-HS sweep), Group-HS cutting nodes at threshold t = 1e-3 reaches a "
                   "higher harmonic mean of validation accuracy and weight sparsity than at the original paper's "
                   "t = 1e-4.",
-          profile="cpu", model="mlp5", dataset="mnist",
           test=ClaimTest("better", _threshold_side(THRESHOLD_PAIR[0], "group-hs-after"),
                          _threshold_side(THRESHOLD_PAIR[1], "group-hs-after")),
-          registered=REGISTERED_APPENDIX_F_MORE, data_existed=False, setting=TUNING_NOTE),
+          registered=REGISTERED_APPENDIX_F_MORE, data_existed=False),
 )
 
 
@@ -1137,8 +1139,6 @@ def decide(claim: Claim, records: Sequence[RunRecord], units: dict[str, dict] | 
 def required_seeds(profile: str) -> int:
     """How many seeds a run-record level needs before a claim on ``profile`` is decided: the profile's own count
     (a sweep stopped half-way never decides a claim); 0 for a profile this edition does not define."""
-    from prunekit.experiments.profiles import PROFILES
-
     return PROFILES[profile].seeds if profile in PROFILES else 0
 
 
@@ -1193,6 +1193,14 @@ def _awaiting(claim: Claim, records: Sequence[RunRecord] | None, units: dict[str
     return AWAITING_RUNS, "a side has no run (or no value) yet"
 
 
+def verdict_of(claim: Claim, records: Sequence[RunRecord] | None,
+               units: dict[str, dict] | None = None) -> tuple[str, str]:
+    """The claim's verdict and its evidence line, or why it awaits (``records`` None: its profile has no store)."""
+    units = units or {}
+    verdict = decide(claim, records if records is not None else [], units)
+    return (verdict.verdict, verdict.summary()) if verdict else _awaiting(claim, records, units)
+
+
 def claims_frame(records_by_profile: dict[str, Sequence[RunRecord]],
                  units_by_profile: dict[str, dict[str, dict]] | None = None) -> pd.DataFrame:
     """One row per registered claim: where, sentence, reading, test, verdict and its evidence, setting."""
@@ -1200,8 +1208,7 @@ def claims_frame(records_by_profile: dict[str, Sequence[RunRecord]],
     for claim in CLAIMS:
         records = records_by_profile.get(claim.profile)
         units = (units_by_profile or {}).get(claim.profile, {})
-        verdict = decide(claim, records if records is not None else [], units)
-        state, note = (verdict.verdict, verdict.summary()) if verdict else _awaiting(claim, records, units)
+        state, note = verdict_of(claim, records, units)
         rows.append({"id": claim.id, "where": claim.location, "sentence": claim.sentence, "reading": claim.reading,
                      "test": claim.test.describe(), "profile": claim.profile, "verdict": state, "evidence": note,
                      "unit": _unit(claim, units), "registered before its data": not claim.data_existed,

@@ -130,3 +130,8 @@ def test_the_high_sparsity_grid_is_figure_10s_end_seed_by_seed_with_the_claims_m
     claim = claims_by_id()["hs-before-beats-snip"]
     assert first == {("snip-it", "before"), ("snip", "before"), ("grasp", "before")}
     assert {c.sparsity for c in configs} == set(claim.test.a.levels)
+
+
+def test_a_worker_outside_the_pool_is_refused():
+    with pytest.raises(ValueError, match=r"worker must be in \[0, 2\), got 2"):
+        worker_share(table3_configs(1e-4), 2, 2)

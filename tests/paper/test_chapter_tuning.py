@@ -88,7 +88,6 @@ def test_the_claim_tables_show_each_point_with_its_seeds_and_the_verdict():
 @pytest.mark.parametrize("profile", ["smoke", "cpu"])
 def test_every_profile_reads_its_own_claim_grid_for_every_claim_on_the_page(profile):
     from prunekit.experiments.profiles import get_profile
-    from prunekit.paper import registry
 
     seeds = tuple(range(get_profile(profile).seeds))
     records = [RunRecord(c, {"accuracy": 0.9, "weight_sparsity": 0.5}, {}, [], [], {}, {})

@@ -197,10 +197,8 @@ def claim_verdicts(records: Sequence[RunRecord]) -> pd.DataFrame:
     claims = registry.claims_by_id()
     rows = []
     for claim_id in CLAIM_IDS:
-        verdict = registry.decide(claims[claim_id], records)
+        verdict, evidence = registry.verdict_of(claims[claim_id], records)
         said = normalise(plain_math(claims[claim_id].sentence.split(". ")[-1]))
-        rows.append({"claim": claim_id, "the paper says": said,
-                     "test": claims[claim_id].test.describe(),
-                     "verdict": verdict.verdict if verdict else registry.AWAITING_RUNS,
-                     "evidence": verdict.summary() if verdict else "a grid point has no run yet"})
+        rows.append({"claim": claim_id, "the paper says": said, "test": claims[claim_id].test.describe(),
+                     "verdict": verdict, "evidence": evidence})
     return pd.DataFrame(rows)
