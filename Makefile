@@ -9,7 +9,7 @@ PROFILE ?= cpu
 PRUNEKIT_DATA ?= $(CURDIR)/data
 export PRUNEKIT_DATA
 
-.PHONY: venv chromium test test-unit test-fast gpu-check book book-build book-smoke browser-check browser-test bench run clean store-coverage
+.PHONY: venv chromium test test-unit test-notebooks test-fast gpu-check book book-build book-smoke browser-check browser-test bench run clean store-coverage
 
 # The smoke book: every notebook executed with the smoke profile into a copy of book/, built apart from
 # the committed pages, then opened in headless Chromium (installed by scripts/ensure_chromium.sh when missing).
@@ -27,13 +27,19 @@ venv: $(STAMP)
 chromium:
 	@bash scripts/ensure_chromium.sh
 
+# The three suites (pytest, nbval, the smoke book) run side by side, one torch thread each, and -O prints each
+# suite's output whole when it ends. Each is mostly interpreter and kernel start-up and small models, which a
+# second thread barely speeds up, so on two cores this takes about half the serial time.
 test: $(STAMP) chromium
-	$(BIN)/python -m pytest tests -q
-	PRUNEKIT_PROFILE=smoke $(BIN)/python -m pytest --nbval-lax notebooks -q -p no:cacheprovider
-	$(MAKE) browser-test
+	OMP_NUM_THREADS=1 $(MAKE) -j3 -O test-notebooks test-unit book-smoke
+	$(BIN)/python tests/browser_check.py $(SMOKE)/_build/html --shots $(SMOKE)/shots
 
 test-unit: $(STAMP)
 	$(BIN)/python -m pytest tests -q
+
+# nbval: every notebook executed with the smoke profile, its NBVAL_CHECK_OUTPUT cells compared.
+test-notebooks: $(STAMP)
+	PRUNEKIT_PROFILE=smoke $(BIN)/python -m pytest --nbval-lax notebooks -q -p no:cacheprovider
 
 # The inner loop: every test but the slow ones (real training for tens of seconds).
 test-fast: $(STAMP)
