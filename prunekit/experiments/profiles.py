@@ -184,6 +184,19 @@ PROFILES: dict[str, Profile] = {
             sparsities=(0.96, 0.97, 0.98),  # Table 3's operating points (prunekit.experiments.table3.TABLE3_POINTS)
         ),
         Profile(
+            name="l0-native",
+            description="Figure 11's setting for L0 (prunekit.experiments.l0_native): LeNet5 on MNIST, 100 epochs "
+                        "(L0 trains 200, the L0 authors' budget), 3 seeds, full data",
+            epochs=100,
+            seeds=3,
+            train_limit=None,
+            test_limit=None,
+            samples=2560,
+            scoring_batch_size=512,
+            sparsities=(0.5,),  # not swept: L0's node sparsity follows from its λ
+            models=("lenet5",),
+        ),
+        Profile(
             name="paper",
             description="the paper's budget (meant for a GPU): 80 epochs, 5 seeds, full data",
             epochs=80,

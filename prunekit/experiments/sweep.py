@@ -136,6 +136,14 @@ def _check_keep_models(keep_models: object) -> bool:
 # ------------------------------------------------------------------------------------------------------ sweep
 
 
+def worker_share(configs: Sequence[RunConfig], worker: int, workers: int) -> list[RunConfig]:
+    """Worker ``worker``'s configs of ``workers`` processes sharing a sweep, split by run key (a stride over the
+    list would hand one worker every run of a row that repeats per seed, e.g. Table 3's HoyerSquare)."""
+    if not 0 <= worker < workers:
+        raise ValueError(f"worker must be in [0, {workers}), got {worker}")
+    return [c for c in configs if int(c.key, 16) % workers == worker]
+
+
 def sweep(configs: Iterable[RunConfig], store: ResultStore, *, backend: str = "local", address: str | None = None,
           progress: bool = True, data_root: str | os.PathLike | None = None,
           cpus_per_task: int | None = None, keep_models: bool = False) -> list[RunRecord]:
@@ -277,4 +285,4 @@ def _collect(ray, ref, config: RunConfig, pending: dict) -> RunRecord:
     return record
 
 
-__all__ = ["BACKENDS", "grid", "import_ray", "method_grid", "missing", "sweep", "unique"]
+__all__ = ["BACKENDS", "grid", "import_ray", "method_grid", "missing", "sweep", "unique", "worker_share"]

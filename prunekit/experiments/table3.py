@@ -26,7 +26,7 @@ from prunekit.experiments.record import RunRecord
 from prunekit.measure.metrics import harmonic_mean
 from prunekit.experiments.profiles import Profile, get_profile
 from prunekit.experiments.store import ResultStore
-from prunekit.experiments.sweep import sweep
+from prunekit.experiments.sweep import sweep, worker_share
 
 log = logging.getLogger(__name__)
 
@@ -236,14 +236,6 @@ def run_worker(worker: int, workers: int, store: ResultStore, *, poll_seconds: f
     lam = choose_lambda([store.get(c) for c in lam_runs])
     log.info("table3: HoyerSquare λ = %g (validation sparsity closest to %.0f %%)", lam, 100 * HOYERSQUARE_TARGET)
     sweep(worker_share(table3_configs(lam), worker, workers), store, progress=False)  # stored as each finishes
-
-
-def worker_share(configs: Sequence[RunConfig], worker: int, workers: int) -> list[RunConfig]:
-    """Worker ``worker``'s configs, by run key (a stride over the list would give one worker every HoyerSquare run,
-    since the list repeats the same eight rows per seed)."""
-    if not 0 <= worker < workers:
-        raise ValueError(f"worker must be in [0, {workers}), got {worker}")
-    return [c for c in configs if int(c.key, 16) % workers == worker]
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -13,8 +13,9 @@ training, and ``finalize(model)`` leaves a plain masked network (learned gates f
   half up to ``1 − finetune_fraction``; fine-tune the rest.
 - ``group-hs``: ``λ·Σ H_G`` joins the loss until the cut at ``1 − finetune_fraction``; nodes whose
   every weight has ``|w| ≤ threshold`` are removed; fine-tune without the regulariser.
-- ``l0`` (2× budget): hard-concrete gates with ``λ·E[L0] / N_nodes`` in the loss for the whole
-  budget; at the end the nodes whose test-time gate is 0 are removed.
+- ``l0`` (2× budget): hard-concrete gates with ``λ·E[L0] / N_nodes`` (or the authors' per-weight
+  expected L0) in the loss for the whole budget; at the end (after loading the parameter average, with
+  ``ema``) the nodes whose test-time gate is 0 are removed.
 - ``snap-it`` with ``prune_at="during"`` (Appendix E's abandoned variant): node elasticity of the
   network *in training*, re-scored after epochs τ, 2τ, … along the κ_i schedule, as SNIP-it during.
 
@@ -24,7 +25,7 @@ training, and ``finalize(model)`` leaves a plain masked network (learned gates f
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass
 
 import torch
@@ -38,7 +39,7 @@ from prunekit.criteria.node.efficientconvnets import EfficientConvNets
 from prunekit.criteria.node.gatedecorators import GateDecorators
 from prunekit.criteria.node.gates import NodeGates, ScaleGates
 from prunekit.criteria.node.grouphoyer import GroupHoyerSquare, group_hoyer_square_penalty
-from prunekit.criteria.node.l0 import L0
+from prunekit.criteria.node.l0 import L0, node_parameter_counts, per_weight_penalty
 from prunekit.criteria.node.snap import SNAPit
 from prunekit.core.node_masks import NodeSite, apply_node_mask, node_alive, node_sites
 from prunekit.pruning.regularised import PenaltyThenCut
@@ -233,37 +234,97 @@ class GroupHoyerSquarePruning(PenaltyThenCut, StructuredPruner):
         self._record(self._step_from_masks(0, float("nan"), state.model, watch.stop()), state.epochs_done)
 
 
+class ParameterAverage:
+    """Exponential moving average (β) of trainable parameters, loaded bias-corrected as ``avg / (1 − β^steps)``."""
+
+    def __init__(self, params: Iterable[nn.Parameter], beta: float) -> None:
+        if not 0.0 <= beta < 1.0:
+            raise ValueError(f"the average's β must be in [0, 1), got {beta!r}")
+        self.beta = beta
+        self.params = [p for p in params if p.requires_grad]
+        self.averages = [torch.zeros_like(p) for p in self.params]  # zeros, so the bias correction is exact
+        self.steps = 0
+
+    @torch.no_grad()
+    def update(self) -> None:
+        """``avg ← β·avg + (1 − β)·θ`` for every parameter."""
+        self.steps += 1
+        for average, param in zip(self.averages, self.params):
+            average.mul_(self.beta).add_(param, alpha=1.0 - self.beta)
+
+    @torch.no_grad()
+    def load(self) -> None:
+        """Replace every parameter by its bias-corrected average (nothing before the first update)."""
+        if self.steps == 0:
+            return
+        correction = 1.0 - self.beta ** self.steps
+        for average, param in zip(self.averages, self.params):
+            param.copy_(average / correction)
+
+
 class L0Regularisation(StructuredPruner):
-    """L0 on nodes: hard-concrete gates, ``λ·E[L0] / N_nodes`` in the loss; zero test-time gates removed at the end."""
+    """L0 on nodes: hard-concrete gates and the criterion's expected-L0 penalty in the loss; zero test-time gates
+    removed at the end (after the parameter average is loaded, with ``ema``)."""
 
     def __init__(self, criterion: L0, seed: int = 0) -> None:
         super().__init__(criterion)
         self.seed = seed
         self._epochs = 0
+        self.average: ParameterAverage | None = None
+        self._average_loaded = False
 
     def on_train_start(self, state: TrainState) -> None:
-        """Attach the gates (their own optimiser group, no weight decay)."""
+        """Attach the gates (their own optimiser group, no weight decay) and start the parameter average."""
         super().on_train_start(state)
         self._epochs = state.config.epochs
+        if self.criterion.per_weight:
+            self._start_per_weight(state)
         self.gates = self.criterion.gates(self.sites, torch.Generator().manual_seed(self.seed))
         self.gates.attach(state.optimizer)
         self._total = sum(site.size for site in self.sites.values())
+        self.average = ParameterAverage(state.model.parameters(), self.criterion.ema) if self.criterion.ema else None
+        self._average_loaded = False
+
+    def _start_per_weight(self, state: TrainState) -> None:
+        """λ_s per site, n_j per node and N for the per-weight penalty (masks do not change while L0 trains)."""
+        if not state.train_samples:
+            raise ValueError("L0's per-weight penalty divides by the number of training samples N, and these "
+                             "training batches do not say it (give TensorBatches or a list of (x, y) batches)")
+        self._lams = self.criterion.site_lams(self.sites)
+        self._counts = {name: node_parameter_counts(site) for name, site in self.sites.items()}
+        self._samples = state.train_samples
 
     def penalty(self, state: TrainState) -> torch.Tensor | None:
-        """``λ · Σ_j P(z_j ≠ 0) / N_nodes``: the expected share of hidden nodes kept, weighted by λ."""
+        """Node share: ``λ · Σ_j P(z_j ≠ 0) / N_nodes``; per-weight: :func:`per_weight_penalty` (None when zero)."""
+        if self.criterion.per_weight:
+            if not any(self._lams.values()) and self.criterion.prior == 0:
+                return None
+            return per_weight_penalty(self.gates, self._lams, self.criterion.prior, self._samples, self._counts)
         if self.criterion.lam == 0:
             return None
         return self.criterion.lam * self.gates.expected_l0() / self._total
 
     def on_step_end(self, state: TrainState) -> None:
-        """Keep log α in range after every step."""
+        """Keep log α in range after every step, then average; the last step loads the average, so the last
+        epoch's evaluation (the record's accuracy) sees the network that ``finalize`` shrinks."""
         self.gates.clamp()
+        if self.average is None:
+            return
+        self.average.update()
+        if state.steps_per_epoch and state.step == self._epochs * state.steps_per_epoch:
+            self._load_average()
+
+    def _load_average(self) -> None:
+        if self.average is not None and not self._average_loaded:
+            self.average.load()
+            self._average_loaded = True
 
     def finalize(self, model: nn.Module) -> None:
-        """Remove the nodes whose test-time gate is 0, fold the other gates into the network."""
+        """Load the parameter average (if not yet), remove the nodes whose test-time gate is 0, fold the others."""
         if self.gates is None:
             return
         watch = Stopwatch(model_device(model)).start()
+        self._load_average()
         values = self.gates.fold()
         self.gates = None
         for name, value in values.items():
@@ -312,6 +373,7 @@ __all__ = [
     "L0Regularisation",
     "NodePruningDuringTraining",
     "NodeTrainingStep",
+    "ParameterAverage",
     "ScheduledNodePruning",
     "StructuredPruner",
     "clear_masked_optimizer_state",

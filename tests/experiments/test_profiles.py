@@ -11,7 +11,7 @@ from prunekit.experiments.profiles import PROFILES, Profile, available_profiles,
 
 def test_profiles_exist_in_increasing_budget():
     smoke, cpu, paper = (get_profile(n) for n in ("smoke", "cpu", "paper"))
-    assert available_profiles() == ["smoke", "cpu", "mnist-paper", "paper"]
+    assert available_profiles() == ["smoke", "cpu", "mnist-paper", "l0-native", "paper"]
     assert smoke.epochs < cpu.epochs < paper.epochs
     assert smoke.seeds <= cpu.seeds < paper.seeds
     assert smoke.train_limit is not None and cpu.train_limit is None and paper.train_limit is None
@@ -41,7 +41,7 @@ def test_profiles_are_frozen():
 
 
 def test_unknown_profile_names_the_accepted_ones():
-    with pytest.raises(ValueError, match=r"'huge'.*smoke, cpu, mnist-paper, paper"):
+    with pytest.raises(ValueError, match=r"'huge'.*smoke, cpu, mnist-paper, l0-native, paper"):
         get_profile("huge")
 
 

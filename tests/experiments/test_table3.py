@@ -7,6 +7,7 @@ import pytest
 from prunekit.experiments.config import RunConfig
 
 from prunekit.experiments.record import RunRecord
+from prunekit.experiments.sweep import worker_share
 from prunekit.experiments.table3 import (
     HOYERSQUARE_TARGET,
     LAMBDA_CANDIDATES,
@@ -18,7 +19,6 @@ from prunekit.experiments.table3 import (
     table3_configs,
     table3_frame,
     table3_runs,
-    worker_share,
 )
 
 

@@ -9,13 +9,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from prunekit.core.connectivity import is_disconnected, path_count_fraction
+from prunekit.analysis.turnover import mask_connectivity
+from prunekit.core.connectivity import is_disconnected
 from prunekit.data import DatasetInfo
 from prunekit.experiments.methods import (UNSTRUCTURED_METHODS, add_method_columns, dense_configs, method_configs,
                                           record_method)
 from prunekit.experiments.profiles import Profile
 from prunekit.experiments.config import RunConfig
-from prunekit.experiments.record import RunRecord, mask_digest
+from prunekit.experiments.record import RunRecord
 from prunekit.experiments.run import pruned_at_init
 from prunekit.experiments.stats import add_harmonic_mean, aggregate
 from prunekit.experiments.store import ResultStore, records_frame
@@ -202,24 +203,19 @@ def ablation_text(means: pd.DataFrame) -> str:
             + f"; the largest loss is {100 * worst:.2f} pp, " + verdict)
 
 
-def connectivity(profile: Profile, models: Sequence[str], dataset: str, seed: int, store: ResultStore,
-                 info: DatasetInfo) -> pd.DataFrame:
+def connectivity(profile: Profile, models: Sequence[str], dataset: str, seed: int, store: ResultStore) -> pd.DataFrame:
     """Surviving paths of SNIP's, SNIP-it's and Random's masks from 99 % up (and 99.9 %), rebuilt and compared
     with the stored run's mask digest; on MLP5 when the page runs it, else its first model."""
     model = "mlp5" if "mlp5" in models else models[0]
-    rows = []
-    for crit in ("snip", "snip-it", "random"):
-        for level in sorted({*[s for s in profile.sparsities if s >= 0.99], 0.999}):
-            config = RunConfig.from_profile(profile, model=model, dataset=dataset, criterion=crit, sparsity=level,
-                                            seed=seed)
-            net = pruned_at_init(config)
-            stored = store.get(config)
-            rows.append({"criterion": method_label(crit), "κ": percent_label(level),
-                         "surviving paths": path_count_fraction(net, info.input_shape),
-                         "disconnected": is_disconnected(net, info.input_shape),
-                         "same mask as the stored run": (mask_digest(net) == stored.metrics["mask_digest"])
-                         if stored else None})
-    return pd.DataFrame(rows)
+    levels = sorted({*[s for s in profile.sparsities if s >= 0.99], 0.999})
+    configs = [RunConfig.from_profile(profile, model=model, dataset=dataset, criterion=crit, sparsity=level, seed=seed)
+               for crit in ("snip", "snip-it", "random") for level in levels]
+    found = mask_connectivity(configs, store)
+    return pd.DataFrame({"criterion": found["criterion"].map(method_label),
+                         "κ": found["sparsity"].map(percent_label),
+                         "surviving paths": found["surviving_paths"],
+                         "disconnected": found["disconnected"],
+                         "same mask as the stored run": found["same_mask_as_stored"]})
 
 
 DISCONNECTION_LEVEL = 0.999  # the connectivity table's level beyond the sweep, where masks can cut every path

@@ -183,7 +183,7 @@ def claim_points(claim_id: str, records: Sequence[RunRecord]) -> pd.DataFrame:
     rows = []
     for side in sides:
         for level, values in registry.side_values(side, records, claim).items():
-            budget = "".join(f", {v:g}× the epochs" for k, v in side.at if k == registry.BUDGET_AXIS)
+            budget = "".join(f", {registry.condition(k, v)}" for k, v in side.at if k == registry.BUDGET_AXIS)
             rows.append({"point": f"{side.key(level)}{budget}", "chosen by the paper": level in claim.test.chosen or
                          (claim.test.kind == "better" and side is claim.test.a),
                          side.metric: 100 * float(np.mean(values)) if values else float("nan"),
