@@ -175,6 +175,23 @@ def default_rewind_epoch(epochs: int) -> float:
     return scaled_epochs(DEFAULT_REWIND_EPOCH, epochs)
 
 
+def profile_budget(profile: str | Profile, *, criterion: str = "", structured: bool = False,
+                   model: object = None, dataset: object = None) -> dict[str, Any]:
+    """The budget a profile gives a run of ``criterion``: epochs (twice for L0 and GateDecorators), data limits and
+    scoring samples (input-size aware when ``model`` and ``dataset`` are given: ``Profile.limits_for``)."""
+    chosen = get_profile(profile)
+    budget: dict[str, Any] = {"epochs": chosen.epochs, "train_limit": chosen.train_limit,
+                              "test_limit": chosen.test_limit, "samples": chosen.samples,
+                              "scoring_batch_size": chosen.scoring_batch_size}
+    name = str(criterion).strip().lower()
+    if structured and name in available_node_criteria():
+        # L0 and GateDecorators train twice as long as the others (Section 4, Appendix F)
+        budget["epochs"] = chosen.epochs * get_node_criterion(name).epoch_factor
+    if model is not None and dataset is not None:
+        budget.update(chosen.limits_for(str(model), str(dataset)))
+    return budget
+
+
 @dataclass(frozen=True)
 class RunConfig:
     """A validated, hashable description of one run; ``key`` identifies what it computes."""
@@ -391,23 +408,12 @@ class RunConfig:
         """A config with the profile's budgets (epochs, data limits, scoring samples); ``overrides`` win."""
         chosen = get_profile(profile)
         scale = chosen.epochs / PAPER_EPOCHS
-        values: dict[str, Any] = {
-            "prune_interval": round(DEFAULT_INTERVAL * scale, 6),
-            "epochs": chosen.epochs,
-            "train_limit": chosen.train_limit,
-            "test_limit": chosen.test_limit,
-            "samples": chosen.samples,
-            "scoring_batch_size": chosen.scoring_batch_size,
-            "profile": chosen.name,
-        }
         name = str(overrides.get("criterion", "")).strip().lower()
+        values: dict[str, Any] = {"prune_interval": round(DEFAULT_INTERVAL * scale, 6), "profile": chosen.name}
+        values.update(profile_budget(chosen, criterion=name, structured=overrides.get("structured") is True,
+                                     model=overrides.get("model"), dataset=overrides.get("dataset")))
         if name == IMP_CRITERION:
             values["rewind_epoch"] = default_rewind_epoch(chosen.epochs)
-        if overrides.get("structured") is True and name in available_node_criteria():
-            # L0 and GateDecorators train twice as long as the others (Section 4, Appendix F)
-            values["epochs"] = chosen.epochs * get_node_criterion(name).epoch_factor
-        if "model" in overrides and "dataset" in overrides:  # input-size-aware data limits (Profile.limits_for)
-            values.update(chosen.limits_for(str(overrides["model"]), str(overrides["dataset"])))
         values.update(overrides)
         return cls(**values)
 
@@ -439,6 +445,7 @@ __all__ = [
     "PRUNE_AT",
     "RunConfig",
     "default_rewind_epoch",
+    "profile_budget",
     "prunes_nodes_in_rounds",
     "scaled_epochs",
 ]

@@ -8,7 +8,8 @@ criterion registry. ``method_configs`` turns a method into the run configs of a 
 ``add_method_columns`` labels stored runs with their method and the level they were swept over
 (the target sparsity, or λ for HoyerSquare, whose sparsity follows from λ). The structured methods of
 Section 5 (``STRUCTURED_METHODS``: SNAP-it, CNIP-it, structured Random before training, EfficientConvNets,
-GateDecorators and Group-HS after it, L0 during it) have the same recipes through
+GateDecorators and Group-HS after it, L0 during it; and Appendix E's abandoned SNAP-it during training and
+structured GraSP) have the same recipes through
 ``structured_method_configs`` and ``add_structured_columns`` (their target is a node sparsity, or λ).
 """
 
@@ -65,7 +66,8 @@ LOOKS: dict[str, Look] = {
 METHOD_ORDER = ("none", "baseline", "snip", "snip-it", "grasp", "random", "imp-global", "hoyersquare", "snap-it",
                 "snip-it-during", "magnitude", "synflow", "force", "iter-snip", "cnip-it", "snap-it-during")
 # The structured chapters' order: after-training baselines, L0, then the methods that prune before training.
-STRUCTURED_ORDER = ("efficientconvnets", "gatedecorators", "group-hs", "l0", "random", "snap-it", "snap", "cnip-it")
+STRUCTURED_ORDER = ("efficientconvnets", "gatedecorators", "group-hs", "l0", "random", "snap-it", "snap", "cnip-it",
+                    "grasp")
 # A method without a Look gets one of these, chosen by its name (stable across figures).
 FALLBACK_COLORS = ("#17becf", "#bcbd22", "#e377c2", "#393b79", "#637939")
 METHOD_COLORS: dict[str, str] = {key: look.color for key, look in LOOKS.items()}
@@ -199,6 +201,7 @@ STRUCTURED_METHODS: dict[str, Method] = {m.key: m for m in (
     Method("snap-it", "snap-it", "before", "snap-it", structured=True),
     Method("cnip-it", "cnip-it", "before", None, in_paper=False, structured=True),
     Method("snap-it-during", "snap-it", "during", None, in_paper=False, structured=True),  # Appendix E, abandoned
+    Method("grasp", "grasp", "before", None, in_paper=False, structured=True),  # Appendix E, abandoned
 )}
 
 

@@ -20,7 +20,7 @@ from pathlib import Path
 import pandas as pd
 
 from prunekit.criteria.weight.hoyersquare import LAMBDA_GRID
-from prunekit.experiments.config import PAPER_EPOCHS
+from prunekit.experiments.config import PAPER_EPOCHS, profile_budget
 from prunekit.experiments.profiles import PROFILES
 from prunekit.experiments.record import RunRecord
 from prunekit.measure.metrics import harmonic_mean
@@ -38,6 +38,7 @@ INPUT_KEPT = "input_layer_kept"  # the fraction of the input layer's weights a r
 # criterion option (HoyerSquare's pruning threshold).
 EPOCH_AXES = ("prune_interval", "rewind_epoch")
 OPTION_AXES = ("threshold",)
+CONFIG_AXES = ("samples",)  # a RunConfig field read as it is (the scoring samples per round)
 # a run's training budget as a multiple of its profile's epochs (held fixed with ``Side.at``), so a claim on "twice
 # the budget" reads the same runs in every profile
 BUDGET_AXIS = "budget"
@@ -911,6 +912,41 @@ def _snap_dominates_group_hs(model: str) -> Claim:
 GROUP_HS_CLAIMS: tuple[Claim, ...] = tuple(_snap_dominates_group_hs(model) for model in GROUP_HS_BELOW_HALF)
 
 
+
+# Two statements of Section 3 and Appendix E the audit of session 10 listed, registered on 2026-12-08 with the runs
+# of one side already in the store (data_existed=True); the other side's runs ran after this registration.
+REGISTERED_SESSION11 = "2026-12-08T02:08:52+00:00"
+SAMPLES_SENTENCE = ("In all experiments we performed, algorithms are always provided with an accumulated batch of 2560 "
+                    "samples, which we deem large enough to minimise its influence sufficiently.")
+STRUCTURED_GRASP = ("Moreover, we tried applying GraSP to a structured setting and found that, although it works, it "
+                    "doesn't yield favourable results.")
+SAMPLES_CLAIM = Claim(
+    id="cpu-snip-it-2560-samples-enough", sentence=SAMPLES_SENTENCE, location="Section 3, 'Unstructured pruning'",
+    reading="Doubling SNIP-it's scoring batch from 2560 to 5120 samples (the SNIP paper's factor d > 1) leaves its "
+            "test accuracy within Table 3's bound at every high sparsity (98, 99, 99.5 %): the 2560-sample runs are "
+            "the cpu store's, the 5120-sample runs ran after this registration.",
+    profile="cpu", model="mlp5", dataset="mnist",
+    test=ClaimTest("on_par", Side("snip-it", HIGH_SPARSITY, at=(("samples", 5120.0),)),
+                   Side("snip-it", HIGH_SPARSITY, at=(("samples", 2560.0),)), margin=0.002,
+                   source="Table 3's bound for SNIP-it before training (±0.2 pp)"),
+    registered=REGISTERED_SESSION11, data_existed=True, setting=CPU_NOTE)
+
+
+def _structured_grasp(model: str) -> Claim:
+    """'GraSP applied to nodes works but is not favourable', read as SNAP-it beating structured GraSP."""
+    return Claim(
+        id=f"cpu-{model}-snap-beats-structured-grasp", sentence=STRUCTURED_GRASP, location="Appendix E",
+        reading="GraSP's score applied to node gates before training (prunekit's structured 'grasp', one shot) is "
+                "less accurate than SNAP-it at every swept node sparsity (50-98 %): SNAP-it's runs are the cpu "
+                "store's, structured GraSP's ran after this registration.",
+        profile="cpu", model=model, dataset="mnist",
+        test=ClaimTest("better", Side("snap-it-before", NODE_SPARSITY, structured=True),
+                       Side("grasp", NODE_SPARSITY, structured=True)),
+        registered=REGISTERED_SESSION11, data_existed=True, setting=STRUCTURED_NOTE.format(model=model.upper()))
+
+
+SESSION11_CLAIMS: tuple[Claim, ...] = (SAMPLES_CLAIM, *(_structured_grasp(m) for m in ("mlp5", "lenet5")))
+
 CLAIMS: tuple[Claim, ...] = (
     _pareto("imp-global", 0.98),
     _pareto("hoyersquare", POINT),
@@ -983,6 +1019,7 @@ CLAIMS: tuple[Claim, ...] = (
     *BUDGET_CLAIMS,
     RANKING_CLAIM,
     *GROUP_HS_CLAIMS,
+    *SESSION11_CLAIMS,
 )
 
 
@@ -999,7 +1036,21 @@ def _mine(side: Side, records: Sequence[RunRecord], claim: Claim) -> list[RunRec
             and math.isclose(r.config.validation, side.validation) and r.config.model == claim.model
             and r.config.dataset == claim.dataset and r.config.ablation == "none"
             and all(dict(r.config.criterion_options).get(k) == v for k, v in side.options)
-            and all(_record_at(r, k, v) for k, v in side.at)]
+            and all(_record_at(r, k, v) for k, v in side.at) and _at_profile_budget(r, side)]
+
+
+def _at_profile_budget(record: RunRecord, side: Side) -> bool:
+    """Whether a run has the budget its profile gives its method (epochs, data limits, scoring samples), except
+    what the side varies or holds itself: runs made for another claim's budget never join a side."""
+    config = record.config
+    if config.profile not in PROFILES:
+        return True
+    held = {side.over, *(k for k, _ in side.at)}
+    budget = profile_budget(config.profile, criterion=config.criterion, structured=config.structured,
+                            model=config.model, dataset=config.dataset)
+    if BUDGET_AXIS in held:
+        del budget["epochs"]
+    return all(getattr(config, k) == v for k, v in budget.items() if k not in held)
 
 
 def _record_at(record: RunRecord, axis: str, value: float) -> bool:
@@ -1013,11 +1064,14 @@ def _record_at(record: RunRecord, axis: str, value: float) -> bool:
         found = math.nan if raw is None else raw * PAPER_EPOCHS / config.epochs
     elif axis in OPTION_AXES:
         found = dict(config.criterion_options).get(axis, math.nan)
+    elif axis in CONFIG_AXES:
+        found = getattr(config, axis)
     elif axis == BUDGET_AXIS:
         found = config.epochs / PROFILES[config.profile].epochs if config.profile in PROFILES else math.nan
     else:
-        raise ValueError(f"a run-record side runs over a sparsity, {', '.join(EPOCH_AXES + OPTION_AXES)} or is held "
-                         f"at a budget ({BUDGET_AXIS}); got {axis!r}")
+        axes = ", ".join(EPOCH_AXES + OPTION_AXES + CONFIG_AXES)
+        raise ValueError(f"a run-record side runs over a sparsity, {axes} or is held at a budget ({BUDGET_AXIS}); "
+                         f"got {axis!r}")
     return math.isclose(float(found), value, rel_tol=1e-4)
 
 

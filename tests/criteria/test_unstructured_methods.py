@@ -374,7 +374,7 @@ def test_structured_configs_accept_node_criteria_before_training_only():
     with pytest.raises(ValueError, match="structured criterion 'efficientconvnets' prunes after training"):
         tiny_config(criterion="efficientconvnets", sparsity=0.5, structured=True, prune_at="before")
     with pytest.raises(ValueError, match="criterion must be one of"):
-        tiny_config(criterion="grasp", sparsity=0.5, structured=True)
+        tiny_config(criterion="synflow", sparsity=0.5, structured=True)
     with pytest.raises(ValueError, match="rewind_epoch and ablation apply to weight pruning"):
         tiny_config(criterion="snap-it", sparsity=0.5, structured=True, ablation="shuffle")
 

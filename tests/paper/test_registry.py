@@ -309,3 +309,20 @@ def test_the_input_layer_claim_reads_each_runs_first_layer_kept_fraction():
 
     assert decide(claim, runs("snip-it", 0.95) + runs("snip", 0.995)).verdict == HOLDS
     assert decide(claim, runs("snip-it", 0.995) + runs("snip", 0.95)).verdict == CONTRADICTED
+
+
+def test_runs_made_at_another_budget_never_join_a_side_that_does_not_vary_the_budget():
+    """GateDecorators' standard cpu runs train 2 × 6 epochs; the budget claim's 1× runs (6 epochs) at the same κ
+    once leaked into every GateDecorators side and doubled its seeds."""
+    claim = claims_by_id()["cpu-mlp5-snap-beats-gatedecorators"]
+    side = claim.test.b
+    standard, short = (RunConfig.from_profile("cpu", model="mlp5", dataset="mnist", criterion="gatedecorators",
+                                              structured=True, sparsity=0.9, **extra) for extra in ({}, {"epochs": 6}))
+    assert standard.epochs == 12
+    records = [RunRecord(c.replace(seed=s), {"accuracy": 0.9}, {}, [], [], {}, {}) for c in (standard, short)
+               for s in range(3)]
+    assert [r.config.epochs for r in side_records(side, records, claim)[0.9]] == [12, 12, 12]
+    budget = claims_by_id()["cpu-mlp5-gatedecorators-needs-twice-the-epochs"]
+    read = [sorted(r.config.epochs for rs in side_records(s, records, budget).values() for r in rs)
+            for s in (budget.test.a, budget.test.b)]
+    assert read == [[12, 12, 12], [6, 6, 6]]
