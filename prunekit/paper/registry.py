@@ -28,6 +28,7 @@ from prunekit.experiments.methods import record_method
 from prunekit.paper import evidence
 from prunekit.paper.checks import load_units, units_path
 from prunekit.paper.evidence import SHAPES, Verdict
+from prunekit.paper.prose import plain_math
 
 TESTS = ("better", "at_least", "on_par", "beyond", "shape", "spread", "best_in")
 # Metrics a run measures about itself in ``RunRecord.resources`` (seconds), read like the ``metrics`` ones.
@@ -1280,6 +1281,19 @@ def _unit(claim: Claim, units: dict[str, dict]) -> str:
     if not chapters:
         return "seed"
     return "/".join(dict.fromkeys(units[ch]["unit"] if ch in units else "?" for ch in chapters))
+
+
+def claim_verdicts(claim_ids: Sequence[str], records: Sequence[RunRecord]) -> pd.DataFrame:
+    """A chapter's registered claims decided on its runs (the summary page's rule): claim, the paper's sentence (its
+    last clause), test, verdict and evidence."""
+    claims = claims_by_id()
+    rows = []
+    for claim_id in claim_ids:
+        claim = claims[claim_id]
+        verdict, found = verdict_of(claim, records)
+        rows.append({"claim": claim_id, "the paper says": normalise(plain_math(claim.sentence.split(". ")[-1])),
+                     "test": claim.test.describe(), "verdict": verdict, "evidence": found})
+    return pd.DataFrame(rows)
 
 
 AMENDMENT_COLUMNS = ["claim", "old test", "new test", "date", "reason", "status"]

@@ -18,6 +18,7 @@ from prunekit.experiments.record import RunRecord
 from prunekit.experiments.stats import aggregate
 from prunekit.experiments.store import ResultStore, records_frame
 from prunekit.paper.checks import CheckedClaim, check
+from prunekit.paper.registry import claim_verdicts
 from prunekit.paper.checks import record_units as write_units
 from prunekit.paper.plots import percent_label
 from prunekit.paper.prologue import Page
@@ -117,6 +118,52 @@ def snap_configs(profile: Profile, model: str, dataset: str, seeds: Sequence[int
                 key, profile, model=model, dataset=dataset, seeds=seeds, sparsities=node_levels)])
 
 
+# Appendix E's "GraSP applied to a structured setting": the registered claims (SNAP-it beats structured GraSP).
+STRUCTURED_GRASP_CLAIMS = ("cpu-mlp5-snap-beats-structured-grasp", "cpu-lenet5-snap-beats-structured-grasp")
+NODE_METHODS = {"snap-it": "SNAP-it", "grasp": "structured GraSP"}  # structured method key -> column label
+
+
+def structured_grasp_configs(profile: Profile, models: Sequence[str], dataset: str, seeds: Sequence[int],
+                             node_levels: Sequence[float]) -> list[RunConfig]:
+    """SNAP-it and GraSP's score on the node gates, both before training, per model, node sparsity and seed."""
+    return [c for m in models for key in NODE_METHODS for c in structured_method_configs(
+        key, profile, model=m, dataset=dataset, seeds=seeds, sparsities=node_levels)]
+
+
+def structured_grasp_table(records: Sequence[RunRecord]) -> pd.DataFrame:
+    """Test accuracy (%, mean ± 1.96·σ/√n) of SNAP-it and structured GraSP per model and node sparsity, the gap
+    and the seeds behind each mean."""
+    runs = add_structured_columns(records_frame(list(records)))
+    agg = aggregate(runs, by=["model", "method", "level"], values=["accuracy"]).set_index(["model", "level", "method"])
+    rows = []
+    for model, level in sorted({(m, lv) for m, lv, _ in agg.index}):
+        row = {"model": model.upper(), "node sparsity κ": percent_label(level)}
+        for key, label in NODE_METHODS.items():
+            found = agg.loc[(model, level, key)]
+            row[f"{label} (%)"] = _pm(found["accuracy_mean"], found["accuracy_bound"])
+        snap, grasp = (agg.loc[(model, level, key), "accuracy_mean"] for key in NODE_METHODS)
+        row["SNAP-it − GraSP (pp)"] = f"{100 * (snap - grasp):+.2f}"
+        row["seeds"] = int(agg.loc[(model, level, "grasp"), "accuracy_n"])
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def structured_grasp_verdicts(records: Sequence[RunRecord]) -> pd.DataFrame:
+    """The registered structured-GraSP claims decided on the page's runs (the summary page's rule)."""
+    return claim_verdicts(STRUCTURED_GRASP_CLAIMS, records)
+
+
+def structured_grasp_text(table: pd.DataFrame) -> str:
+    """Where SNAP-it's mean is above structured GraSP's, and the widest gap, from :func:`structured_grasp_table`."""
+    gaps = table["SNAP-it − GraSP (pp)"].astype(float)
+    ahead = int((gaps > 0).sum())
+    widest = table.loc[gaps.abs().idxmax()]
+    return (f"SNAP-it's mean accuracy is above structured GraSP's at {ahead} of {len(table)} (network, node sparsity) "
+            f"points; the widest gap is {widest['SNAP-it − GraSP (pp)']} pp ({widest['model']} at "
+            f"{widest['node sparsity κ']}). Whether that is more than seed noise is the registered claims' verdict "
+            f"above.")
+
+
 def requests(page: Page, *, model: str = "mlp5", sparsities: Sequence[float] = (0.98, 0.99),
              connectivity_sparsities: Sequence[float] = (0.99, 0.995, 0.999),
              node_sparsities: Sequence[float] = (0.5, 0.8, 0.9, 0.95, 0.98)) -> Requests:
@@ -125,7 +172,9 @@ def requests(page: Page, *, model: str = "mlp5", sparsities: Sequence[float] = (
     node_levels = profile_levels(page.profile, sorted(float(k) for k in node_sparsities), "max")
     groups = grasp_groups(page.profile, model, page.dataset, list(page.seeds), levels)
     return requesting([c for group in groups.values() for c in group]
-                      + snap_configs(page.profile, model, page.dataset, list(page.seeds), node_levels))
+                      + snap_configs(page.profile, model, page.dataset, list(page.seeds), node_levels)
+                      + structured_grasp_configs(page.profile, page.profile.structured_model_list, page.dataset,
+                                                 list(page.seeds), node_levels))
 
 
 def snap_frames(records: Sequence[RunRecord]) -> tuple[pd.DataFrame, float]:
@@ -351,4 +400,5 @@ def chapter_claims(model: str, top: float, g: GraspIt, cmp: DuringBefore) -> lis
 __all__ = ["DuringBefore", "GraspIt", "REFERENCES", "REGROW", "STAY_OUT", "VARIANTS", "accuracy_table", "record_units", "stay_out_units", "unit_entries",
            "chapter_claims", "connectivity", "connectivity_configs", "connectivity_table", "disconnected_note",
            "during_table", "during_vs_before", "grasp_groups", "grasp_it_text", "label_of", "round_table",
-           "snap_configs", "snap_during_text", "snap_frames"]
+           "snap_configs", "snap_during_text", "snap_frames", "NODE_METHODS", "STRUCTURED_GRASP_CLAIMS",
+           "structured_grasp_configs", "structured_grasp_table", "structured_grasp_text", "structured_grasp_verdicts"]

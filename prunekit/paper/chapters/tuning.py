@@ -13,8 +13,6 @@ from prunekit.experiments.record import RunRecord
 from prunekit.measure.metrics import harmonic_mean
 from prunekit.experiments.profiles import Profile, get_profile
 from prunekit.paper import registry
-from prunekit.paper.prose import plain_math
-from prunekit.paper.registry import normalise
 from prunekit.paper.prologue import Page
 from prunekit.paper.runs import Requests, requesting
 
@@ -193,12 +191,5 @@ def claim_points(claim_id: str, records: Sequence[RunRecord]) -> pd.DataFrame:
 
 
 def claim_verdicts(records: Sequence[RunRecord]) -> pd.DataFrame:
-    """The registered Appendix F claims with their tests and verdicts on ``records`` (the summary page's rule)."""
-    claims = registry.claims_by_id()
-    rows = []
-    for claim_id in CLAIM_IDS:
-        verdict, evidence = registry.verdict_of(claims[claim_id], records)
-        said = normalise(plain_math(claims[claim_id].sentence.split(". ")[-1]))
-        rows.append({"claim": claim_id, "the paper says": said, "test": claims[claim_id].test.describe(),
-                     "verdict": verdict, "evidence": evidence})
-    return pd.DataFrame(rows)
+    """The registered Appendix F and budget claims with their tests and verdicts on ``records``."""
+    return registry.claim_verdicts(CLAIM_IDS, records)
