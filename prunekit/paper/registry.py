@@ -1112,7 +1112,18 @@ def side_records(side: Side, records: Sequence[RunRecord], claim: Claim) -> dict
             found[level] = mine
         else:
             found[level] = [r for r in mine if _at_level(r, side, level)]
+    for level, runs in found.items():
+        _check_one_numerics(side, level, runs)
     return found
+
+
+def _check_one_numerics(side: Side, level: float | None, runs: Sequence[RunRecord]) -> None:
+    """Refuse a level whose runs computed in more than one way (a CPU fp32 seed beside a GPU bf16 one): their keys
+    differ, so both can sit in one store, and pooling them would read two settings as one."""
+    families = sorted({(str(r.config.device).split(":")[0], r.config.precision) for r in runs})
+    if len(families) > 1:
+        raise ValueError(f"{side.method} at {side.key(level)}: its runs computed in {families}; a claim reads one "
+                         f"device and precision, so keep the others in another store")
 
 
 def side_values(side: Side, records: Sequence[RunRecord], claim: Claim) -> dict[float | None, list[float]]:

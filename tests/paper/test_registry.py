@@ -326,3 +326,12 @@ def test_runs_made_at_another_budget_never_join_a_side_that_does_not_vary_the_bu
     read = [sorted(r.config.epochs for rs in side_records(s, records, budget).values() for r in rs)
             for s in (budget.test.a, budget.test.b)]
     assert read == [[12, 12, 12], [6, 6, 6]]
+
+
+def test_a_level_holding_cpu_and_gpu_runs_is_refused_not_pooled():
+    claim = claims_by_id()["cpu-before-beats-snip-moderate"]
+    cpu = _records("snip-it", "before", 0.5, [0.97, 0.971, 0.972])
+    gpu = [dataclasses.replace(r, config=r.config.replace(device="cuda:0", precision="bf16")) for r in cpu]
+    with pytest.raises(ValueError, match="computed in"):
+        side_records(claim.test.a, cpu + gpu, claim)
+    assert len(side_records(claim.test.a, cpu, claim)[0.5]) == 3
