@@ -51,6 +51,12 @@ configs = [
     RunConfig(**S, criterion="gatedecorators", sparsity=0.5, structured=True),
     RunConfig(**S, criterion="group-hs", structured=True, criterion_options=(("lam", 1e-3),)),
     RunConfig(**S, criterion="l0", structured=True, criterion_options=(("lam", 1e-3),)),
+    # added with structured GraSP and L0's authors' options (Appendix E; Figure 11's setting)
+    RunConfig(**S, criterion="grasp", sparsity=0.5, structured=True),
+    RunConfig(**L, criterion="grasp", sparsity=0.5, structured=True),
+    RunConfig(**L, criterion="l0", structured=True, lr=1e-3, batch_size=100, weight_decay=0.0,
+              criterion_options=(("ema", 0.999), ("lam", 1.0), ("layer_lams", "10,0.5,0.1,10"),
+                                 ("penalty", "per-weight"), ("prior", 5e-4))),
 ]
 for i, config in enumerate(configs):
     if store.get(config) is None:
