@@ -913,7 +913,6 @@ def _snap_dominates_group_hs(model: str) -> Claim:
 GROUP_HS_CLAIMS: tuple[Claim, ...] = tuple(_snap_dominates_group_hs(model) for model in GROUP_HS_BELOW_HALF)
 
 
-
 # Two statements of Section 3 and Appendix E the audit of session 10 listed, registered on 2026-12-08 with the runs
 # of one side already in the store (data_existed=True); the other side's runs ran after this registration.
 REGISTERED_SESSION11 = "2026-12-08T02:08:52+00:00"
@@ -947,6 +946,7 @@ def _structured_grasp(model: str) -> Claim:
 
 
 SESSION11_CLAIMS: tuple[Claim, ...] = (SAMPLES_CLAIM, *(_structured_grasp(m) for m in ("mlp5", "lenet5")))
+
 
 CLAIMS: tuple[Claim, ...] = (
     _pareto("imp-global", 0.98),

@@ -18,10 +18,10 @@ from prunekit.experiments.record import RunRecord
 from prunekit.experiments.stats import aggregate
 from prunekit.experiments.store import ResultStore, records_frame
 from prunekit.paper.checks import CheckedClaim, check
-from prunekit.paper.registry import claim_verdicts
 from prunekit.paper.checks import record_units as write_units
 from prunekit.paper.plots import percent_label
 from prunekit.paper.prologue import Page
+from prunekit.paper.registry import claim_verdicts
 from prunekit.paper.runs import Requests, profile_levels, requesting
 from prunekit.paper.tables import structured_costs
 
@@ -137,14 +137,12 @@ def structured_grasp_table(records: Sequence[RunRecord]) -> pd.DataFrame:
     agg = aggregate(runs, by=["model", "method", "level"], values=["accuracy"]).set_index(["model", "level", "method"])
     rows = []
     for model, level in sorted({(m, lv) for m, lv, _ in agg.index}):
-        row = {"model": model.upper(), "node sparsity κ": percent_label(level)}
-        for key, label in NODE_METHODS.items():
-            found = agg.loc[(model, level, key)]
-            row[f"{label} (%)"] = _pm(found["accuracy_mean"], found["accuracy_bound"])
-        snap, grasp = (agg.loc[(model, level, key), "accuracy_mean"] for key in NODE_METHODS)
-        row["SNAP-it − GraSP (pp)"] = f"{100 * (snap - grasp):+.2f}"
-        row["seeds"] = int(agg.loc[(model, level, "grasp"), "accuracy_n"])
-        rows.append(row)
+        snap, grasp = (agg.loc[(model, level, key)] for key in NODE_METHODS)
+        rows.append({"model": model.upper(), "node sparsity κ": percent_label(level),
+                     **{f"{label} (%)": _pm(found["accuracy_mean"], found["accuracy_bound"])
+                        for label, found in zip(NODE_METHODS.values(), (snap, grasp))},
+                     "SNAP-it − GraSP (pp)": f"{100 * (snap['accuracy_mean'] - grasp['accuracy_mean']):+.2f}",
+                     "seeds": int(grasp["accuracy_n"])})
     return pd.DataFrame(rows)
 
 
